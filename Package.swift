@@ -1,0 +1,119 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "wharf",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "wharf", targets: ["wharf"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
+        // jwt-kit 5 needs swift-crypto 4; the range keeps both resolvable from the local mirror.
+        .package(url: "https://github.com/apple/swift-crypto.git", "4.1.0"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(
+            url: "https://github.com/apple/swift-configuration.git", from: "1.4.0",
+            traits: [.defaults, "CommandLineArguments"]),
+    ],
+    targets: [
+        // One place knows libcurl: a system library plus a header of typed wrappers
+        // for curl's variadic calls, which Swift cannot import.
+        .systemLibrary(
+            name: "CCurl",
+            path: "Sources/CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // Shared vocabulary below both engines and the outbox: time and identifiers.
+        .target(
+            name: "WharfCore",
+            path: "Sources/Core",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "WhatsAppProtocol",
+            dependencies: [
+                "WharfCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/Protocol",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Outbox",
+            dependencies: [
+                "CCurl",
+                "WharfCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Outbox",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "Outbox",
+                "WhatsAppProtocol",
+                "WharfCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            path: "Sources/Gateway",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "wharf",
+            dependencies: ["Gateway"],
+            path: "Sources/wharf",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CoreTests",
+            dependencies: ["WharfCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WhatsAppProtocolTests",
+            dependencies: ["WhatsAppProtocol"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OutboxTests",
+            dependencies: ["Outbox"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Gateway",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

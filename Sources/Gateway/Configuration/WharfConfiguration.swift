@@ -1,0 +1,175 @@
+import Configuration
+import SystemPackage
+import Foundation
+import Logging
+import Outbox
+
+/// Everything Wharf needs to start, validated.
+///
+/// Values come, strongest first, from command-line flags (`--data-dir ./data`), environment
+/// variables (`DATA_DIR`), and an optional env-style file named by `--config-file` / `CONFIG_FILE`.
+/// Every invalid value stops start-up with a message naming the variable and what it accepts.
+public struct WharfConfiguration: Sendable {
+    public var host: String = "0.0.0.0"
+    public var port: Int = 5001
+    public var dataDirectory: String = "./data"
+    public var publicURL: URL?
+    public var logLevel: Logger.Level = .info
+    public var outboundPolicy: OutboundPolicy = .strict
+    /// The admin password, if given; when absent one is generated on first start.
+    public var adminPassword: String?
+    /// A bearer key accepted on admin routes, for automation.
+    public var adminAPIKey: String?
+    public var sessionSecret: String?
+    public var jwtSecret: String?
+    public var jwtLifetime: Duration = .seconds(12 * 3600)
+    public var maxBodyBytes: Int = 1 << 20
+    public var bcryptCost: UInt8 = 12
+    public var loginAttempts: Int = 5
+    public var loginLockout: Duration = .seconds(15 * 60)
+
+    public init() {}
+
+    /// Whether cookies must carry `Secure`: when the public URL is https.
+    public var usesSecureCookies: Bool { publicURL?.scheme?.lowercased() == "https" }
+
+    /// The base URL people reach Wharf at.
+    public var baseURL: String {
+        publicURL?.absoluteString.trimmingSuffix("/") ?? "http://localhost:\(port)"
+    }
+
+    /// Reads and validates configuration from flags, environment and an optional file.
+    public static func load(
+        arguments: [String] = CommandLine.arguments,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws -> WharfConfiguration {
+        let flags = CommandLineArgumentsProvider(arguments: arguments)
+        let env = EnvironmentVariablesProvider(environmentVariables: environment)
+        var providers: [any ConfigProvider] = [flags, env]
+        let early = ConfigReader(providers: providers)
+        if let file = early.string(forKey: "configFile") {
+            guard FileManager.default.fileExists(atPath: file) else {
+                throw ConfigurationError(variable: "CONFIG_FILE", message: "file '\(file)' does not exist")
+            }
+            do {
+                providers.append(try await EnvironmentVariablesProvider(environmentFilePath: .init(file)))
+            } catch {
+                throw ConfigurationError(variable: "CONFIG_FILE", message: "file '\(file)' could not be read: \(error)")
+            }
+        }
+        return try parse(ConfigReader(providers: providers))
+    }
+
+    static func parse(_ reader: ConfigReader) throws -> WharfConfiguration {
+        let values = Values(reader: reader)
+        var configuration = WharfConfiguration()
+        configuration.host = try values.string("host", "HOST") ?? configuration.host
+        configuration.port = try values.integer("port", "PORT", in: 0...65535) ?? configuration.port
+        if let directory = try values.string("dataDir", "DATA_DIR") {
+            guard !directory.isEmpty else {
+                throw ConfigurationError(variable: "DATA_DIR", message: "must be a directory path, not empty")
+            }
+            configuration.dataDirectory = directory
+        }
+        if let text = try values.string("publicUrl", "PUBLIC_URL"), !text.isEmpty {
+            guard let url = URL(string: text), let scheme = url.scheme?.lowercased(),
+                scheme == "http" || scheme == "https", url.host() != nil
+            else {
+                throw ConfigurationError(
+                    variable: "PUBLIC_URL", message: "must be an absolute http:// or https:// URL (got '\(text)')")
+            }
+            configuration.publicURL = url
+        }
+        if let text = try values.string("logLevel", "LOG_LEVEL") {
+            guard let level = Logger.Level(rawValue: text.lowercased()) else {
+                let allowed = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ConfigurationError(variable: "LOG_LEVEL", message: "must be one of \(allowed) (got '\(text)')")
+            }
+            configuration.logLevel = level
+        }
+        if let text = try values.string("outboundAllow", "OUTBOUND_ALLOW") {
+            do {
+                configuration.outboundPolicy = try OutboundPolicy(allowing: text.split(separator: ",").map(String.init))
+            } catch {
+                throw ConfigurationError(
+                    variable: "OUTBOUND_ALLOW",
+                    message: "must be a comma-separated list of host names, IP addresses or CIDRs: \(error)")
+            }
+        }
+        if let password = try values.string("adminPassword", "ADMIN_PASSWORD"), !password.isEmpty {
+            guard password.count >= 8 else {
+                throw ConfigurationError(variable: "ADMIN_PASSWORD", message: "must be at least 8 characters long")
+            }
+            configuration.adminPassword = password
+        }
+        if let key = try values.string("adminApiKey", "ADMIN_API_KEY"), !key.isEmpty {
+            guard key.utf8.count >= 24 else {
+                throw ConfigurationError(variable: "ADMIN_API_KEY", message: "must be at least 24 characters long")
+            }
+            configuration.adminAPIKey = key
+        }
+        if let secret = try values.string("sessionSecret", "SESSION_SECRET"), !secret.isEmpty {
+            guard secret.utf8.count >= 32 else {
+                throw ConfigurationError(variable: "SESSION_SECRET", message: "must be at least 32 bytes long")
+            }
+            configuration.sessionSecret = secret
+        }
+        if let secret = try values.string("jwtSecret", "JWT_SECRET"), !secret.isEmpty {
+            guard secret.utf8.count >= 32 else {
+                throw ConfigurationError(
+                    variable: "JWT_SECRET", message: "must be at least 32 bytes long (HS256 needs a 256-bit key)")
+            }
+            configuration.jwtSecret = secret
+        }
+        if let seconds = try values.integer("jwtTtlSeconds", "JWT_TTL_SECONDS", in: 60...(90 * 86400)) {
+            configuration.jwtLifetime = .seconds(seconds)
+        }
+        if let bytes = try values.integer("maxBodyBytes", "MAX_BODY_BYTES", in: 1024...(64 << 20)) {
+            configuration.maxBodyBytes = bytes
+        }
+        if let cost = try values.integer("bcryptCost", "BCRYPT_COST", in: 4...16) {
+            configuration.bcryptCost = UInt8(cost)
+        }
+        return configuration
+    }
+
+    /// Reads raw strings and turns bad ones into errors that name the variable.
+    private struct Values {
+        let reader: ConfigReader
+
+        func string(_ key: String, _ variable: String) throws -> String? {
+            reader.string(forKey: ConfigKey(key))?.trimmingCharacters(in: .whitespaces)
+        }
+
+        func integer(_ key: String, _ variable: String, in range: ClosedRange<Int>) throws -> Int? {
+            guard let text = try string(key, variable), !text.isEmpty else { return nil }
+            guard let value = Int(text), range.contains(value) else {
+                throw ConfigurationError(
+                    variable: variable,
+                    message: "must be a whole number from \(range.lowerBound) to \(range.upperBound) (got '\(text)')")
+            }
+            return value
+        }
+    }
+}
+
+/// A configuration value Wharf cannot start with.
+public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+    public var variable: String
+    public var message: String
+
+    public init(variable: String, message: String) {
+        self.variable = variable
+        self.message = message
+    }
+
+    public var description: String { "\(variable) \(message)" }
+}
+
+extension String {
+    func trimmingSuffix(_ suffix: String) -> String {
+        var result = self
+        while result.hasSuffix(suffix) { result.removeLast(suffix.count) }
+        return result
+    }
+}

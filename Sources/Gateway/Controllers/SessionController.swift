@@ -1,0 +1,193 @@
+import Foundation
+import Hummingbird
+import WhatsAppProtocol
+import WharfCore
+
+/// Sessions: the seed's `/sessions`, `/api/sessions/…`, `/api/tenant/status`, and `/v1/sessions…`.
+struct SessionController {
+    let services: GatewayServices
+
+    struct CreateInput: Decodable {
+        var name: String?
+        var engine: String?
+        var tenantId: String?
+        var sandbox: SandboxOptions?
+    }
+
+    struct RenameInput: Decodable { var name: String }
+
+    struct View: Encodable {
+        var id: String
+        var tenantId: String
+        var name: String
+        var engine: String
+        var status: String
+        var statusDetail: String?
+        var qr: String?
+        var pairingCode: String?
+        var phone: String?
+        var jid: String?
+        var pushName: String?
+        var createdAt: Date
+        var updatedAt: Date
+        var connectedAt: Date?
+        var lastActivityAt: Date?
+
+        init(_ record: SessionRecord) {
+            id = record.id
+            tenantId = record.tenantId
+            name = record.name
+            engine = record.engine
+            status = record.status
+            statusDetail = record.statusDetail
+            qr = record.qr
+            pairingCode = record.pairingCode
+            phone = record.phone
+            jid = record.jid
+            pushName = record.pushName
+            createdAt = record.createdAt
+            updatedAt = record.updatedAt
+            connectedAt = record.connectedAt
+            lastActivityAt = record.lastActivityAt
+        }
+    }
+
+    func addSeedRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.post("/sessions") { request, context in try await create(request, context: context) }
+        group.delete("/api/sessions/:sessionId") { _, context in
+            try await remove(context: context, id: context.parameters.require("sessionId"))
+            return try JSONResponse.make(["deleted": true])
+        }
+        group.put("/api/sessions/:sessionId/name") { request, context in
+            try await rename(request, context: context, id: context.parameters.require("sessionId"))
+        }
+        group.get("/api/tenant/status") { _, context in
+            let tenantID = try context.requireTenant()
+            guard let tenant = try await services.store.tenant(id: tenantID) else { throw Problem.unauthorized }
+            let sessions = try await services.store.sessions(scope: .tenant(tenantID), after: nil, limit: .max)
+            return try JSONResponse.make(
+                TenantStatus(
+                    tenant: .init(id: tenant.id, name: tenant.name, maxSessions: tenant.maxSessions),
+                    sessions: sessions.map(View.init)))
+        }
+    }
+
+    struct TenantStatus: Encodable {
+        struct Tenant: Encodable {
+            var id: String
+            var name: String
+            var maxSessions: Int
+        }
+        var tenant: Tenant
+        var sessions: [View]
+    }
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("/v1/sessions") { request, context in
+            var scope = try context.requireIdentity().scope
+            if scope == .everything, let tenantID = request.uri.queryParameters.get("tenantId") { scope = .tenant(tenantID) }
+            let limit = try Pagination.limit(request)
+            let rows = try await services.store.sessions(scope: scope, after: try Pagination.cursor(request), limit: limit)
+            return try JSONResponse.make(
+                Page(
+                    items: rows.map(View.init),
+                    nextCursor: rows.count == limit ? rows.last.map { PageCursor(createdAt: $0.createdAt, id: $0.id).token } : nil))
+        }
+        router.post("/v1/sessions") { request, context in try await create(request, context: context) }
+        router.get("/v1/sessions/:sessionId") { _, context in
+            try JSONResponse.make(View(try await find(context)))
+        }
+        router.patch("/v1/sessions/:sessionId") { request, context in
+            try await rename(request, context: context, id: context.parameters.require("sessionId"))
+        }
+        router.delete("/v1/sessions/:sessionId") { _, context in
+            try await remove(context: context, id: context.parameters.require("sessionId"))
+            return JSONResponse.noContent()
+        }
+        router.post("/v1/sessions/:sessionId/restart") { _, context in
+            let session = try await find(context)
+            try await services.sessions.restart(sessionID: session.id)
+            return try JSONResponse.make(View(session), status: .accepted)
+        }
+        router.get("/v1/sessions/:sessionId/qr") { _, context in
+            let session = try await find(context)
+            guard let qr = session.qr else {
+                throw Problem.conflict("session '\(session.id)' is \(session.status), not waiting for a QR scan")
+            }
+            return try JSONResponse.make(["qr": qr, "status": session.status])
+        }
+        addSandboxRoutes(to: router)
+    }
+
+    // MARK: Handlers
+
+    private func create(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let identity = try context.requireIdentity()
+        let input: CreateInput = try await request.decodeJSON()
+        let tenantID: String
+        switch identity {
+        case .tenant(let id, _):
+            tenantID = id
+        case .admin:
+            guard let id = input.tenantId else {
+                throw Problem.badRequest("field 'tenantId' is required when the administrator creates a session", field: "tenantId")
+            }
+            tenantID = id
+        }
+        guard let tenant = try await services.store.tenant(id: tenantID) else { throw Problem.notFound("tenant '\(tenantID)'") }
+        let engineName = input.engine ?? EngineKind.sandbox.rawValue
+        guard let engine = EngineKind(rawValue: engineName), EngineFactory.available.contains(engine) else {
+            let available = EngineFactory.available.map(\.rawValue).joined(separator: ", ")
+            throw Problem.unprocessable(
+                "field 'engine': '\(engineName)' is not available on this server; available: \(available)", field: "engine")
+        }
+        let name = input.name ?? "WhatsApp"
+        try Validation.name(name, field: "name")
+        var options = "{}"
+        if engine == .sandbox, let sandbox = input.sandbox {
+            options = String(decoding: try JSONEncoder.wharf.encode(sandbox), as: UTF8.self)
+        }
+        let now = services.clock.now
+        let session = SessionRecord(
+            id: Identifier.make(prefix: "ses"), tenantId: tenant.id, name: name.trimmingCharacters(in: .whitespacesAndNewlines),
+            engine: engine.rawValue, options: options, status: SessionState.starting.rawValue, createdAt: now, updatedAt: now)
+        do {
+            try await services.store.insertSession(session, maxSessions: tenant.maxSessions)
+        } catch StoreError.sessionLimitReached(let limit) {
+            throw Problem(
+                .conflict, title: "Session limit reached",
+                detail: "tenant '\(tenant.name)' already has its maximum of \(limit) session\(limit == 1 ? "" : "s"); delete one or ask the administrator to raise maxSessions",
+                extensions: ["maxSessions": .number(Double(limit))])
+        }
+        await services.sessions.start(session)
+        return try JSONResponse.make(View(session), status: .created)
+    }
+
+    private func rename(_ request: Request, context: AppRequestContext, id: String) async throws -> Response {
+        let scope = try context.requireIdentity().scope
+        guard try await services.store.session(id: id, scope: scope) != nil else { throw Problem.notFound("session '\(id)'") }
+        let input: RenameInput = try await request.decodeJSON()
+        try Validation.name(input.name, field: "name")
+        let name = input.name.trimmingCharacters(in: .whitespacesAndNewlines)
+        let now = services.clock.now
+        guard let updated = try await services.store.updateSession(id: id, { $0.name = name; $0.updatedAt = now }) else {
+            throw Problem.notFound("session '\(id)'")
+        }
+        return try JSONResponse.make(View(updated))
+    }
+
+    private func remove(context: AppRequestContext, id: String) async throws {
+        let scope = try context.requireIdentity().scope
+        guard try await services.store.session(id: id, scope: scope) != nil else { throw Problem.notFound("session '\(id)'") }
+        await services.sessions.logout(sessionID: id)
+        _ = try await services.store.deleteSession(id: id)
+    }
+
+    func find(_ context: AppRequestContext) async throws -> SessionRecord {
+        let id = try context.parameters.require("sessionId")
+        guard let session = try await services.store.session(id: id, scope: try context.requireIdentity().scope) else {
+            throw Problem.notFound("session '\(id)'")
+        }
+        return session
+    }
+}

@@ -1,0 +1,236 @@
+import Foundation
+import Hummingbird
+import WharfCore
+
+/// The administrator's tenant routes: the seed's `/api/tenants…` and `/v1/tenants…`.
+struct TenantController {
+    let services: GatewayServices
+
+    struct Input: Decodable {
+        var name: String?
+        var username: String?
+        var password: String?
+        var webhookUrl: String?
+        var maxSessions: Int?
+        var settings: JSONValue?
+    }
+
+    struct View: Encodable {
+        var id: String
+        var name: String
+        var username: String?
+        var webhookUrl: String?
+        var maxSessions: Int
+        var sessionCount: Int
+        var settings: JSONValue
+        var createdAt: Date
+        var updatedAt: Date
+    }
+
+    struct PasswordInput: Decodable { var password: String }
+
+    func addSeedRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.post("/api/tenants") { request, context in
+            try await create(request, context: context)
+        }
+        group.put("/api/tenants/:tenantId") { request, context in
+            try await update(request, context: context, id: context.parameters.require("tenantId"))
+        }
+        group.delete("/api/tenants/:tenantId") { _, context in
+            try await delete(context: context, id: context.parameters.require("tenantId"))
+            return try JSONResponse.make(["deleted": true])
+        }
+    }
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("/v1/tenants") { request, context in
+            try context.requireAdmin()
+            let limit = try Pagination.limit(request)
+            let rows = try await services.store.tenants(after: try Pagination.cursor(request), limit: limit)
+            var views: [View] = []
+            for row in rows { views.append(try await view(row)) }
+            return try JSONResponse.make(
+                Page(items: views, nextCursor: rows.count == limit ? rows.last.map { PageCursor(createdAt: $0.createdAt, id: $0.id).token } : nil))
+        }
+        router.post("/v1/tenants") { request, context in try await create(request, context: context) }
+        router.get("/v1/tenants/:tenantId") { _, context in
+            try context.requireAdmin()
+            return try JSONResponse.make(try await view(try await find(context.parameters.require("tenantId"))))
+        }
+        for method in [HTTPRequest.Method.patch, .put] {
+            router.on("/v1/tenants/:tenantId", method: method) { request, context in
+                try await update(request, context: context, id: context.parameters.require("tenantId"))
+            }
+        }
+        router.delete("/v1/tenants/:tenantId") { _, context in
+            try await delete(context: context, id: context.parameters.require("tenantId"))
+            return JSONResponse.noContent()
+        }
+        router.post("/v1/tenants/:tenantId/password") { request, context in
+            try context.requireAdmin()
+            let tenant = try await find(context.parameters.require("tenantId"))
+            let input: PasswordInput = try await request.decodeJSON()
+            try Validation.password(input.password)
+            guard var user = try await services.store.user(tenantID: tenant.id) else { throw Problem.notFound("the tenant's login") }
+            user.passwordHash = try await services.hasher.hash(input.password)
+            user.passwordChangedAt = services.clock.now
+            try await services.store.updateUser(user)
+            return JSONResponse.noContent()
+        }
+    }
+
+    // MARK: Handlers
+
+    private func create(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try context.requireAdmin()
+        let input: Input = try await request.decodeJSON()
+        guard let name = input.name?.trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty else {
+            throw Problem.badRequest("field 'name' is required", field: "name")
+        }
+        guard let username = input.username else { throw Problem.badRequest("field 'username' is required", field: "username") }
+        guard let password = input.password else { throw Problem.badRequest("field 'password' is required", field: "password") }
+        try Validation.username(username)
+        try Validation.password(password)
+        try Validation.name(name, field: "name")
+        let maxSessions = try Validation.maxSessions(input.maxSessions ?? 1)
+        let webhookURL = try input.webhookUrl.flatMap { $0.isEmpty ? nil : try services.validateWebhookURL($0) }
+        let settings = try Validation.settings(input.settings ?? .object([:]))
+        let now = services.clock.now
+        let tenant = TenantRecord(
+            id: Identifier.make(prefix: "ten"), name: name, webhookUrl: webhookURL, maxSessions: maxSessions,
+            settings: settings, createdAt: now, updatedAt: now)
+        let user = TenantUserRecord(
+            id: Identifier.make(prefix: "usr"), tenantId: tenant.id, username: username,
+            passwordHash: try await services.hasher.hash(password), createdAt: now, passwordChangedAt: now)
+        do {
+            try await services.store.createTenant(tenant, user: user)
+        } catch StoreError.usernameTaken(let name) {
+            throw Problem.conflict("the username '\(name)' is already taken")
+        }
+        return try JSONResponse.make(try await view(tenant), status: .created)
+    }
+
+    private func update(_ request: Request, context: AppRequestContext, id: String) async throws -> Response {
+        try context.requireAdmin()
+        var tenant = try await find(id)
+        let input: Input = try await request.decodeJSON()
+        if let name = input.name {
+            try Validation.name(name, field: "name")
+            tenant.name = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if let url = input.webhookUrl {
+            tenant.webhookUrl = url.isEmpty ? nil : try services.validateWebhookURL(url)
+        }
+        if let max = input.maxSessions { tenant.maxSessions = try Validation.maxSessions(max) }
+        if let settings = input.settings { tenant.settings = try Validation.settings(settings) }
+        if input.username != nil || input.password != nil {
+            guard var user = try await services.store.user(tenantID: id) else { throw Problem.notFound("the tenant's login") }
+            if let username = input.username {
+                try Validation.username(username)
+                user.username = username
+            }
+            if let password = input.password {
+                try Validation.password(password)
+                user.passwordHash = try await services.hasher.hash(password)
+                user.passwordChangedAt = services.clock.now
+            }
+            do {
+                try await services.store.updateUser(user)
+            } catch StoreError.usernameTaken(let name) {
+                throw Problem.conflict("the username '\(name)' is already taken")
+            }
+        }
+        tenant.updatedAt = services.clock.now
+        try await services.store.updateTenant(tenant)
+        return try JSONResponse.make(try await view(tenant))
+    }
+
+    private func delete(context: AppRequestContext, id: String) async throws {
+        try context.requireAdmin()
+        _ = try await find(id)
+        for session in try await services.store.sessions(scope: .tenant(id), after: nil, limit: .max) {
+            await services.sessions.logout(sessionID: session.id)
+        }
+        _ = try await services.store.deleteTenant(id: id)
+    }
+
+    private func find(_ id: String) async throws -> TenantRecord {
+        guard let tenant = try await services.store.tenant(id: id) else { throw Problem.notFound("tenant '\(id)'") }
+        return tenant
+    }
+
+    func view(_ tenant: TenantRecord) async throws -> View {
+        View(
+            id: tenant.id, name: tenant.name, username: try await services.store.user(tenantID: tenant.id)?.username,
+            webhookUrl: tenant.webhookUrl, maxSessions: tenant.maxSessions,
+            sessionCount: try await services.store.sessionCount(tenantID: tenant.id), settings: tenant.settingsValue,
+            createdAt: tenant.createdAt, updatedAt: tenant.updatedAt)
+    }
+}
+
+/// A page of a list, with the cursor of the next page when there may be one.
+struct Page<Item: Encodable>: Encodable {
+    var items: [Item]
+    var nextCursor: String?
+}
+
+enum Pagination {
+    static func limit(_ request: Request) throws -> Int {
+        guard let text = request.uri.queryParameters.get("limit") else { return 100 }
+        guard let value = Int(text), (1...500).contains(value) else {
+            throw Problem.badRequest("query parameter 'limit' must be a whole number from 1 to 500", field: "limit")
+        }
+        return value
+    }
+
+    static func cursor(_ request: Request) throws -> PageCursor? {
+        guard let text = request.uri.queryParameters.get("cursor"), !text.isEmpty else { return nil }
+        guard let cursor = PageCursor(token: text) else {
+            throw Problem.badRequest("query parameter 'cursor' is not a cursor this server handed out", field: "cursor")
+        }
+        return cursor
+    }
+}
+
+/// Input rules shared by the routes, each failure a problem that says what is allowed.
+enum Validation {
+    static func username(_ value: String) throws {
+        let allowed = value.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._@-".contains($0)) }
+        guard (3...64).contains(value.count), allowed else {
+            throw Problem.unprocessable(
+                "field 'username' must be 3 to 64 characters: letters, digits, '.', '_', '@' or '-'", field: "username")
+        }
+    }
+
+    static func password(_ value: String) throws {
+        guard value.count >= 8, value.utf8.count <= 72 else {
+            throw Problem.unprocessable(
+                "field 'password' must be at least 8 characters (and at most 72 bytes, bcrypt's limit)", field: "password")
+        }
+    }
+
+    static func name(_ value: String, field: String) throws {
+        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty, trimmed.count <= 100 else {
+            throw Problem.unprocessable("field '\(field)' must be 1 to 100 characters", field: field)
+        }
+    }
+
+    static func maxSessions(_ value: Int) throws -> Int {
+        guard (0...1000).contains(value) else {
+            throw Problem.unprocessable("field 'maxSessions' must be a whole number from 0 to 1000", field: "maxSessions")
+        }
+        return value
+    }
+
+    static func settings(_ value: JSONValue) throws -> String {
+        guard case .object = value else {
+            throw Problem.unprocessable("field 'settings' must be a JSON object", field: "settings")
+        }
+        let data = try JSONEncoder.wharf.encode(value)
+        guard data.count <= 64 * 1024 else {
+            throw Problem.unprocessable("field 'settings' must be at most 64 KiB of JSON", field: "settings")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import Synchronization
+import WhatsAppProtocol
+
+/// Something that happened in a session, tagged with its owner, as the gateway passes it on.
+public struct SessionEvent: Sendable {
+    public enum Kind: Sendable {
+        case status(SessionState, detail: String?)
+        case qr(String)
+        case pairingCode(String)
+        case message(InboundMessage)
+        case receipt(MessageReceipt)
+        case presence(PresenceUpdate)
+    }
+
+    public var sessionID: String
+    public var tenantID: String
+    public var kind: Kind
+    public var at: Date
+}
+
+/// Where the session manager hands events. It must return only once the event is stored as
+/// durably as it is going to be: the manager acknowledges inbound messages to the engine after.
+public protocol SessionEventSink: Sendable {
+    func publish(_ event: SessionEvent) async throws
+}
+
+/// Fans session events out to in-process subscribers (live consoles, tests).
+public final class SessionEventHub: SessionEventSink {
+    private struct Subscriber {
+        let sessionID: String?
+        let continuation: AsyncStream<SessionEvent>.Continuation
+    }
+
+    private let subscribers = Mutex<[UInt64: Subscriber]>([:])
+    private let nextID = Atomic<UInt64>(0)
+
+    public init() {}
+
+    public func publish(_ event: SessionEvent) async throws {
+        let targets = subscribers.withLock { $0.values.filter { $0.sessionID == nil || $0.sessionID == event.sessionID } }
+        for target in targets { target.continuation.yield(event) }
+    }
+
+    /// A stream of events of one session (or all, with `nil`), from now on.
+    public func subscribe(sessionID: String?) -> AsyncStream<SessionEvent> {
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).newValue
+        let (stream, continuation) = AsyncStream.makeStream(of: SessionEvent.self)
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.subscribers.withLock { $0.removeValue(forKey: id) }
+        }
+        subscribers.withLock { $0[id] = Subscriber(sessionID: sessionID, continuation: continuation) }
+        return stream
+    }
+}

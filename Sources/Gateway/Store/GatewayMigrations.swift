@@ -1,0 +1,65 @@
+import GRDB
+
+/// The gateway's schema. A shipped migration is never edited; changes come as new ones.
+enum GatewayMigrations {
+    static func register(in migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("gateway.v1") { db in
+            try db.create(table: "tenant") { t in
+                t.primaryKey("id", .text)
+                t.column("name", .text).notNull()
+                t.column("webhook_url", .text)
+                t.column("max_sessions", .integer).notNull().defaults(to: 1)
+                t.column("settings", .text).notNull().defaults(to: "{}")
+                t.column("created_at", .datetime).notNull()
+                t.column("updated_at", .datetime).notNull()
+            }
+            try db.create(table: "tenant_user") { t in
+                t.primaryKey("id", .text)
+                t.column("tenant_id", .text).notNull().indexed().references("tenant", onDelete: .cascade)
+                t.column("username", .text).notNull().unique().collate(.nocase)
+                t.column("password_hash", .text).notNull()
+                t.column("created_at", .datetime).notNull()
+                t.column("password_changed_at", .datetime).notNull()
+            }
+            try db.create(table: "api_key") { t in
+                t.primaryKey("id", .text)
+                t.column("tenant_id", .text).notNull().indexed().references("tenant", onDelete: .cascade)
+                t.column("name", .text).notNull()
+                t.column("prefix", .text).notNull()
+                t.column("key_hash", .text).notNull().unique()
+                t.column("created_at", .datetime).notNull()
+                t.column("last_used_at", .datetime)
+                t.column("revoked_at", .datetime)
+            }
+            try db.create(table: "session") { t in
+                t.primaryKey("id", .text)
+                t.column("tenant_id", .text).notNull().indexed().references("tenant", onDelete: .cascade)
+                t.column("name", .text).notNull()
+                t.column("engine", .text).notNull()
+                t.column("options", .text).notNull().defaults(to: "{}")
+                t.column("status", .text).notNull()
+                t.column("status_detail", .text)
+                t.column("qr", .text)
+                t.column("pairing_code", .text)
+                t.column("phone", .text)
+                t.column("jid", .text)
+                t.column("push_name", .text)
+                t.column("created_at", .datetime).notNull()
+                t.column("updated_at", .datetime).notNull()
+                t.column("connected_at", .datetime)
+                t.column("last_activity_at", .datetime)
+            }
+            try db.create(table: "session_credential") { t in
+                t.column("session_id", .text).notNull().references("session", onDelete: .cascade)
+                t.column("key", .text).notNull()
+                t.column("value", .blob).notNull()
+                t.primaryKey(["session_id", "key"])
+            }
+            try db.create(table: "admin_web_session") { t in
+                t.primaryKey("id_hash", .text)
+                t.column("created_at", .datetime).notNull()
+                t.column("expires_at", .datetime).notNull()
+            }
+        }
+    }
+}

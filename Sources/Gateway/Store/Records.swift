@@ -1,0 +1,115 @@
+import Foundation
+import GRDB
+import WharfCore
+
+/// A tenant: an organisation with its own sessions, webhook, limit and settings.
+public struct TenantRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "tenant"
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+    public var id: String
+    public var name: String
+    public var webhookUrl: String?
+    public var maxSessions: Int
+    /// Free-form JSON object, kept as text.
+    public var settings: String
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public var settingsValue: JSONValue {
+        (try? JSONDecoder().decode(JSONValue.self, from: Data(settings.utf8))) ?? .object([:])
+    }
+
+    public enum Columns {
+        public static let id = Column("id")
+        public static let name = Column("name")
+        public static let createdAt = Column("created_at")
+    }
+}
+
+/// A login of a tenant.
+public struct TenantUserRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "tenant_user"
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+    public var id: String
+    public var tenantId: String
+    public var username: String
+    public var passwordHash: String
+    public var createdAt: Date
+    public var passwordChangedAt: Date
+
+    public enum Columns {
+        public static let tenantID = Column("tenant_id")
+        public static let username = Column("username")
+    }
+}
+
+/// An API key of a tenant; only its SHA-256 is stored.
+public struct APIKeyRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "api_key"
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+    public var id: String
+    public var tenantId: String
+    public var name: String
+    /// The first characters of the key, shown so people can tell keys apart.
+    public var prefix: String
+    public var keyHash: String
+    public var createdAt: Date
+    public var lastUsedAt: Date?
+    public var revokedAt: Date?
+
+    public enum Columns {
+        public static let tenantID = Column("tenant_id")
+        public static let keyHash = Column("key_hash")
+        public static let revokedAt = Column("revoked_at")
+        public static let createdAt = Column("created_at")
+    }
+}
+
+/// A linked (or linking) WhatsApp account of a tenant.
+public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "session"
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+    public var id: String
+    public var tenantId: String
+    public var name: String
+    public var engine: String
+    /// Engine options as a JSON object (for the sandbox: `qr`, `echo`).
+    public var options: String
+    public var status: String
+    public var statusDetail: String?
+    public var qr: String?
+    public var pairingCode: String?
+    public var phone: String?
+    public var jid: String?
+    public var pushName: String?
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var connectedAt: Date?
+    public var lastActivityAt: Date?
+
+    public enum Columns {
+        public static let id = Column("id")
+        public static let tenantID = Column("tenant_id")
+        public static let status = Column("status")
+        public static let createdAt = Column("created_at")
+    }
+}
+
+/// Session states as stored and shown.
+public enum SessionState: String, Sendable, Codable, CaseIterable {
+    case starting
+    case scanQR = "scan_qr"
+    case pairingCode = "pairing_code"
+    case connected
+    case disconnected
+    case loggedOut = "logged_out"
+    case stopped
+}

@@ -1,0 +1,231 @@
+import Foundation
+import GRDB
+import WhatsAppProtocol
+
+/// The gateway's store on SQLite.
+public struct SQLiteGatewayStore: Sendable {
+    let writer: any DatabaseWriter
+
+    /// Wraps `writer` and brings its schema up to date.
+    public init(_ writer: any DatabaseWriter) throws {
+        self.writer = writer
+        var migrator = DatabaseMigrator()
+        GatewayMigrations.register(in: &migrator)
+        try migrator.migrate(writer)
+    }
+
+    /// The engine credentials store of one session.
+    public func credentials(sessionID: String) -> any CredentialsStore {
+        SQLiteCredentialsStore(writer: writer, sessionID: sessionID)
+    }
+}
+
+extension SQLiteGatewayStore: TenantStore {
+    public func createTenant(_ tenant: TenantRecord, user: TenantUserRecord) async throws {
+        do {
+            try await writer.write { db in
+                try tenant.insert(db)
+                try user.insert(db)
+            }
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            throw StoreError.usernameTaken(user.username)
+        }
+    }
+
+    public func tenant(id: String) async throws -> TenantRecord? {
+        try await writer.read { db in try TenantRecord.fetchOne(db, key: id) }
+    }
+
+    public func tenants(after cursor: PageCursor?, limit: Int) async throws -> [TenantRecord] {
+        try await writer.read { db in
+            try TenantRecord.filter(after: cursor).order(TenantRecord.Columns.createdAt, TenantRecord.Columns.id)
+                .limit(limit).fetchAll(db)
+        }
+    }
+
+    public func updateTenant(_ tenant: TenantRecord) async throws {
+        try await writer.write { db in try tenant.update(db) }
+    }
+
+    public func deleteTenant(id: String) async throws -> Bool {
+        try await writer.write { db in try TenantRecord.deleteOne(db, key: id) }
+    }
+
+    public func user(username: String) async throws -> TenantUserRecord? {
+        try await writer.read { db in
+            try TenantUserRecord.filter(TenantUserRecord.Columns.username == username).fetchOne(db)
+        }
+    }
+
+    public func user(tenantID: String) async throws -> TenantUserRecord? {
+        try await writer.read { db in
+            try TenantUserRecord.filter(TenantUserRecord.Columns.tenantID == tenantID).fetchOne(db)
+        }
+    }
+
+    public func updateUser(_ user: TenantUserRecord) async throws {
+        do {
+            try await writer.write { db in try user.update(db) }
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            throw StoreError.usernameTaken(user.username)
+        }
+    }
+}
+
+extension SQLiteGatewayStore: APIKeyStore {
+    public func insertKey(_ key: APIKeyRecord) async throws {
+        try await writer.write { db in try key.insert(db) }
+    }
+
+    public func keys(tenantID: String) async throws -> [APIKeyRecord] {
+        try await writer.read { db in
+            try APIKeyRecord.filter(APIKeyRecord.Columns.tenantID == tenantID)
+                .filter(APIKeyRecord.Columns.revokedAt == nil)
+                .order(APIKeyRecord.Columns.createdAt).fetchAll(db)
+        }
+    }
+
+    public func activeKey(hash: String) async throws -> APIKeyRecord? {
+        try await writer.read { db in
+            try APIKeyRecord.filter(APIKeyRecord.Columns.keyHash == hash)
+                .filter(APIKeyRecord.Columns.revokedAt == nil).fetchOne(db)
+        }
+    }
+
+    public func revokeKey(id: String, tenantID: String, at date: Date) async throws -> Bool {
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE api_key SET revoked_at = ? WHERE id = ? AND tenant_id = ? AND revoked_at IS NULL",
+                arguments: [date, id, tenantID])
+            return db.changesCount > 0
+        }
+    }
+
+    public func touchKey(id: String, at date: Date) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE api_key SET last_used_at = ? WHERE id = ?", arguments: [date, id])
+        }
+    }
+}
+
+extension SQLiteGatewayStore: SessionStore {
+    public func insertSession(_ session: SessionRecord, maxSessions: Int) async throws {
+        try await writer.write { db in
+            let count = try SessionRecord.filter(SessionRecord.Columns.tenantID == session.tenantId).fetchCount(db)
+            guard count < maxSessions else { throw StoreError.sessionLimitReached(limit: maxSessions) }
+            try session.insert(db)
+        }
+    }
+
+    public func session(id: String, scope: AccessScope) async throws -> SessionRecord? {
+        try await writer.read { db in
+            var request = SessionRecord.filter(key: id)
+            if let tenantID = scope.tenantID { request = request.filter(SessionRecord.Columns.tenantID == tenantID) }
+            return try request.fetchOne(db)
+        }
+    }
+
+    public func sessions(scope: AccessScope, after cursor: PageCursor?, limit: Int) async throws -> [SessionRecord] {
+        try await writer.read { db in
+            var request = SessionRecord.filter(after: cursor)
+            if let tenantID = scope.tenantID { request = request.filter(SessionRecord.Columns.tenantID == tenantID) }
+            return try request.order(SessionRecord.Columns.createdAt, SessionRecord.Columns.id).limit(limit).fetchAll(db)
+        }
+    }
+
+    public func allSessions() async throws -> [SessionRecord] {
+        try await writer.read { db in try SessionRecord.order(SessionRecord.Columns.createdAt).fetchAll(db) }
+    }
+
+    public func sessionCount(tenantID: String) async throws -> Int {
+        try await writer.read { db in
+            try SessionRecord.filter(SessionRecord.Columns.tenantID == tenantID).fetchCount(db)
+        }
+    }
+
+    public func updateSession(id: String, _ change: @escaping @Sendable (inout SessionRecord) -> Void) async throws
+        -> SessionRecord?
+    {
+        try await writer.write { db in
+            guard var session = try SessionRecord.fetchOne(db, key: id) else { return nil }
+            change(&session)
+            try session.update(db)
+            return session
+        }
+    }
+
+    public func deleteSession(id: String) async throws -> Bool {
+        try await writer.write { db in try SessionRecord.deleteOne(db, key: id) }
+    }
+}
+
+extension SQLiteGatewayStore: AdminWebSessionStore {
+    public func insertAdminSession(idHash: String, createdAt: Date, expiresAt: Date) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM admin_web_session WHERE expires_at < ?", arguments: [createdAt])
+            try db.execute(
+                sql: "INSERT INTO admin_web_session (id_hash, created_at, expires_at) VALUES (?, ?, ?)",
+                arguments: [idHash, createdAt, expiresAt])
+        }
+    }
+
+    public func isAdminSessionValid(idHash: String, now: Date) async throws -> Bool {
+        try await writer.read { db in
+            try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM admin_web_session WHERE id_hash = ? AND expires_at > ?", arguments: [idHash, now])
+                ?? false
+        }
+    }
+
+    public func deleteAdminSession(idHash: String) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM admin_web_session WHERE id_hash = ?", arguments: [idHash])
+        }
+    }
+}
+
+extension TableRecord {
+    /// Rows strictly after `cursor` in (created_at, id) order.
+    static func filter(after cursor: PageCursor?) -> QueryInterfaceRequest<Self> {
+        guard let cursor else { return all() }
+        return filter(
+            sql: "(created_at > ?) OR (created_at = ? AND id > ?)",
+            arguments: [cursor.createdAt, cursor.createdAt, cursor.id])
+    }
+}
+
+/// One session's engine credentials as key/value rows.
+struct SQLiteCredentialsStore: CredentialsStore {
+    let writer: any DatabaseWriter
+    let sessionID: String
+
+    func value(forKey key: String) async throws -> Data? {
+        try await writer.read { db in
+            try Data.fetchOne(
+                db, sql: "SELECT value FROM session_credential WHERE session_id = ? AND key = ?",
+                arguments: [sessionID, key])
+        }
+    }
+
+    func setValue(_ value: Data?, forKey key: String) async throws {
+        try await writer.write { db in
+            if let value {
+                try db.execute(
+                    sql: """
+                        INSERT INTO session_credential (session_id, key, value) VALUES (?, ?, ?)
+                        ON CONFLICT (session_id, key) DO UPDATE SET value = excluded.value
+                        """,
+                    arguments: [sessionID, key, value])
+            } else {
+                try db.execute(
+                    sql: "DELETE FROM session_credential WHERE session_id = ? AND key = ?", arguments: [sessionID, key])
+            }
+        }
+    }
+
+    func removeAll() async throws {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM session_credential WHERE session_id = ?", arguments: [sessionID])
+        }
+    }
+}

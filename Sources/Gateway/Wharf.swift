@@ -1,0 +1,121 @@
+import Crypto
+import Foundation
+import GRDB
+import Hummingbird
+import Logging
+import Outbox
+import WharfCore
+
+/// Wharf, assembled: storage, auth, sessions and the HTTP API, ready to run.
+public struct Wharf: Sendable {
+    public let application: Application<RouterResponder<AppRequestContext>>
+    /// The admin password generated on this start, to print once; `nil` when none was generated.
+    public let generatedAdminPassword: String?
+    public let store: SQLiteGatewayStore
+    public let sessions: SessionManager
+    public let events: SessionEventHub
+    public let configuration: WharfConfiguration
+
+    /// Builds Wharf from `configuration`.
+    ///
+    /// - Parameters:
+    ///   - clock: the clock every timed behaviour uses; tests pass a ``ManualClock``.
+    ///   - onServerRunning: called with the bound port once the server listens (port 0 picks one).
+    public static func make(
+        configuration: WharfConfiguration, clock: any WharfClock = SystemClock(), logger: Logger? = nil,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws -> Wharf {
+        var logger = logger ?? Logger(label: "wharf")
+        logger.logLevel = configuration.logLevel
+        var configuration = configuration
+        let directory = configuration.dataDirectory
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw ConfigurationError(variable: "DATA_DIR", message: "'\(directory)' cannot be created: \(error.localizedDescription)")
+        }
+        let hasher = PasswordHasher(cost: configuration.bcryptCost)
+        var secrets = try SecretsFile.load(directory: directory)
+        let original = secrets
+        if configuration.sessionSecret == nil {
+            if secrets.sessionSecret == nil { secrets.sessionSecret = SecretsFile.makeSecret() }
+            configuration.sessionSecret = secrets.sessionSecret
+        }
+        if configuration.jwtSecret == nil {
+            if secrets.jwtSecret == nil { secrets.jwtSecret = SecretsFile.makeSecret() }
+            configuration.jwtSecret = secrets.jwtSecret
+        }
+        var generatedPassword: String?
+        let adminPasswordHash: String
+        if let password = configuration.adminPassword {
+            adminPasswordHash = try await hasher.hash(password)
+        } else if let stored = secrets.adminPasswordHash {
+            adminPasswordHash = stored
+        } else {
+            let password = Identifier.token(byteCount: 15)
+            adminPasswordHash = try await hasher.hash(password)
+            secrets.adminPasswordHash = adminPasswordHash
+            generatedPassword = password
+        }
+        if secrets != original { try secrets.save(directory: directory) }
+
+        let database = try SQLiteDatabase.openPool(at: (directory as NSString).appendingPathComponent("wharf.sqlite"))
+        let store = try SQLiteGatewayStore(database)
+        let events = SessionEventHub()
+        let sessions = SessionManager(
+            store: store, credentials: { store.credentials(sessionID: $0) }, factory: EngineFactory(clock: clock),
+            sink: events, clock: clock, logger: logger)
+        let adminSessions = AdminWebSessions(
+            secret: configuration.sessionSecret!, store: store, clock: clock, secureCookies: configuration.usesSecureCookies)
+        let services = GatewayServices(
+            store: store, configuration: configuration, hasher: hasher,
+            tokens: await TokenIssuer(secret: configuration.jwtSecret!, lifetime: configuration.jwtLifetime, clock: clock),
+            adminSessions: adminSessions, adminPasswordHash: adminPasswordHash,
+            decoyPasswordHash: try await hasher.hash(Identifier.token()),
+            limiter: LoginLimiter(maxFailures: configuration.loginAttempts, window: configuration.loginLockout, clock: clock),
+            sessions: sessions, events: events, clock: clock, logger: logger)
+        let router = makeRouter(services)
+        let application = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wharf"),
+            services: [sessions],
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        return Wharf(
+            application: application, generatedAdminPassword: generatedPassword, store: store, sessions: sessions,
+            events: events, configuration: configuration)
+    }
+
+    static func makeRouter(_ services: GatewayServices) -> Router<AppRequestContext> {
+        let router = Router(context: AppRequestContext.self)
+        let authenticator = Authenticator(
+            store: services.store, tokens: services.tokens, adminSessions: services.adminSessions,
+            adminKeyDigest: services.configuration.adminAPIKey.map { SHA256.hash(data: Data($0.utf8)) },
+            clock: services.clock)
+        router.add(middleware: RequestLogMiddleware())
+        router.add(middleware: ProblemMiddleware())
+        router.add(middleware: BodyLimitMiddleware(limit: services.configuration.maxBodyBytes))
+        router.add(middleware: AuthenticationMiddleware(authenticator: authenticator, allowsQueryToken: false))
+
+        router.get("/health") { _, _ in try JSONResponse.make(["status": "ok"]) }
+        router.get("/ready") { _, _ in
+            _ = try await services.store.sessionCount(tenantID: "")
+            return try JSONResponse.make(["status": "ready"])
+        }
+
+        let tenants = TenantController(services: services)
+        let sessions = SessionController(services: services)
+        let account = AccountController(services: services, tenants: tenants)
+        tenants.addRoutes(to: router)
+        sessions.addRoutes(to: router)
+        account.addRoutes(to: router)
+        AdminController(services: services).addRoutes(to: router)
+
+        // The seed's routes, kept so its users can move over; only these accept `?token=`.
+        let seed = router.group().add(middleware: AuthenticationMiddleware(authenticator: authenticator, allowsQueryToken: true))
+        tenants.addSeedRoutes(to: seed)
+        sessions.addSeedRoutes(to: seed)
+        account.addSeedRoutes(to: seed)
+        return router
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+
+/// What every WhatsApp engine does, whatever wire it speaks.
+///
+/// The gateway holds one engine per session and knows nothing of how it reaches WhatsApp. Engines
+/// report everything that happens through ``events``; inbound messages carry an ``Acknowledgement``
+/// that the gateway calls only after the event is durably stored, so an engine that dies before
+/// the acknowledgement lets WhatsApp redeliver instead of losing the message.
+public protocol Engine: AnyObject, Sendable {
+    /// Which engine this is (`sandbox`, `web`, `cloud`).
+    var kind: EngineKind { get }
+
+    /// Everything the engine observes, in order. The stream finishes when the engine is shut down
+    /// for good (after ``shutdown()`` or ``logout()``).
+    var events: AsyncStream<EngineEvent> { get }
+
+    /// Starts connecting. Progress (QR codes, pairing codes, connected, disconnected) arrives as
+    /// events; the call returns once the attempt has started or failed.
+    func connect() async throws
+
+    /// Drops the connection but keeps the credentials, so a later ``connect()`` resumes the session.
+    func disconnect() async
+
+    /// Unlinks the device and forgets the credentials.
+    func logout() async throws
+
+    /// Stops the engine for good and finishes ``events``.
+    func shutdown() async
+
+    /// Sends a message. `message.clientMessageID` makes a re-send after a crash idempotent.
+    func send(_ message: OutboundMessage) async throws -> SentMessage
+
+    /// Shows or clears "typing…" / "recording…" in a chat.
+    func setPresence(_ presence: ChatPresence, in chat: ChatID) async throws
+
+    /// Marks messages in a chat as read.
+    func markRead(chat: ChatID, messageIDs: [String]) async throws
+}
+
+/// The engines Wharf knows.
+public enum EngineKind: String, Sendable, Codable, CaseIterable {
+    case sandbox
+    case web
+    case cloud
+}
+
+/// A chat presence a sender can show.
+public enum ChatPresence: String, Sendable, Codable {
+    case composing
+    case recording
+    case paused
+}
+
+/// Something an engine observed.
+public enum EngineEvent: Sendable {
+    case status(SessionStatus)
+    case message(InboundMessage, Acknowledgement)
+    case receipt(MessageReceipt)
+    case presence(PresenceUpdate)
+}
+
+/// Where a session's link to WhatsApp stands.
+public enum SessionStatus: Sendable, Equatable {
+    case connecting
+    /// Waiting for the phone to scan this QR string.
+    case qr(String)
+    /// Waiting for the user to type this pairing code on the phone.
+    case pairingCode(String)
+    case connected(Account)
+    case disconnected(reason: String)
+    /// The link is gone for good (logged out on the phone, device removed); a new pairing is needed.
+    case loggedOut(reason: String)
+}
+
+/// The WhatsApp account a session is linked to.
+public struct Account: Sendable, Equatable, Codable {
+    public var jid: String
+    public var phone: String
+    public var pushName: String?
+
+    public init(jid: String, phone: String, pushName: String? = nil) {
+        self.jid = jid
+        self.phone = phone
+        self.pushName = pushName
+    }
+}
+
+/// A callback the gateway runs once an inbound event has been stored durably.
+public struct Acknowledgement: Sendable {
+    private let action: @Sendable () async -> Void
+
+    public init(_ action: @escaping @Sendable () async -> Void) { self.action = action }
+
+    /// An acknowledgement that does nothing, for events that need none.
+    public static let none = Acknowledgement {}
+
+    public func callAsFunction() async { await action() }
+}

@@ -1,0 +1,159 @@
+import Foundation
+
+/// A chat identifier in WhatsApp's JID form (`4915112345678@s.whatsapp.net`, `…@g.us`, `…@lid`).
+public struct ChatID: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var rawValue: String
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+    public var isGroup: Bool { rawValue.hasSuffix("@g.us") }
+    /// The part before `@` (a phone number for person chats).
+    public var user: String { String(rawValue.prefix { $0 != "@" }) }
+
+    public init(from decoder: any Decoder) throws {
+        rawValue = try decoder.singleValueContainer().decode(String.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
+/// A message that arrived from WhatsApp, flattened to what every engine can say.
+public struct InboundMessage: Sendable, Codable, Equatable {
+    public var id: String
+    public var chat: ChatID
+    public var from: String
+    public var fromLID: String?
+    public var fromName: String?
+    public var isFromMe: Bool
+    public var kind: String
+    public var text: String?
+    public var media: MediaInfo?
+    public var replyTo: String?
+    public var timestamp: Date
+
+    public init(
+        id: String, chat: ChatID, from: String, fromLID: String? = nil, fromName: String? = nil,
+        isFromMe: Bool = false, kind: String = "text", text: String? = nil, media: MediaInfo? = nil,
+        replyTo: String? = nil, timestamp: Date
+    ) {
+        self.id = id
+        self.chat = chat
+        self.from = from
+        self.fromLID = fromLID
+        self.fromName = fromName
+        self.isFromMe = isFromMe
+        self.kind = kind
+        self.text = text
+        self.media = media
+        self.replyTo = replyTo
+        self.timestamp = timestamp
+    }
+}
+
+/// Media attached to a message.
+public struct MediaInfo: Sendable, Codable, Equatable {
+    public var mimeType: String
+    public var url: String?
+    public var caption: String?
+    public var fileName: String?
+
+    public init(mimeType: String, url: String? = nil, caption: String? = nil, fileName: String? = nil) {
+        self.mimeType = mimeType
+        self.url = url
+        self.caption = caption
+        self.fileName = fileName
+    }
+}
+
+/// A message to send.
+public struct OutboundMessage: Sendable, Codable, Equatable {
+    public enum Content: Sendable, Codable, Equatable {
+        case text(String)
+        /// Media already fetched by the gateway, with its bytes in a local file.
+        case media(kind: MediaKind, file: URL, mimeType: String, caption: String?, fileName: String?)
+    }
+
+    /// Chosen by the caller and kept across re-sends, so a message interrupted mid-send is not
+    /// sent twice under two ids.
+    public var clientMessageID: String
+    public var chat: ChatID
+    public var content: Content
+    public var replyTo: String?
+
+    public init(clientMessageID: String, chat: ChatID, content: Content, replyTo: String? = nil) {
+        self.clientMessageID = clientMessageID
+        self.chat = chat
+        self.content = content
+        self.replyTo = replyTo
+    }
+}
+
+/// Kinds of media a message can carry.
+public enum MediaKind: String, Sendable, Codable, CaseIterable {
+    case image
+    case video
+    case audio
+    case voice
+    case document
+}
+
+/// What an engine returns for a sent message.
+public struct SentMessage: Sendable, Codable, Equatable {
+    public var messageID: String
+    public var timestamp: Date
+
+    public init(messageID: String, timestamp: Date) {
+        self.messageID = messageID
+        self.timestamp = timestamp
+    }
+}
+
+/// A delivery or read receipt for a message we sent.
+public struct MessageReceipt: Sendable, Codable, Equatable {
+    public enum Level: String, Sendable, Codable { case server, delivered, read, played }
+    public var messageID: String
+    public var chat: ChatID
+    public var level: Level
+    public var timestamp: Date
+
+    public init(messageID: String, chat: ChatID, level: Level, timestamp: Date) {
+        self.messageID = messageID
+        self.chat = chat
+        self.level = level
+        self.timestamp = timestamp
+    }
+}
+
+/// A contact's presence in a chat.
+public struct PresenceUpdate: Sendable, Codable, Equatable {
+    public var chat: ChatID
+    public var from: String
+    public var presence: String
+    public var timestamp: Date
+
+    public init(chat: ChatID, from: String, presence: String, timestamp: Date) {
+        self.chat = chat
+        self.from = from
+        self.presence = presence
+        self.timestamp = timestamp
+    }
+}
+
+/// Errors every engine may throw.
+public enum EngineError: Error, Equatable, CustomStringConvertible {
+    case notConnected
+    case loggedOut
+    case rejected(String)
+    case unsupported(String)
+
+    public var description: String {
+        switch self {
+        case .notConnected: "the session is not connected to WhatsApp"
+        case .loggedOut: "the session is logged out; link it again"
+        case .rejected(let reason): "WhatsApp rejected the request: \(reason)"
+        case .unsupported(let what): "this engine does not support \(what)"
+        }
+    }
+}
