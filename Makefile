@@ -1,0 +1,28 @@
+# Wharf: `make run` builds and starts the gateway; `make test` runs the whole suite.
+SWIFT ?= swift
+DATA_DIR ?= ./data
+PORT ?= 5001
+
+.PHONY: run build release test deps test-deps clean
+
+deps:
+	@scripts/install-deps.sh
+
+test-deps:
+	@scripts/install-deps.sh --test
+
+build: deps
+	$(SWIFT) build --build-tests
+
+release: deps
+	$(SWIFT) build -c release --product wharf
+
+run: release
+	DATA_DIR=$(DATA_DIR) PORT=$(PORT) $$($(SWIFT) build -c release --show-bin-path)/wharf
+
+test: test-deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+clean:
+	rm -rf .build

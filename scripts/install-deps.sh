@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the system packages Wharf needs to build and run (and, with --test, to test).
+# As root it installs them with apt-get; otherwise it prints the exact command to run.
+set -euo pipefail
+
+packages=(libsqlite3-dev libssl-dev libcurl4-openssl-dev pkg-config)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(python3 python3-pip)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+if [[ "$(id -u)" != "0" ]]; then
+  echo "Wharf needs these system packages, which are not installed: ${missing[*]}" >&2
+  echo "Install them as root with:" >&2
+  echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "Installing: ${missing[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
