@@ -12,6 +12,8 @@ public struct Wharf: Sendable {
     /// The admin password generated on this start, to print once; `nil` when none was generated.
     public let generatedAdminPassword: String?
     public let store: SQLiteGatewayStore
+    public let outbox: OutboxStore
+    public let delivery: DeliveryService
     public let sessions: SessionManager
     public let events: SessionEventHub
     public let configuration: WharfConfiguration
@@ -21,8 +23,10 @@ public struct Wharf: Sendable {
     /// - Parameters:
     ///   - clock: the clock every timed behaviour uses; tests pass a ``ManualClock``.
     ///   - onServerRunning: called with the bound port once the server listens (port 0 picks one).
+    ///   - sender: how webhooks are sent; libcurl unless a test replaces it.
     public static func make(
         configuration: WharfConfiguration, clock: any WharfClock = SystemClock(), logger: Logger? = nil,
+        sender: (any WebhookSender)? = nil,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> Wharf {
         var logger = logger ?? Logger(label: "wharf")
@@ -61,10 +65,24 @@ public struct Wharf: Sendable {
 
         let database = try SQLiteDatabase.openPool(at: (directory as NSString).appendingPathComponent("wharf.sqlite"))
         let store = try SQLiteGatewayStore(database)
+        let outbox = try OutboxStore(database)
+        var senderOptions = CurlWebhookSender.Options()
+        senderOptions.policy = configuration.outboundPolicy
+        senderOptions.connectTimeout = configuration.webhookConnectTimeout
+        senderOptions.totalTimeout = configuration.webhookTimeout
+        var deliveryOptions = configuration.deliveryOptions
+        deliveryOptions.userAgent = "Wharf-Webhooks/1.0"
+        let delivery = DeliveryService(
+            store: outbox, sender: sender ?? CurlWebhookSender(options: senderOptions), clock: clock, options: deliveryOptions,
+            logger: logger,
+            onDisabled: { endpoint, reason in
+                try? await OutboxEventSink.announceDisabled(endpoint, reason: reason, outbox: outbox, store: store, clock: clock)
+            })
         let events = SessionEventHub()
+        let sink = OutboxEventSink(outbox: outbox, store: store, delivery: delivery, hub: events, clock: clock)
         let sessions = SessionManager(
             store: store, credentials: { store.credentials(sessionID: $0) }, factory: EngineFactory(clock: clock),
-            sink: events, clock: clock, logger: logger)
+            sink: sink, clock: clock, logger: logger)
         let adminSessions = AdminWebSessions(
             secret: configuration.sessionSecret!, store: store, clock: clock, secureCookies: configuration.usesSecureCookies)
         let services = GatewayServices(
@@ -73,17 +91,18 @@ public struct Wharf: Sendable {
             adminSessions: adminSessions, adminPasswordHash: adminPasswordHash,
             decoyPasswordHash: try await hasher.hash(Identifier.token()),
             limiter: LoginLimiter(maxFailures: configuration.loginAttempts, window: configuration.loginLockout, clock: clock),
-            sessions: sessions, events: events, clock: clock, logger: logger)
+            sessions: sessions, events: events, outbox: outbox, delivery: delivery, eventSink: sink, clock: clock,
+            logger: logger)
         let router = makeRouter(services)
         let application = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wharf"),
-            services: [sessions],
+            services: [delivery, sessions],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
         return Wharf(
-            application: application, generatedAdminPassword: generatedPassword, store: store, sessions: sessions,
-            events: events, configuration: configuration)
+            application: application, generatedAdminPassword: generatedPassword, store: store, outbox: outbox,
+            delivery: delivery, sessions: sessions, events: events, configuration: configuration)
     }
 
     static func makeRouter(_ services: GatewayServices) -> Router<AppRequestContext> {
@@ -110,6 +129,9 @@ public struct Wharf: Sendable {
         sessions.addRoutes(to: router)
         account.addRoutes(to: router)
         AdminController(services: services).addRoutes(to: router)
+        WebhookController(services: services).addRoutes(to: router)
+        DeliveryController(services: services).addRoutes(to: router)
+        MetricsController(services: services).addRoutes(to: router)
 
         // The seed's routes, kept so its users can move over; only these accept `?token=`.
         let seed = router.group().add(middleware: AuthenticationMiddleware(authenticator: authenticator, allowsQueryToken: true))

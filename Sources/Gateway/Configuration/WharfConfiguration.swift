@@ -27,6 +27,10 @@ public struct WharfConfiguration: Sendable {
     public var bcryptCost: UInt8 = 12
     public var loginAttempts: Int = 5
     public var loginLockout: Duration = .seconds(15 * 60)
+    public var webhookConnectTimeout: Duration = .seconds(5)
+    public var webhookTimeout: Duration = .seconds(15)
+    /// Retry schedule, breaker, concurrency and retention of webhook deliveries.
+    public var deliveryOptions = DeliveryService.Options()
 
     public init() {}
 
@@ -126,6 +130,30 @@ public struct WharfConfiguration: Sendable {
         }
         if let bytes = try values.integer("maxBodyBytes", "MAX_BODY_BYTES", in: 1024...(64 << 20)) {
             configuration.maxBodyBytes = bytes
+        }
+        if let ms = try values.integer("webhookConnectTimeoutMs", "WEBHOOK_CONNECT_TIMEOUT_MS", in: 100...60000) {
+            configuration.webhookConnectTimeout = .milliseconds(ms)
+        }
+        if let ms = try values.integer("webhookTimeoutMs", "WEBHOOK_TIMEOUT_MS", in: 100...120_000) {
+            configuration.webhookTimeout = .milliseconds(ms)
+        }
+        if let cap = try values.integer("webhookConcurrency", "WEBHOOK_CONCURRENCY", in: 1...256) {
+            configuration.deliveryOptions.perEndpointConcurrency = cap
+        }
+        if let days = try values.integer("deliveryRetentionDays", "DELIVERY_RETENTION_DAYS", in: 1...3650) {
+            configuration.deliveryOptions.retention = .seconds(days * 86400)
+        }
+        if let text = try values.string("webhookRetrySchedule", "WEBHOOK_RETRY_SCHEDULE"), !text.isEmpty {
+            var delays: [Duration] = []
+            for part in text.split(separator: ",") {
+                guard let seconds = Int(part.trimmingCharacters(in: .whitespaces)), seconds >= 0 else {
+                    throw ConfigurationError(
+                        variable: "WEBHOOK_RETRY_SCHEDULE",
+                        message: "must be a comma-separated list of delays in seconds, such as 5,30,120 (got '\(text)')")
+                }
+                delays.append(.seconds(seconds))
+            }
+            configuration.deliveryOptions.retryPolicy.delays = delays
         }
         if let cost = try values.integer("bcryptCost", "BCRYPT_COST", in: 4...16) {
             configuration.bcryptCost = UInt8(cost)

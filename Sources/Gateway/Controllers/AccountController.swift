@@ -164,6 +164,7 @@ struct AccountController {
         tenant.settings = try Validation.settings(.object(settings))
         tenant.updatedAt = services.clock.now
         try await services.store.updateTenant(tenant)
+        services.eventSink.invalidate()
         return try JSONResponse.make(["settings": JSONValue.object(settings)])
     }
 }

@@ -16,10 +16,37 @@ struct GatewayServices: Sendable {
     let limiter: LoginLimiter
     let sessions: SessionManager
     let events: SessionEventHub
+    let outbox: OutboxStore
+    let delivery: DeliveryService
+    let eventSink: OutboxEventSink
     let clock: any WharfClock
     let logger: Logger
 
     var outboundPolicy: OutboundPolicy { configuration.outboundPolicy }
+
+    /// The URL of a tenant's first webhook endpoint: what the seed called its webhook URL.
+    func seedWebhookURL(tenantID: String) async throws -> String? {
+        try await outbox.endpoints(tenantID: tenantID).first?.url
+    }
+
+    /// Points the tenant's first endpoint at `url` (creating it), or deletes it for `nil`.
+    func setSeedWebhookURL(_ url: String?, tenantID: String) async throws {
+        let first = try await outbox.endpoints(tenantID: tenantID).first
+        switch (first, url) {
+        case (nil, let url?):
+            try await outbox.insertEndpoint(
+                WebhookEndpoint(id: Identifier.make(prefix: "whk"), tenantId: tenantID, url: url, secret: .generate(), now: clock.now))
+        case (var endpoint?, let url?):
+            endpoint.url = url
+            endpoint.updatedAt = clock.now.milliseconds
+            try await outbox.updateEndpoint(endpoint)
+        case (let endpoint?, nil):
+            try await outbox.deleteEndpoint(id: endpoint.id)
+        case (nil, nil):
+            return
+        }
+        delivery.endpointsChanged()
+    }
 
     /// Checks a webhook URL the way deliveries will: absolute http(s) and allowed by the policy.
     func validateWebhookURL(_ text: String, field: String = "webhookUrl") throws -> String {

@@ -173,6 +173,7 @@ struct SessionController {
         guard let updated = try await services.store.updateSession(id: id, { $0.name = name; $0.updatedAt = now }) else {
             throw Problem.notFound("session '\(id)'")
         }
+        services.eventSink.invalidate()
         return try JSONResponse.make(View(updated))
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Outbox
 import WharfCore
 
 /// The administrator's tenant routes: the seed's `/api/tenants…` and `/v1/tenants…`.
@@ -97,7 +98,7 @@ struct TenantController {
         let settings = try Validation.settings(input.settings ?? .object([:]))
         let now = services.clock.now
         let tenant = TenantRecord(
-            id: Identifier.make(prefix: "ten"), name: name, webhookUrl: webhookURL, maxSessions: maxSessions,
+            id: Identifier.make(prefix: "ten"), name: name, maxSessions: maxSessions,
             settings: settings, createdAt: now, updatedAt: now)
         let user = TenantUserRecord(
             id: Identifier.make(prefix: "usr"), tenantId: tenant.id, username: username,
@@ -107,6 +108,7 @@ struct TenantController {
         } catch StoreError.usernameTaken(let name) {
             throw Problem.conflict("the username '\(name)' is already taken")
         }
+        if let webhookURL { try await services.setSeedWebhookURL(webhookURL, tenantID: tenant.id) }
         return try JSONResponse.make(try await view(tenant), status: .created)
     }
 
@@ -119,7 +121,7 @@ struct TenantController {
             tenant.name = name.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         if let url = input.webhookUrl {
-            tenant.webhookUrl = url.isEmpty ? nil : try services.validateWebhookURL(url)
+            try await services.setSeedWebhookURL(url.isEmpty ? nil : try services.validateWebhookURL(url), tenantID: id)
         }
         if let max = input.maxSessions { tenant.maxSessions = try Validation.maxSessions(max) }
         if let settings = input.settings { tenant.settings = try Validation.settings(settings) }
@@ -142,6 +144,7 @@ struct TenantController {
         }
         tenant.updatedAt = services.clock.now
         try await services.store.updateTenant(tenant)
+        services.eventSink.invalidate()
         return try JSONResponse.make(try await view(tenant))
     }
 
@@ -151,7 +154,8 @@ struct TenantController {
         for session in try await services.store.sessions(scope: .tenant(id), after: nil, limit: .max) {
             await services.sessions.logout(sessionID: session.id)
         }
-        _ = try await services.store.deleteTenant(id: id)
+        _ = try await services.store.deleteTenantCascade(id: id, outbox: services.outbox)
+        services.delivery.endpointsChanged()
     }
 
     private func find(_ id: String) async throws -> TenantRecord {
@@ -162,7 +166,7 @@ struct TenantController {
     func view(_ tenant: TenantRecord) async throws -> View {
         View(
             id: tenant.id, name: tenant.name, username: try await services.store.user(tenantID: tenant.id)?.username,
-            webhookUrl: tenant.webhookUrl, maxSessions: tenant.maxSessions,
+            webhookUrl: try await services.seedWebhookURL(tenantID: tenant.id), maxSessions: tenant.maxSessions,
             sessionCount: try await services.store.sessionCount(tenantID: tenant.id), settings: tenant.settingsValue,
             createdAt: tenant.createdAt, updatedAt: tenant.updatedAt)
     }

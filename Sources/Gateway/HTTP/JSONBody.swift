@@ -12,7 +12,7 @@ extension Request {
         }
         let data = Data(buffer.readableBytesView)
         do {
-            return try JSONDecoder().decode(T.self, from: data)
+            return try JSONDecoder.wharf.decode(T.self, from: data)
         } catch let error as DecodingError {
             throw Problem.describing(error)
         }
@@ -103,4 +103,20 @@ enum JSONResponse {
     }
 
     static func noContent() -> Response { Response(status: .noContent) }
+}
+
+extension JSONDecoder {
+    /// Dates as ISO 8601, with or without fractional seconds.
+    static var wharf: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            if let date = try? Date(text, strategy: .iso8601) { return date }
+            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "expected an ISO 8601 time such as 2026-11-25T10:00:00Z")
+        }
+        return decoder
+    }
 }

@@ -7,7 +7,6 @@ enum GatewayMigrations {
             try db.create(table: "tenant") { t in
                 t.primaryKey("id", .text)
                 t.column("name", .text).notNull()
-                t.column("webhook_url", .text)
                 t.column("max_sessions", .integer).notNull().defaults(to: 1)
                 t.column("settings", .text).notNull().defaults(to: "{}")
                 t.column("created_at", .datetime).notNull()

@@ -10,7 +10,6 @@ public struct TenantRecord: Codable, Sendable, Equatable, FetchableRecord, Persi
 
     public var id: String
     public var name: String
-    public var webhookUrl: String?
     public var maxSessions: Int
     /// Free-form JSON object, kept as text.
     public var settings: String

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Outbox
 import WhatsAppProtocol
 
 /// The gateway's store on SQLite.
@@ -12,6 +13,12 @@ public struct SQLiteGatewayStore: Sendable {
         var migrator = DatabaseMigrator()
         GatewayMigrations.register(in: &migrator)
         try migrator.migrate(writer)
+    }
+
+    /// Deletes a tenant's rows everywhere the gateway keeps them (sessions cascade).
+    public func deleteTenantCascade(id: String, outbox: OutboxStore) async throws -> Bool {
+        try await outbox.deleteTenant(id)
+        return try await deleteTenant(id: id)
     }
 
     /// The engine credentials store of one session.

@@ -1,0 +1,84 @@
+import Foundation
+import Outbox
+import WhatsAppProtocol
+import WharfCore
+
+/// The JSON every webhook receives (DESIGN §3): a top-level `type` for n8n's Switch node, who it
+/// concerns, flat engine-independent `data`, and the tenant's workflow settings. Never a secret.
+struct EventEnvelope: Encodable {
+    struct Tenant: Encodable {
+        var id: String
+        var name: String
+    }
+
+    struct Session: Encodable {
+        var id: String
+        var name: String
+        var engine: String
+    }
+
+    var id: String
+    var type: String
+    var timestamp: Date
+    var tenant: Tenant
+    var session: Session?
+    var data: JSONValue
+    var settings: JSONValue
+
+    /// Encodes the envelope into the exact bytes that will be signed and sent.
+    func encoded() throws -> Data { try JSONEncoder.wharf.encode(self) }
+
+    /// The type and `data` of a session event.
+    static func describe(_ kind: SessionEvent.Kind) -> (type: String, data: JSONValue) {
+        switch kind {
+        case .message(let message):
+            return ("message.received", messageData(message))
+        case .status(let state, let detail):
+            return ("session.status", ["status": .string(state.rawValue), "detail": detail.map(JSONValue.string) ?? .null])
+        case .qr(let code):
+            return ("session.qr", ["qr": .string(code)])
+        case .pairingCode(let code):
+            return ("session.status", ["status": .string(SessionState.pairingCode.rawValue), "pairing_code": .string(code)])
+        case .receipt(let receipt):
+            return (
+                "message.ack",
+                [
+                    "id": .string(receipt.messageID), "chat_id": .string(receipt.chat.rawValue),
+                    "ack": .string(receipt.level.rawValue), "timestamp": .number(receipt.timestamp.timeIntervalSince1970.rounded()),
+                ]
+            )
+        case .presence(let presence):
+            return (
+                "presence.update",
+                [
+                    "chat_id": .string(presence.chat.rawValue), "from": .string(presence.from),
+                    "presence": .string(presence.presence), "timestamp": .number(presence.timestamp.timeIntervalSince1970.rounded()),
+                ]
+            )
+        }
+    }
+
+    static func messageData(_ message: InboundMessage) -> JSONValue {
+        var media: JSONValue = .null
+        if let info = message.media {
+            media = [
+                "mime_type": .string(info.mimeType), "url": info.url.map(JSONValue.string) ?? .null,
+                "caption": info.caption.map(JSONValue.string) ?? .null, "filename": info.fileName.map(JSONValue.string) ?? .null,
+            ]
+        }
+        return [
+            "id": .string(message.id),
+            "chat_id": .string(message.chat.rawValue),
+            "from": .string(message.from),
+            "from_lid": message.fromLID.map(JSONValue.string) ?? .null,
+            "from_name": message.fromName.map(JSONValue.string) ?? .null,
+            "from_me": .bool(message.isFromMe),
+            "is_group": .bool(message.chat.isGroup),
+            "type": .string(message.kind),
+            "text": message.text.map(JSONValue.string) ?? .null,
+            "media": media,
+            "reply_to": message.replyTo.map(JSONValue.string) ?? .null,
+            "timestamp": .number(message.timestamp.timeIntervalSince1970.rounded()),
+        ]
+    }
+}

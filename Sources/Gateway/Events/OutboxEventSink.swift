@@ -1,0 +1,79 @@
+import Foundation
+import Outbox
+import Synchronization
+import WharfCore
+
+/// Turns session events into envelopes and commits them to the outbox; returns only after the
+/// commit, which is what lets the session manager acknowledge to the engine afterwards.
+final class OutboxEventSink: SessionEventSink {
+    private let outbox: OutboxStore
+    private let store: SQLiteGatewayStore
+    private let delivery: DeliveryService
+    private let hub: SessionEventHub
+    private let clock: any WharfClock
+    /// Tenant and session names change rarely; a short-lived cache saves two reads per event.
+    private let cache = Mutex<[String: (context: Context, expires: Date)]>([:])
+
+    struct Context {
+        var tenant: EventEnvelope.Tenant
+        var session: EventEnvelope.Session
+        var settings: JSONValue
+    }
+
+    init(outbox: OutboxStore, store: SQLiteGatewayStore, delivery: DeliveryService, hub: SessionEventHub, clock: any WharfClock) {
+        self.outbox = outbox
+        self.store = store
+        self.delivery = delivery
+        self.hub = hub
+        self.clock = clock
+    }
+
+    func publish(_ event: SessionEvent) async throws {
+        guard let context = try await context(sessionID: event.sessionID) else { return }
+        let (type, data) = EventEnvelope.describe(event.kind)
+        let envelope = EventEnvelope(
+            id: Identifier.make(prefix: "evt"), type: type, timestamp: event.at, tenant: context.tenant,
+            session: context.session, data: data, settings: context.settings)
+        try await outbox.accept(
+            OutboxEvent(
+                id: envelope.id, tenantID: event.tenantID, sessionID: event.sessionID, type: type,
+                payload: try envelope.encoded(), createdAt: event.at))
+        delivery.wake()
+        try await hub.publish(event)
+    }
+
+    /// Tells the tenant (through its other endpoints) that an endpoint was disabled: the
+    /// operational event the console's banner mirrors.
+    static func announceDisabled(
+        _ endpoint: WebhookEndpoint, reason: String, outbox: OutboxStore, store: SQLiteGatewayStore, clock: any WharfClock
+    ) async throws {
+        guard let tenant = try await store.tenant(id: endpoint.tenantId) else { return }
+        let now = clock.now
+        let envelope = EventEnvelope(
+            id: Identifier.make(prefix: "evt"), type: "webhook.disabled", timestamp: now,
+            tenant: .init(id: tenant.id, name: tenant.name), session: nil,
+            data: ["endpoint_id": .string(endpoint.id), "url": .string(endpoint.url), "reason": .string(reason)],
+            settings: tenant.settingsValue)
+        try await outbox.accept(
+            OutboxEvent(
+                id: envelope.id, tenantID: tenant.id, sessionID: nil, type: envelope.type, payload: try envelope.encoded(),
+                createdAt: now))
+    }
+
+    /// Forgets cached names (after a rename or a settings change).
+    func invalidate() { cache.withLock { $0.removeAll() } }
+
+    private func context(sessionID: String) async throws -> Context? {
+        let now = clock.now
+        if let cached = cache.withLock({ $0[sessionID] }), cached.expires > now { return cached.context }
+        guard let session = try await store.session(id: sessionID, scope: .everything),
+            let tenant = try await store.tenant(id: session.tenantId)
+        else { return nil }
+        let context = Context(
+            tenant: .init(id: tenant.id, name: tenant.name),
+            session: .init(id: session.id, name: session.name, engine: session.engine),
+            settings: tenant.settingsValue)
+        cache.withLock { $0[sessionID] = (context, now.addingTimeInterval(5)) }
+        return context
+    }
+}

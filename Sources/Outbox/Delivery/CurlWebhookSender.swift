@@ -1,0 +1,210 @@
+import CCurl
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The one place that knows libcurl: a multi handle driven by a dedicated thread, so thousands of
+/// webhook POSTs share connections and a handful of threads.
+///
+/// Requests are queued from any task and picked up after `curl_multi_wakeup`; each finished
+/// transfer resumes its caller. Redirects are not followed, only http and https are spoken, and a
+/// connection to an address the ``OutboundPolicy`` refuses is never opened (checked on the
+/// resolved address, so DNS tricks do not get around it).
+public final class CurlWebhookSender: WebhookSender, @unchecked Sendable {
+    public struct Options: Sendable {
+        public var connectTimeout: Duration = .seconds(5)
+        public var totalTimeout: Duration = .seconds(15)
+        public var maximumResponseBytes = 4096
+        /// Connections kept per host; the deliverer enforces the per-endpoint cap itself.
+        public var maximumHostConnections = 64
+        public var policy: OutboundPolicy = .strict
+        public init() {}
+    }
+
+    /// Per-transfer state that libcurl's callbacks write into.
+    fileprivate final class Transfer: @unchecked Sendable {
+        let request: WebhookRequest
+        let continuation: CheckedContinuation<WebhookResponse, Never>
+        let policy: OutboundPolicy
+        let maximumBytes: Int
+        var body = Data()
+        var retryAfter: String?
+        var refusedAddress: String?
+        var headerList: UnsafeMutablePointer<curl_slist>?
+        var handle: UnsafeMutableRawPointer?
+        let started = ContinuousClock.now
+
+        init(request: WebhookRequest, continuation: CheckedContinuation<WebhookResponse, Never>, options: Options) {
+            self.request = request
+            self.continuation = continuation
+            policy = options.policy
+            maximumBytes = options.maximumResponseBytes
+        }
+    }
+
+    private let options: Options
+    private let multi: UnsafeMutableRawPointer
+    private let incoming = Mutex<[Transfer]>([])
+    private let isStopping = Atomic<Bool>(false)
+    private let stopped = DispatchSemaphore(value: 0)
+
+    private static let globalInit: Int32 = {
+        signal(SIGPIPE, SIG_IGN)
+        return Int32(curl_global_init(Int(CURL_GLOBAL_ALL)).rawValue)
+    }()
+
+    public init(options: Options = .init()) {
+        _ = Self.globalInit
+        self.options = options
+        multi = curl_multi_init()
+        _ = wharf_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, options.maximumHostConnections)
+        let thread = Thread { [self] in runLoop() }
+        thread.name = "wharf-curl"
+        thread.start()
+    }
+
+
+    /// Stops the driving thread; transfers still running complete with an error.
+    public func shutdown() {
+        guard !isStopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        curl_multi_wakeup(multi)
+        stopped.wait()
+    }
+
+    public func send(_ request: WebhookRequest) async -> WebhookResponse {
+        await withCheckedContinuation { continuation in
+            let transfer = Transfer(request: request, continuation: continuation, options: options)
+            if isStopping.load(ordering: .acquiring) {
+                continuation.resume(returning: WebhookResponse(status: nil, error: "sender stopped", duration: .zero))
+                return
+            }
+            incoming.withLock { $0.append(transfer) }
+            curl_multi_wakeup(multi)
+        }
+    }
+
+    // MARK: The driving thread
+
+    private func runLoop() {
+        var active: [UnsafeMutableRawPointer: Transfer] = [:]
+        while !isStopping.load(ordering: .acquiring) {
+            for transfer in incoming.withLock({ queue -> [Transfer] in
+                defer { queue.removeAll() }
+                return queue
+            }) {
+                guard let handle = start(transfer) else { continue }
+                active[handle] = transfer
+            }
+            var running: Int32 = 0
+            curl_multi_perform(multi, &running)
+            var remaining: Int32 = 0
+            while let message = curl_multi_info_read(multi, &remaining) {
+                guard message.pointee.msg == CURLMSG_DONE, let handle = message.pointee.easy_handle,
+                    let transfer = active.removeValue(forKey: handle)
+                else { continue }
+                finish(transfer, code: message.pointee.data.result)
+            }
+            curl_multi_poll(multi, nil, 0, 1000, nil)
+        }
+        for transfer in active.values + incoming.withLock({ $0 }) {
+            finish(transfer, code: CURLE_ABORTED_BY_CALLBACK)
+        }
+        curl_multi_cleanup(multi)
+        stopped.signal()
+    }
+
+    private func start(_ transfer: Transfer) -> UnsafeMutableRawPointer? {
+        guard let handle = curl_easy_init() else {
+            transfer.continuation.resume(
+                returning: WebhookResponse(status: nil, error: "could not create a curl handle", duration: .zero))
+            return nil
+        }
+        transfer.handle = handle
+        let context = Unmanaged.passUnretained(transfer).toOpaque()
+        _ = wharf_easy_setopt_string(handle, CURLOPT_URL, transfer.request.url)
+        _ = wharf_easy_setopt_long(handle, CURLOPT_POST, 1)
+        _ = wharf_easy_setopt_long(handle, CURLOPT_POSTFIELDSIZE, transfer.request.body.count)
+        transfer.request.body.withUnsafeBytes { bytes in
+            _ = wharf_easy_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress))
+        }
+        _ = wharf_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+        _ = wharf_easy_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
+        _ = wharf_easy_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https")
+        _ = wharf_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(options.connectTimeout.milliseconds))
+        _ = wharf_easy_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(options.totalTimeout.milliseconds))
+        var headers: UnsafeMutablePointer<curl_slist>?
+        for (name, value) in transfer.request.headers {
+            headers = curl_slist_append(headers, "\(name): \(value)")
+        }
+        headers = curl_slist_append(headers, "Expect:")
+        transfer.headerList = headers
+        _ = wharf_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headers)
+        _ = wharf_easy_setopt_write_callback(handle) { pointer, size, count, context in
+            let length = size * count
+            guard let pointer, let context else { return length }
+            let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+            let room = transfer.maximumBytes - transfer.body.count
+            if room > 0 {
+                transfer.body.append(UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self), count: min(room, length))
+            }
+            return length
+        }
+        _ = wharf_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, context)
+        _ = wharf_easy_setopt_header_callback(handle) { pointer, size, count, context in
+            let length = size * count
+            guard let pointer, let context else { return length }
+            let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+            let line = String(
+                decoding: UnsafeRawBufferPointer(start: pointer, count: length), as: UTF8.self)
+            if line.lowercased().hasPrefix("retry-after:") {
+                transfer.retryAfter = String(line.dropFirst("retry-after:".count)).trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            return length
+        }
+        _ = wharf_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, context)
+        _ = wharf_easy_setopt_opensocket_callback(handle) { context, purpose, address in
+            guard let context, let address else { return CURL_SOCKET_BAD }
+            let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+            let family = address.pointee.family
+            let ip = withUnsafeMutablePointer(to: &address.pointee.addr) { IPAddress(sockaddr: $0) }
+            if let ip, !transfer.policy.permits(ip) {
+                transfer.refusedAddress = ip.description
+                return CURL_SOCKET_BAD
+            }
+            return socket(family, address.pointee.socktype, address.pointee.protocol)
+        }
+        _ = wharf_easy_setopt_pointer(handle, CURLOPT_OPENSOCKETDATA, context)
+        curl_multi_add_handle(multi, handle)
+        return handle
+    }
+
+    private func finish(_ transfer: Transfer, code: CURLcode) {
+        let duration = ContinuousClock.now - transfer.started
+        var status: Int?
+        var error: String?
+        if let handle = transfer.handle {
+            var responseCode = 0
+            _ = wharf_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &responseCode)
+            if code == CURLE_OK, responseCode > 0 { status = responseCode }
+            curl_multi_remove_handle(multi, handle)
+            curl_easy_cleanup(handle)
+        }
+        curl_slist_free_all(transfer.headerList)
+        if status == nil {
+            if let refused = transfer.refusedAddress {
+                error = "refused to connect to \(refused): a private, loopback or link-local address not in \(OutboundPolicy.settingName)"
+            } else if code == CURLE_OPERATION_TIMEDOUT {
+                error = "timed out after \(duration.milliseconds) ms"
+            } else {
+                error = "curl error \(code.rawValue): \(String(cString: curl_easy_strerror(code)))"
+            }
+        }
+        transfer.continuation.resume(
+            returning: WebhookResponse(
+                status: status, retryAfter: transfer.retryAfter.flatMap { WebhookResponse.parseRetryAfter($0, now: Date()) },
+                body: String(decoding: transfer.body, as: UTF8.self), error: error, duration: duration))
+    }
+}

@@ -1,0 +1,244 @@
+import Foundation
+import GRDB
+
+/// Milliseconds since 1970, the outbox's unit of time in the database (cheap to compare and index).
+public typealias Milliseconds = Int64
+
+extension Date {
+    public var milliseconds: Milliseconds { Milliseconds((timeIntervalSince1970 * 1000).rounded()) }
+    public init(milliseconds: Milliseconds) { self.init(timeIntervalSince1970: TimeInterval(milliseconds) / 1000) }
+}
+
+/// A tenant's webhook endpoint: where deliveries go and how they are signed and authenticated.
+public struct WebhookEndpoint: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "webhook_endpoint"
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+    public var id: String
+    public var tenantId: String
+    public var position: Int
+    public var url: String
+    /// `whsec_…`; never logged, never in a payload.
+    public var secret: String
+    public var previousSecret: String?
+    /// Until when deliveries are also signed with the previous secret (rotation overlap).
+    public var previousSecretUntil: Milliseconds?
+    public var headerName: String?
+    public var headerValue: String?
+    public var basicUser: String?
+    public var basicPassword: String?
+    /// JSON array of event types (`message.received`, `message.*`); empty means every type.
+    public var eventTypes: String
+    public var isEnabled: Bool
+    public var disabledReason: String?
+    public var breakerState: String
+    public var failureStreak: Int
+    public var failingSince: Milliseconds?
+    public var nextProbeAt: Milliseconds?
+    public var lastSuccessAt: Milliseconds?
+    public var lastFailureAt: Milliseconds?
+    public var createdAt: Milliseconds
+    public var updatedAt: Milliseconds
+
+    public init(id: String, tenantId: String, url: String, secret: WebhookSecret, now: Date) {
+        self.id = id
+        self.tenantId = tenantId
+        position = 0
+        self.url = url
+        self.secret = secret.encoded
+        eventTypes = "[]"
+        isEnabled = true
+        breakerState = "closed"
+        failureStreak = 0
+        createdAt = now.milliseconds
+        updatedAt = now.milliseconds
+    }
+
+    /// The event-type filter as a list.
+    public var eventTypeList: [String] {
+        (try? JSONDecoder().decode([String].self, from: Data(eventTypes.utf8))) ?? []
+    }
+
+    /// Whether events of `type` go to this endpoint (`message.*` matches every `message.` type).
+    public func accepts(type: String) -> Bool {
+        Self.filter(eventTypeList, accepts: type)
+    }
+
+    static func filter(_ patterns: [String], accepts type: String) -> Bool {
+        patterns.isEmpty
+            || patterns.contains { pattern in
+                pattern == "*" || pattern == type || (pattern.hasSuffix(".*") && type.hasPrefix(pattern.dropLast()))
+            }
+    }
+
+    /// The secrets to sign with at `now`: the current one, and the previous one during an overlap.
+    public func signingSecrets(now: Date) -> [WebhookSecret] {
+        var secrets = [WebhookSecret(encoded: secret)].compactMap { $0 }
+        if let previous = previousSecret, let until = previousSecretUntil, until > now.milliseconds,
+            let old = WebhookSecret(encoded: previous)
+        {
+            secrets.append(old)
+        }
+        return secrets
+    }
+
+    /// The breaker as stored.
+    public var breaker: CircuitBreaker {
+        let since = failingSince.map(Date.init(milliseconds:))
+        let state: CircuitBreaker.State =
+            switch breakerState {
+            case "open", "half_open":
+                .open(failingSince: since ?? Date(milliseconds: updatedAt), nextProbe: Date(milliseconds: nextProbeAt ?? 0))
+            default:
+                .closed(failures: failureStreak, failingSince: since)
+            }
+        return CircuitBreaker(state: isEnabled ? state : .disabled)
+    }
+
+    public enum Columns {
+        public static let tenantID = Column("tenant_id")
+        public static let position = Column("position")
+        public static let createdAt = Column("created_at")
+    }
+}
+
+/// An event as accepted: its envelope is the exact payload every endpoint receives.
+public struct OutboxEvent: Sendable, Equatable {
+    public var id: String
+    public var tenantID: String
+    public var sessionID: String?
+    public var type: String
+    public var payload: Data
+    public var createdAt: Date
+
+    public init(id: String, tenantID: String, sessionID: String?, type: String, payload: Data, createdAt: Date) {
+        self.id = id
+        self.tenantID = tenantID
+        self.sessionID = sessionID
+        self.type = type
+        self.payload = payload
+        self.createdAt = createdAt
+    }
+}
+
+/// Where a delivery stands.
+public enum DeliveryStatus: String, Sendable, Codable, CaseIterable {
+    case pending
+    case inflight
+    case delivered
+    case failed
+    case discarded
+}
+
+/// One event on its way to one endpoint.
+public struct DeliveryRecord: Codable, Sendable, Equatable, FetchableRecord {
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+
+    public var id: Int64
+    public var eventId: String
+    public var endpointId: String
+    public var tenantId: String
+    public var type: String
+    public var status: String
+    public var attempts: Int
+    public var nextAttemptAt: Milliseconds
+    public var leaseUntil: Milliseconds?
+    public var lastStatus: Int?
+    public var lastError: String?
+    public var label: String?
+    public var createdAt: Milliseconds
+    public var deliveredAt: Milliseconds?
+    public var updatedAt: Milliseconds
+}
+
+/// One attempt, as logged for the console.
+public struct DeliveryAttemptRecord: Codable, Sendable, Equatable, FetchableRecord {
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+
+    public var id: Int64
+    public var deliveryId: Int64
+    public var attempt: Int
+    public var startedAt: Milliseconds
+    public var durationMs: Int
+    public var httpStatus: Int?
+    public var error: String?
+    public var responseSnippet: String?
+}
+
+/// A delivery claimed for sending, with what is needed to send it.
+public struct ClaimedDelivery: Sendable, Equatable {
+    public var id: Int64
+    public var eventID: String
+    public var endpointID: String
+    public var type: String
+    /// 1 for the first attempt.
+    public var attempt: Int
+    public var payload: Data
+}
+
+/// What happened to a claimed delivery, to be recorded.
+public struct AttemptResult: Sendable, Equatable {
+    public var deliveryID: Int64
+    public var endpointID: String
+    public var attempt: Int
+    public var startedAt: Date
+    public var duration: Duration
+    public var httpStatus: Int?
+    public var error: String?
+    public var responseSnippet: String?
+    public var decision: RetryDecision
+}
+
+/// Which deliveries a console query or bulk action is about.
+public struct DeliveryFilter: Sendable, Equatable {
+    public var tenantID: String?
+    public var endpointID: String?
+    public var status: DeliveryStatus?
+    public var type: String?
+    public var from: Date?
+    public var to: Date?
+
+    public init(
+        tenantID: String? = nil, endpointID: String? = nil, status: DeliveryStatus? = nil, type: String? = nil,
+        from: Date? = nil, to: Date? = nil
+    ) {
+        self.tenantID = tenantID
+        self.endpointID = endpointID
+        self.status = status
+        self.type = type
+        self.from = from
+        self.to = to
+    }
+
+    /// SQL conditions on `delivery` and their arguments.
+    var sql: (String, StatementArguments) {
+        var conditions: [String] = ["1"]
+        var arguments: StatementArguments = []
+        if let tenantID {
+            conditions.append("tenant_id = ?")
+            arguments += [tenantID]
+        }
+        if let endpointID {
+            conditions.append("endpoint_id = ?")
+            arguments += [endpointID]
+        }
+        if let status {
+            conditions.append("status = ?")
+            arguments += [status.rawValue]
+        }
+        if let type {
+            conditions.append("type = ?")
+            arguments += [type]
+        }
+        if let from {
+            conditions.append("created_at >= ?")
+            arguments += [from.milliseconds]
+        }
+        if let to {
+            conditions.append("created_at < ?")
+            arguments += [to.milliseconds]
+        }
+        return (conditions.joined(separator: " AND "), arguments)
+    }
+}
