@@ -1,0 +1,99 @@
+import Testing
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// A real HTTP receiver on 127.0.0.1 for webhook tests: records every request and answers as the
+/// test scripts it to (status, headers, body, an optional delay).
+final class TestReceiver: Sendable {
+    struct Received: Sendable {
+        var headers: HTTPFields
+        var body: Data
+        var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] }
+        var header: (String) -> String? {
+            { name in self.headers[HTTPField.Name(name)!] }
+        }
+    }
+
+    struct Reply: Sendable {
+        var status: HTTPResponse.Status = .ok
+        var headers: HTTPFields = [:]
+        var body: String = "ok"
+        var delay: Duration = .zero
+    }
+
+    typealias Script = @Sendable (_ index: Int, _ request: Received) -> Reply
+
+    let port: Int
+    private let received = Mutex<[Received]>([])
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    var requests: [Received] { received.withLock { $0 } }
+    var url: String { "http://127.0.0.1:\(port)/hook" }
+
+    private init(port: Int, group: ServiceGroup, task: Task<Void, any Error>) {
+        self.port = port
+        self.group = group
+        self.task = task
+    }
+
+    /// Starts a receiver (on `port`, or a free one) answering with `script`.
+    static func start(port: Int = 0, script: @escaping Script = { _, _ in Reply() }) async throws -> TestReceiver {
+        let log = Mutex<[Received]>([])
+        let router = Router()
+        let box = ReceiverBox()
+        router.post("/hook") { request, _ -> Response in
+            var request = request
+            let buffer = try await request.collectBody(upTo: 16 << 20)
+            let item = Received(headers: request.headers, body: Data(buffer.readableBytesView))
+            let index = log.withLock { log -> Int in
+                log.append(item)
+                return log.count - 1
+            }
+            box.receiver?.received.withLock { $0.append(item) }
+            let reply = script(index, item)
+            if reply.delay > .zero { try? await Task.sleep(for: reply.delay) }
+            return Response(status: reply.status, headers: reply.headers, body: .init(byteBuffer: ByteBuffer(string: reply.body)))
+        }
+        let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        var logger = Logger(label: "receiver")
+        logger.logLevel = .critical
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
+            onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        let task = Task { try await group.run() }
+        var iterator = portStream.makeAsyncIterator()
+        let bound = await iterator.next() ?? 0
+        let receiver = TestReceiver(port: bound, group: group, task: task)
+        box.receiver = receiver
+        return receiver
+    }
+
+    func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+}
+
+private final class ReceiverBox: @unchecked Sendable {
+    var receiver: TestReceiver?
+}
+
+/// Waits (bounded, in real time) until `condition` holds; this is about ordering, not speed.
+func eventually(
+    _ what: String, timeout: Duration = .seconds(20), _ condition: @Sendable () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now.advanced(by: timeout)
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+    Issue.record("timed out waiting for: \(what)")
+    throw CancellationError()
+}
