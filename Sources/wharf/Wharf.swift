@@ -23,10 +23,10 @@ struct WharfMain {
         }
         do {
             let wharf = try await Wharf.make(configuration: configuration) { port in
-                print("Wharf is listening on port \(port)")
+                say("Wharf is listening on port \(port)")
             }
             if let password = wharf.generatedAdminPassword {
-                print(
+                say(
                     """
 
                     ==============================================================
@@ -45,5 +45,11 @@ struct WharfMain {
             FileHandle.standardError.write(Data("wharf: stopped: \(error)\n".utf8))
             exit(1)
         }
+    }
+
+    /// Writes a line to standard output at once (unbuffered even into a pipe or a file), so
+    /// supervisors and tests see start-up lines when they happen.
+    static func say(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }
 }
