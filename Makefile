@@ -3,7 +3,7 @@ SWIFT ?= swift
 DATA_DIR ?= ./data
 PORT ?= 5001
 
-.PHONY: run build release test deps test-deps clean
+.PHONY: run build release test deps test-deps bench clean
 
 deps:
 	@scripts/install-deps.sh
@@ -23,6 +23,12 @@ run: release
 test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+# Benchmarks print figures (see BENCHMARKS.md); they are not tests.
+bench: deps
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(SWIFT) build -c release --product wharf-bench
+	$$($(SWIFT) build -c release --show-bin-path)/wharf-bench --events 20000
 
 clean:
 	rm -rf .build

@@ -92,6 +92,20 @@ let package = Package(
             path: "Sources/wharf",
             swiftSettings: swiftSettings
         ),
+        // Prints figures; not a test. `make bench` runs it in release mode.
+        .executableTarget(
+            name: "wharf-bench",
+            dependencies: [
+                "Outbox",
+                "WharfCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            path: "Benchmarks/OutboxBenchmark",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "CoreTests",
             dependencies: ["WharfCore"],

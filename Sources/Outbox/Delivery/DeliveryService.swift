@@ -38,6 +38,8 @@ public final class DeliveryService: Service, Sendable {
         var backlogCount = 0
         var random: SeededRandom
         var lastPrune: Date = .distantPast
+        /// When each endpoint's health was last written, so a stream of successes costs one write a second.
+        var healthSavedAt: [String: Date] = [:]
     }
 
     private let store: OutboxStore
@@ -213,9 +215,14 @@ public final class DeliveryService: Service, Sendable {
         }
         let success = response.outcome.isSuccess
         var disabledReason: String?
+        var mustSaveHealth = !success
         let breaker = state.withLock { state -> CircuitBreaker in
             var breaker = state.breakers[endpoint.id] ?? endpoint.breaker
             let transition = breaker.record(success: success, now: now)
+            if transition != nil || now.timeIntervalSince(state.healthSavedAt[endpoint.id] ?? .distantPast) >= 1 {
+                mustSaveHealth = true
+            }
+            if mustSaveHealth { state.healthSavedAt[endpoint.id] = now }
             if case .disabled(let since) = transition {
                 disabledReason = "failing since \(since.iso8601Text) (72 hours); disabled automatically"
             }
@@ -245,8 +252,10 @@ public final class DeliveryService: Service, Sendable {
             responseSnippet: response.body.isEmpty ? nil : response.body, decision: decision)
         do {
             try await store.record(result, now: now)
-            try await store.saveHealth(
-                endpointID: endpoint.id, breaker: breaker, success: success, now: now, disabledReason: disabledReason)
+            if mustSaveHealth || disabledReason != nil {
+                try await store.saveHealth(
+                    endpointID: endpoint.id, breaker: breaker, success: success, now: now, disabledReason: disabledReason)
+            }
         } catch {
             logger.error("could not record a delivery attempt", metadata: ["delivery": "\(delivery.id)", "error": "\(error)"])
         }

@@ -79,7 +79,7 @@ public struct OutboxStore: Sendable {
         let nowMS = now.milliseconds
         let leaseUntil = now.addingTimeInterval(lease.timeInterval).milliseconds
         let heldJSON = String(decoding: try JSONEncoder().encode(Array(held)), as: UTF8.self)
-        return try await writer.write { db in
+        return try await batcher.write { db in
             let rows = try Row.fetchAll(
                 db.cachedStatement(
                     sql: """
