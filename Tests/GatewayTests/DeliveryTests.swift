@@ -213,9 +213,18 @@ import WharfCore
         defer { Task { await receiver.stop() } }
         try await TestWharf.run(configure: Self.allowLoopback) { app in
             let (tenant, session, webhook) = try await setUp(app, receiver: receiver)
+            let operations = try await app.call(
+                .post, "/v1/webhooks", json: ["url": .string(receiver.url), "eventTypes": ["webhook.*"]], as: .bearer(tenant.token))
+            #expect(operations.status == .created)
             _ = try await inject(app, token: tenant.token, session: session, text: "one")
             try await settledAttempts(app, count: 1)
             #expect(try await messageDeliveries(app).first?.status == "failed")
+            // The operational event reaches the tenant's other endpoint.
+            try await eventually("webhook.disabled event") {
+                receiver.requests.contains { ($0.json?["type"] as? String) == "webhook.disabled" }
+            }
+            let notice = try #require(receiver.requests.first { ($0.json?["type"] as? String) == "webhook.disabled" }?.json)
+            #expect((notice["data"] as? [String: Any])?["endpoint_id"] as? String == webhook)
             let endpoint = try await app.call(.get, "/v1/webhooks/\(webhook)", as: .bearer(tenant.token))
             #expect(endpoint["enabled"] == .bool(false))
             #expect(endpoint.string("disabledReason")?.contains("410") == true)

@@ -130,7 +130,10 @@ public final class DeliveryService: Service, Sendable {
             }
             return (room, held)
         }
-        guard room > 0 else { return 0 }
+        // Claim in batches: a claim is a write, so topping up one slot at a time would cost a
+        // write per delivery. Claim when a good share of the room is free, or when idle.
+        let isIdle = state.withLock { $0.totalInFlight + $0.backlogCount == 0 }
+        guard room > 0, isIdle || room >= min(64, options.maximumInFlight / 4) else { return 0 }
         let claimed = try await store.claim(now: now, lease: options.lease, limit: room, excluding: held)
         guard !claimed.isEmpty else { return 0 }
         if claimed.contains(where: { id in state.withLock { $0.endpoints[id.endpointID] == nil } }) {

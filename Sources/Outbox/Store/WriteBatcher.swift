@@ -64,6 +64,17 @@ public final class WriteBatcher: Sendable {
                 return batch
             }
             if batch.isEmpty { return }
+            do {
+                // Fast path: the whole batch in one transaction, no savepoints.
+                try await writer.write { db in
+                    for work in batch { try work.run(db) }
+                }
+                for work in batch { work.resume(.success(())) }
+                continue
+            } catch {
+                // Some piece failed and the batch rolled back: redo it with a savepoint per piece,
+                // so that only the failing piece fails.
+            }
             let results = Mutex<[Result<Void, any Error>]>([])
             do {
                 try await writer.write { db in
