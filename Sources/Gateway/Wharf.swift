@@ -15,6 +15,7 @@ public struct Wharf: Sendable {
     public let outbox: OutboxStore
     public let delivery: DeliveryService
     public let sessions: SessionManager
+    public let dispatcher: Dispatcher
     public let events: SessionEventHub
     public let configuration: WharfConfiguration
 
@@ -26,7 +27,7 @@ public struct Wharf: Sendable {
     ///   - sender: how webhooks are sent; libcurl unless a test replaces it.
     public static func make(
         configuration: WharfConfiguration, clock: any WharfClock = SystemClock(), logger: Logger? = nil,
-        sender: (any WebhookSender)? = nil,
+        sender: (any WebhookSender)? = nil, downloader: (any MediaDownloader)? = nil,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> Wharf {
         var logger = logger ?? Logger(label: "wharf")
@@ -83,6 +84,15 @@ public struct Wharf: Sendable {
         let sessions = SessionManager(
             store: store, credentials: { store.credentials(sessionID: $0) }, factory: EngineFactory(clock: clock),
             sink: sink, clock: clock, logger: logger)
+        var dispatcherOptions = Dispatcher.Options()
+        dispatcherOptions.holdWhileDisconnected = configuration.jobHoldWhileDisconnected
+        let dispatcher = Dispatcher(
+            store: store, sessions: sessions, sink: sink, hub: events, clock: clock, options: dispatcherOptions, logger: logger)
+        var fetchOptions = CurlWebhookSender.Options()
+        fetchOptions.policy = configuration.outboundPolicy
+        let media = MediaFetcher(
+            downloader: downloader ?? CurlWebhookSender(options: fetchOptions), policy: configuration.outboundPolicy,
+            directory: (directory as NSString).appendingPathComponent("media"), timeout: configuration.mediaTimeout)
         let adminSessions = AdminWebSessions(
             secret: configuration.sessionSecret!, store: store, clock: clock, secureCookies: configuration.usesSecureCookies)
         let services = GatewayServices(
@@ -93,19 +103,19 @@ public struct Wharf: Sendable {
             limiter: LoginLimiter(maxFailures: configuration.loginAttempts, window: configuration.loginLockout, clock: clock),
             sessions: sessions, events: events, outbox: outbox, delivery: delivery, eventSink: sink, clock: clock,
             logger: logger)
-        let router = makeRouter(services)
+        let router = makeRouter(services, dispatcher: dispatcher, media: media)
         let application = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wharf"),
-            services: [delivery, sessions],
+            services: [delivery, dispatcher, sessions],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
         return Wharf(
             application: application, generatedAdminPassword: generatedPassword, store: store, outbox: outbox,
-            delivery: delivery, sessions: sessions, events: events, configuration: configuration)
+            delivery: delivery, sessions: sessions, dispatcher: dispatcher, events: events, configuration: configuration)
     }
 
-    static func makeRouter(_ services: GatewayServices) -> Router<AppRequestContext> {
+    static func makeRouter(_ services: GatewayServices, dispatcher: Dispatcher, media: MediaFetcher) -> Router<AppRequestContext> {
         let router = Router(context: AppRequestContext.self)
         let authenticator = Authenticator(
             store: services.store, tokens: services.tokens, adminSessions: services.adminSessions,
@@ -132,12 +142,15 @@ public struct Wharf: Sendable {
         WebhookController(services: services).addRoutes(to: router)
         DeliveryController(services: services).addRoutes(to: router)
         MetricsController(services: services).addRoutes(to: router)
+        let messages = MessageController(services: services, dispatcher: dispatcher, media: media)
+        messages.addRoutes(to: router)
 
         // The seed's routes, kept so its users can move over; only these accept `?token=`.
         let seed = router.group().add(middleware: AuthenticationMiddleware(authenticator: authenticator, allowsQueryToken: true))
         tenants.addSeedRoutes(to: seed)
         sessions.addSeedRoutes(to: seed)
         account.addSeedRoutes(to: seed)
+        messages.addSeedRoutes(to: seed)
         return router
     }
 }

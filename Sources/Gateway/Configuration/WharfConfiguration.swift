@@ -29,6 +29,10 @@ public struct WharfConfiguration: Sendable {
     public var loginLockout: Duration = .seconds(15 * 60)
     public var webhookConnectTimeout: Duration = .seconds(5)
     public var webhookTimeout: Duration = .seconds(15)
+    /// How long a send job waits for a disconnected session before it fails.
+    public var jobHoldWhileDisconnected: Duration = .seconds(24 * 3600)
+    /// The longest a media download may take.
+    public var mediaTimeout: Duration = .seconds(30)
     /// Retry schedule, breaker, concurrency and retention of webhook deliveries.
     public var deliveryOptions = DeliveryService.Options()
 
@@ -154,6 +158,12 @@ public struct WharfConfiguration: Sendable {
                 delays.append(.seconds(seconds))
             }
             configuration.deliveryOptions.retryPolicy.delays = delays
+        }
+        if let seconds = try values.integer("jobHoldSeconds", "JOB_HOLD_SECONDS", in: 0...(30 * 86400)) {
+            configuration.jobHoldWhileDisconnected = .seconds(seconds)
+        }
+        if let seconds = try values.integer("mediaTimeoutSeconds", "MEDIA_TIMEOUT_SECONDS", in: 1...600) {
+            configuration.mediaTimeout = .seconds(seconds)
         }
         if let cost = try values.integer("bcryptCost", "BCRYPT_COST", in: 4...16) {
             configuration.bcryptCost = UInt8(cost)

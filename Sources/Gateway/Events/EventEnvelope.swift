@@ -47,6 +47,21 @@ struct EventEnvelope: Encodable {
                     "ack": .string(receipt.level.rawValue), "timestamp": .number(receipt.timestamp.timeIntervalSince1970.rounded()),
                 ]
             )
+        case .messageSent(let job, let messageID):
+            return (
+                "message.sent",
+                [
+                    "id": .string(messageID), "job_id": .string(job.id), "chat_id": .string(job.chatId),
+                    "type": .string(job.kind), "text": job.text.map(JSONValue.string) ?? .null,
+                    "reply_to": job.replyTo.map(JSONValue.string) ?? .null,
+                    "timestamp": .number((job.sentAt ?? job.updatedAt).timeIntervalSince1970.rounded()),
+                ]
+            )
+        case .messageFailed(let job, let reason):
+            return (
+                "message.failed",
+                ["job_id": .string(job.id), "chat_id": .string(job.chatId), "type": .string(job.kind), "reason": .string(reason)]
+            )
         case .presence(let presence):
             return (
                 "presence.update",

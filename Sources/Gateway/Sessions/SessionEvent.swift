@@ -11,6 +11,9 @@ public struct SessionEvent: Sendable {
         case message(InboundMessage)
         case receipt(MessageReceipt)
         case presence(PresenceUpdate)
+        /// A queued job was sent; `messageID` is WhatsApp's id for it.
+        case messageSent(JobRecord, messageID: String)
+        case messageFailed(JobRecord, reason: String)
     }
 
     public var sessionID: String

@@ -60,5 +60,42 @@ enum GatewayMigrations {
                 t.column("expires_at", .datetime).notNull()
             }
         }
+        migrator.registerMigration("gateway.v2.jobs") { db in
+            try db.create(table: "job") { t in
+                t.autoIncrementedPrimaryKey("seq")
+                t.column("id", .text).notNull().unique()
+                t.column("tenant_id", .text).notNull().references("tenant", onDelete: .cascade)
+                t.column("session_id", .text).notNull().references("session", onDelete: .cascade)
+                t.column("chat_id", .text).notNull()
+                t.column("kind", .text).notNull()
+                t.column("text", .text)
+                t.column("media_url", .text)
+                t.column("media_file", .text)
+                t.column("mime_type", .text)
+                t.column("file_name", .text)
+                t.column("reply_to", .text)
+                t.column("humanize", .text).notNull().defaults(to: "{}")
+                t.column("status", .text).notNull()
+                t.column("client_message_id", .text).notNull()
+                t.column("wa_message_id", .text)
+                t.column("error", .text)
+                t.column("idempotency_key", .text)
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("created_at", .datetime).notNull()
+                t.column("updated_at", .datetime).notNull()
+                t.column("sent_at", .datetime)
+            }
+            try db.execute(
+                sql: """
+                    CREATE INDEX job_queue ON job(session_id, status, seq);
+                    CREATE UNIQUE INDEX job_idempotency ON job(tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+                    """)
+            try db.create(table: "chat_read_marker") { t in
+                t.column("session_id", .text).notNull().references("session", onDelete: .cascade)
+                t.column("chat_id", .text).notNull()
+                t.column("message_id", .text).notNull()
+                t.primaryKey(["session_id", "chat_id"])
+            }
+        }
     }
 }

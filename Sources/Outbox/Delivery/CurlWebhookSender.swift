@@ -13,7 +13,7 @@ import Glibc
 /// transfer resumes its caller. Redirects are not followed, only http and https are spoken, and a
 /// connection to an address the ``OutboundPolicy`` refuses is never opened (checked on the
 /// resolved address, so DNS tricks do not get around it).
-public final class CurlWebhookSender: WebhookSender, @unchecked Sendable {
+public final class CurlWebhookSender: WebhookSender, MediaDownloader, @unchecked Sendable {
     public struct Options: Sendable {
         public var connectTimeout: Duration = .seconds(5)
         public var totalTimeout: Duration = .seconds(15)
@@ -26,22 +26,48 @@ public final class CurlWebhookSender: WebhookSender, @unchecked Sendable {
 
     /// Per-transfer state that libcurl's callbacks write into.
     fileprivate final class Transfer: @unchecked Sendable {
-        let request: WebhookRequest
-        let continuation: CheckedContinuation<WebhookResponse, Never>
+        /// What libcurl reported, handed to the waiting caller.
+        struct Outcome {
+            var status: Int?
+            var retryAfter: String?
+            var contentType: String?
+            var body: Data
+            var error: String?
+            var isTooLarge: Bool
+            var duration: Duration
+        }
+
+        let url: String
+        let headers: [(String, String)]
+        /// `nil` for a GET.
+        let postBody: Data?
         let policy: OutboundPolicy
         let maximumBytes: Int
+        /// Downloads fail past `maximumBytes`; webhook answers are just cut for the log.
+        let failsWhenTooLarge: Bool
+        let timeout: Duration
+        let completion: (Outcome) -> Void
         var body = Data()
         var retryAfter: String?
+        var contentType: String?
+        var isTooLarge = false
         var refusedAddress: String?
         var headerList: UnsafeMutablePointer<curl_slist>?
         var handle: UnsafeMutableRawPointer?
         let started = ContinuousClock.now
 
-        init(request: WebhookRequest, continuation: CheckedContinuation<WebhookResponse, Never>, options: Options) {
-            self.request = request
-            self.continuation = continuation
-            policy = options.policy
-            maximumBytes = options.maximumResponseBytes
+        init(
+            url: String, headers: [(String, String)], postBody: Data?, policy: OutboundPolicy, maximumBytes: Int,
+            failsWhenTooLarge: Bool, timeout: Duration, completion: @escaping (Outcome) -> Void
+        ) {
+            self.url = url
+            self.headers = headers
+            self.postBody = postBody
+            self.policy = policy
+            self.maximumBytes = maximumBytes
+            self.failsWhenTooLarge = failsWhenTooLarge
+            self.timeout = timeout
+            self.completion = completion
         }
     }
 
@@ -76,14 +102,43 @@ public final class CurlWebhookSender: WebhookSender, @unchecked Sendable {
 
     public func send(_ request: WebhookRequest) async -> WebhookResponse {
         await withCheckedContinuation { continuation in
-            let transfer = Transfer(request: request, continuation: continuation, options: options)
-            if isStopping.load(ordering: .acquiring) {
-                continuation.resume(returning: WebhookResponse(status: nil, error: "sender stopped", duration: .zero))
-                return
-            }
-            incoming.withLock { $0.append(transfer) }
-            curl_multi_wakeup(multi)
+            submit(
+                Transfer(
+                    url: request.url, headers: request.headers, postBody: request.body, policy: options.policy,
+                    maximumBytes: options.maximumResponseBytes, failsWhenTooLarge: false, timeout: options.totalTimeout
+                ) { outcome in
+                    continuation.resume(
+                        returning: WebhookResponse(
+                            status: outcome.status, retryAfter: outcome.retryAfter.flatMap { WebhookResponse.parseRetryAfter($0, now: Date()) },
+                            body: String(decoding: outcome.body, as: UTF8.self), error: outcome.error, duration: outcome.duration))
+                })
         }
+    }
+
+    /// Downloads `url` (GET) through the same guard, failing past `maximumBytes` or `timeout`.
+    public func download(_ url: String, maximumBytes: Int, timeout: Duration) async -> DownloadResult {
+        await withCheckedContinuation { continuation in
+            submit(
+                Transfer(
+                    url: url, headers: [("User-Agent", "Wharf/1.0")], postBody: nil, policy: options.policy,
+                    maximumBytes: maximumBytes, failsWhenTooLarge: true, timeout: timeout
+                ) { outcome in
+                    continuation.resume(
+                        returning: DownloadResult(
+                            status: outcome.status, contentType: outcome.contentType, body: outcome.body, error: outcome.error,
+                            isTooLarge: outcome.isTooLarge))
+                })
+        }
+    }
+
+    private func submit(_ transfer: Transfer) {
+        if isStopping.load(ordering: .acquiring) {
+            transfer.completion(
+                .init(body: Data(), error: "the HTTP client has stopped", isTooLarge: false, duration: .zero))
+            return
+        }
+        incoming.withLock { $0.append(transfer) }
+        curl_multi_wakeup(multi)
     }
 
     // MARK: The driving thread
@@ -118,25 +173,29 @@ public final class CurlWebhookSender: WebhookSender, @unchecked Sendable {
 
     private func start(_ transfer: Transfer) -> UnsafeMutableRawPointer? {
         guard let handle = curl_easy_init() else {
-            transfer.continuation.resume(
-                returning: WebhookResponse(status: nil, error: "could not create a curl handle", duration: .zero))
+            transfer.completion(.init(body: Data(), error: "could not create a curl handle", isTooLarge: false, duration: .zero))
             return nil
         }
         transfer.handle = handle
         let context = Unmanaged.passUnretained(transfer).toOpaque()
-        _ = wharf_easy_setopt_string(handle, CURLOPT_URL, transfer.request.url)
-        _ = wharf_easy_setopt_long(handle, CURLOPT_POST, 1)
-        _ = wharf_easy_setopt_long(handle, CURLOPT_POSTFIELDSIZE, transfer.request.body.count)
-        transfer.request.body.withUnsafeBytes { bytes in
-            _ = wharf_easy_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress))
+        _ = wharf_easy_setopt_string(handle, CURLOPT_URL, transfer.url)
+        if let body = transfer.postBody {
+            _ = wharf_easy_setopt_long(handle, CURLOPT_POST, 1)
+            _ = wharf_easy_setopt_long(handle, CURLOPT_POSTFIELDSIZE, body.count)
+            body.withUnsafeBytes { bytes in
+                _ = wharf_easy_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress))
+            }
+        } else {
+            _ = wharf_easy_setopt_long(handle, CURLOPT_HTTPGET, 1)
+            _ = wharf_easy_setopt_long(handle, CURLOPT_MAXFILESIZE, transfer.maximumBytes)
         }
         _ = wharf_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         _ = wharf_easy_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
         _ = wharf_easy_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https")
         _ = wharf_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(options.connectTimeout.milliseconds))
-        _ = wharf_easy_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(options.totalTimeout.milliseconds))
+        _ = wharf_easy_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(transfer.timeout.milliseconds))
         var headers: UnsafeMutablePointer<curl_slist>?
-        for (name, value) in transfer.request.headers {
+        for (name, value) in transfer.headers {
             headers = curl_slist_append(headers, "\(name): \(value)")
         }
         headers = curl_slist_append(headers, "Expect:")
@@ -147,6 +206,10 @@ public final class CurlWebhookSender: WebhookSender, @unchecked Sendable {
             guard let pointer, let context else { return length }
             let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
             let room = transfer.maximumBytes - transfer.body.count
+            if length > room {
+                transfer.isTooLarge = true
+                if transfer.failsWhenTooLarge { return 0 }  // aborts the transfer
+            }
             if room > 0 {
                 transfer.body.append(UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self), count: min(room, length))
             }
@@ -159,8 +222,11 @@ public final class CurlWebhookSender: WebhookSender, @unchecked Sendable {
             let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
             let line = String(
                 decoding: UnsafeRawBufferPointer(start: pointer, count: length), as: UTF8.self)
-            if line.lowercased().hasPrefix("retry-after:") {
+            let lowered = line.lowercased()
+            if lowered.hasPrefix("retry-after:") {
                 transfer.retryAfter = String(line.dropFirst("retry-after:".count)).trimmingCharacters(in: .whitespacesAndNewlines)
+            } else if lowered.hasPrefix("content-type:") {
+                transfer.contentType = String(line.dropFirst("content-type:".count)).trimmingCharacters(in: .whitespacesAndNewlines)
             }
             return length
         }
@@ -189,6 +255,7 @@ public final class CurlWebhookSender: WebhookSender, @unchecked Sendable {
             var responseCode = 0
             _ = wharf_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &responseCode)
             if code == CURLE_OK, responseCode > 0 { status = responseCode }
+            if code == CURLE_FILESIZE_EXCEEDED { transfer.isTooLarge = true }
             curl_multi_remove_handle(multi, handle)
             curl_easy_cleanup(handle)
         }
@@ -196,15 +263,17 @@ public final class CurlWebhookSender: WebhookSender, @unchecked Sendable {
         if status == nil {
             if let refused = transfer.refusedAddress {
                 error = "refused to connect to \(refused): a private, loopback or link-local address not in \(OutboundPolicy.settingName)"
+            } else if transfer.isTooLarge && transfer.failsWhenTooLarge {
+                error = "larger than the limit of \(transfer.maximumBytes) bytes"
             } else if code == CURLE_OPERATION_TIMEDOUT {
                 error = "timed out after \(duration.milliseconds) ms"
             } else {
                 error = "curl error \(code.rawValue): \(String(cString: curl_easy_strerror(code)))"
             }
         }
-        transfer.continuation.resume(
-            returning: WebhookResponse(
-                status: status, retryAfter: transfer.retryAfter.flatMap { WebhookResponse.parseRetryAfter($0, now: Date()) },
-                body: String(decoding: transfer.body, as: UTF8.self), error: error, duration: duration))
+        transfer.completion(
+            .init(
+                status: status, retryAfter: transfer.retryAfter, contentType: transfer.contentType, body: transfer.body,
+                error: error, isTooLarge: transfer.isTooLarge, duration: duration))
     }
 }

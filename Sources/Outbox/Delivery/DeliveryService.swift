@@ -196,14 +196,7 @@ public final class DeliveryService: Service, Sendable {
         let now = clock.now
         var deadline = now.addingTimeInterval(options.pollInterval.timeInterval)
         if let due = try await store.nextDueDate(), due < deadline { deadline = max(due, now) }
-        if deadline <= now { return }
-        let wakeAt = deadline
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await self.clock.sleep(until: wakeAt) }
-            group.addTask { await self.signal.wait() }
-            await group.next()
-            group.cancelAll()
-        }
+        await signal.wait(until: deadline, clock: clock)
     }
 
     // MARK: One attempt

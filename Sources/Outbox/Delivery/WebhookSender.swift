@@ -57,3 +57,25 @@ public struct WebhookResponse: Sendable, Equatable {
         return .seconds(max(0, Int(date.timeIntervalSince(now).rounded(.up))))
     }
 }
+
+/// Fetches media from a URL through the outbound-address policy.
+public protocol MediaDownloader: Sendable {
+    func download(_ url: String, maximumBytes: Int, timeout: Duration) async -> DownloadResult
+}
+
+/// What a download came to.
+public struct DownloadResult: Sendable, Equatable {
+    public var status: Int?
+    public var contentType: String?
+    public var body: Data
+    public var error: String?
+    public var isTooLarge: Bool
+
+    public init(status: Int?, contentType: String?, body: Data, error: String?, isTooLarge: Bool) {
+        self.status = status
+        self.contentType = contentType
+        self.body = body
+        self.error = error
+        self.isTooLarge = isTooLarge
+    }
+}

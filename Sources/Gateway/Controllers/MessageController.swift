@@ -1,0 +1,216 @@
+import Foundation
+import GRDB
+import HTTPTypes
+import Hummingbird
+import Outbox
+import WhatsAppProtocol
+import WharfCore
+
+/// Sending: validate, enqueue a job, answer 202 at once (the seed's `/sessions/:id/send` and
+/// `/api/sessions/:id/send-media`, and `/v1/sessions/:id/messages`); jobs can be read and cancelled.
+struct MessageController {
+    let services: GatewayServices
+    let dispatcher: Dispatcher
+    let media: MediaFetcher
+
+    struct Input: Decodable {
+        var chatId: String?
+        var text: String?
+        var type: String?
+        var mediaUrl: String?
+        var url: String?
+        var caption: String?
+        var filename: String?
+        var replyTo: String?
+        var humanize: JSONValue?
+    }
+
+    struct View: Encodable {
+        var jobId: String
+        var status: String
+        var sessionId: String
+        var chatId: String
+        var type: String
+        var text: String?
+        var replyTo: String?
+        var messageId: String?
+        var error: String?
+        var attempts: Int
+        var createdAt: Date
+        var sentAt: Date?
+
+        init(_ job: JobRecord) {
+            jobId = job.id
+            status = job.status
+            sessionId = job.sessionId
+            chatId = job.chatId
+            type = job.kind
+            text = job.text
+            replyTo = job.replyTo
+            messageId = job.waMessageId
+            error = job.error
+            attempts = job.attempts
+            createdAt = job.createdAt
+            sentAt = job.sentAt
+        }
+    }
+
+    func addSeedRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.post("/sessions/:sessionId/send") { request, context in
+            try await enqueue(request, context: context, mediaExpected: false)
+        }
+        group.post("/api/sessions/:sessionId/send-media") { request, context in
+            try await enqueue(request, context: context, mediaExpected: true)
+        }
+    }
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.post("/v1/sessions/:sessionId/messages") { request, context in
+            try await enqueue(request, context: context, mediaExpected: nil)
+        }
+        router.get("/v1/sessions/:sessionId/jobs") { request, context in
+            let session = try await SessionController(services: services).find(context)
+            let limit = try Pagination.limit(request)
+            let before = request.uri.queryParameters.get("cursor").flatMap { Int64($0) }
+            let jobs = try await services.store.jobs(sessionID: session.id, before: before, limit: limit)
+            return try JSONResponse.make(
+                Page(items: jobs.map(View.init), nextCursor: jobs.count == limit ? jobs.last?.seq.map(String.init) : nil))
+        }
+        router.get("/v1/jobs/:jobId") { _, context in
+            let id = try context.parameters.require("jobId")
+            guard let job = try await services.store.job(id: id, scope: try context.requireIdentity().scope) else {
+                throw Problem.notFound("job '\(id)'")
+            }
+            return try JSONResponse.make(View(job))
+        }
+        router.post("/v1/jobs/:jobId/cancel") { _, context in
+            let id = try context.parameters.require("jobId")
+            guard let job = try await services.store.cancelJob(id: id, scope: try context.requireIdentity().scope, now: services.clock.now)
+            else { throw Problem.notFound("job '\(id)'") }
+            guard job.status == JobStatus.cancelled.rawValue else {
+                throw Problem.conflict("job '\(id)' is \(job.status); only queued jobs can be cancelled")
+            }
+            if let file = job.mediaFile { try? FileManager.default.removeItem(atPath: file) }
+            return try JSONResponse.make(View(job))
+        }
+    }
+
+    /// - Parameter mediaExpected: `true` for the seed's send-media, `false` for its send, `nil` for /v1.
+    private func enqueue(_ request: Request, context: AppRequestContext, mediaExpected: Bool?) async throws -> Response {
+        let session = try await SessionController(services: services).find(context)
+        let input: Input = try await request.decodeJSON()
+        guard let rawChat = input.chatId, !rawChat.isEmpty else {
+            throw Problem.badRequest("field 'chatId' is required: \(ChatAddress.acceptedForms)", field: "chatId")
+        }
+        guard let chat = ChatAddress.normalize(rawChat) else {
+            throw Problem.unprocessable("field 'chatId': '\(rawChat)' is not a chat id; use \(ChatAddress.acceptedForms)", field: "chatId")
+        }
+        let mediaURL = input.mediaUrl ?? input.url
+        let isMedia = mediaExpected ?? (mediaURL != nil || (input.type.map { $0 != "text" } ?? false))
+        var kind: MediaKind?
+        if let type = input.type, type != "text" {
+            guard let parsed = MediaKind(rawValue: type) else {
+                throw Problem.unprocessable(
+                    "field 'type' must be text, \(MediaKind.allCases.map(\.rawValue).joined(separator: ", "))", field: "type")
+            }
+            kind = parsed
+        }
+        if let humanize = input.humanize {
+            switch humanize {
+            case .bool, .object: break
+            default: throw Problem.badRequest("field 'humanize' must be true, false or an object of overrides", field: "humanize")
+            }
+        }
+        let now = services.clock.now
+        let jobID = Identifier.make(prefix: "job")
+        var job = JobRecord(
+            id: jobID, tenantId: session.tenantId, sessionId: session.id, chatId: chat.rawValue, kind: "text",
+            text: nil, humanize: input.humanize.map { String(decoding: (try? JSONEncoder.wharf.encode($0)) ?? Data("{}".utf8), as: UTF8.self) } ?? "{}",
+            status: JobStatus.queued.rawValue, clientMessageId: "3EB0" + Identifier.token(byteCount: 9).uppercased().filter { $0.isLetter || $0.isNumber },
+            idempotencyKey: try idempotencyKey(request), attempts: 0, createdAt: now, updatedAt: now)
+        job.replyTo = input.replyTo
+        if let key = job.idempotencyKey, let earlier = try await existingJob(key: key, tenantID: session.tenantId, now: now) {
+            return try respond(earlier, replayed: true)
+        }
+        if isMedia {
+            guard let mediaURL, !mediaURL.isEmpty else {
+                throw Problem.badRequest("field 'mediaUrl' is required for a media message", field: "mediaUrl")
+            }
+            if let caption = input.caption, caption.count > 1024 {
+                throw Problem.unprocessable("field 'caption' must be at most 1024 characters", field: "caption")
+            }
+            let fetched = try await media.fetch(mediaURL, kind: kind ?? .document, jobID: jobID)
+            let resolvedKind = kind ?? Self.kind(forMimeType: fetched.mimeType)
+            if kind == nil, let size = (try? FileManager.default.attributesOfItem(atPath: fetched.file)[.size] as? Int),
+                size > MediaFetcher.sizeLimit(resolvedKind)
+            {
+                try? FileManager.default.removeItem(atPath: fetched.file)
+                throw Problem(
+                    .contentTooLarge, title: "Media too large",
+                    detail: "the media at 'mediaUrl' is larger than the \(MediaFetcher.sizeLimit(resolvedKind) >> 20) MiB WhatsApp allows for \(resolvedKind.rawValue)",
+                    extensions: ["field": "mediaUrl"])
+            }
+            job.kind = resolvedKind.rawValue
+            job.mediaUrl = mediaURL
+            job.mediaFile = fetched.file
+            job.mimeType = fetched.mimeType
+            job.text = input.caption
+            job.fileName = input.filename ?? (resolvedKind == .document ? URL(string: mediaURL)?.lastPathComponent : nil)
+        } else {
+            guard let text = input.text, !text.isEmpty else {
+                throw Problem.badRequest("field 'text' is required (or send 'mediaUrl' for media)", field: "text")
+            }
+            guard text.count <= 65_536 else {
+                throw Problem.unprocessable("field 'text' must be at most 65536 characters", field: "text")
+            }
+            job.text = text
+        }
+        let (stored, isNew) = try await services.store.enqueue(job, now: now)
+        if !isNew, let file = job.mediaFile { try? FileManager.default.removeItem(atPath: file) }
+        if isNew { dispatcher.wake(sessionID: session.id) }
+        if let wait = try waitSeconds(request), wait > 0, isNew {
+            if let finished = try await dispatcher.waitUntilFinished(jobID: stored.id, timeout: .seconds(wait)),
+                JobStatus(rawValue: finished.status)?.isFinished == true
+            {
+                return try JSONResponse.make(View(finished))
+            }
+        }
+        return try respond(stored, replayed: !isNew)
+    }
+
+    private func respond(_ job: JobRecord, replayed: Bool) throws -> Response {
+        var headers: HTTPFields = [:]
+        if replayed { headers[HTTPField.Name("Idempotent-Replayed")!] = "true" }
+        return try JSONResponse.make(View(job), status: .accepted, headers: headers)
+    }
+
+    private func existingJob(key: String, tenantID: String, now: Date) async throws -> JobRecord? {
+        try await services.store.writer.read { db in
+            try JobRecord.filter(JobRecord.Columns.tenantID == tenantID).filter(JobRecord.Columns.idempotencyKey == key)
+                .filter(sql: "created_at >= ?", arguments: [now.addingTimeInterval(-86400)]).fetchOne(db)
+        }
+    }
+
+    private func idempotencyKey(_ request: Request) throws -> String? {
+        guard let key = request.headers[HTTPField.Name("Idempotency-Key")!] else { return nil }
+        guard (1...255).contains(key.count), key.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
+            throw Problem.badRequest("the Idempotency-Key header must be 1 to 255 visible ASCII characters")
+        }
+        return key
+    }
+
+    private func waitSeconds(_ request: Request) throws -> Int? {
+        guard let text = request.uri.queryParameters.get("wait") else { return nil }
+        guard let value = Int(text), (0...60).contains(value) else {
+            throw Problem.badRequest("query parameter 'wait' must be a whole number of seconds from 0 to 60", field: "wait")
+        }
+        return value
+    }
+
+    static func kind(forMimeType mimeType: String) -> MediaKind {
+        if MediaFetcher.accepts(mimeType, for: .image) { return .image }
+        if MediaFetcher.accepts(mimeType, for: .video) { return .video }
+        if MediaFetcher.accepts(mimeType, for: .audio) { return .audio }
+        return .document
+    }
+}

@@ -1,0 +1,278 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import WhatsAppProtocol
+import WharfCore
+
+/// Drains each session's job queue like a person would: one message at a time per session (one
+/// phone, one pair of thumbs), oldest first within a chat, chats taking turns; read, type, pause,
+/// send, then leave the chat alone for a moment; never more than the per-minute cap.
+///
+/// Jobs are rows, so a restart resumes the queue; a job caught mid-send is sent again with the
+/// same client message id. All waiting goes through the injected clock.
+public final class Dispatcher: Service, Sendable {
+    public struct Options: Sendable {
+        /// How long a job waits for its session to (re)connect before it fails.
+        public var holdWhileDisconnected: Duration = .seconds(24 * 3600)
+        public init() {}
+    }
+
+    private struct QueueState {
+        var signal = WakeSignal()
+        var task: Task<Void, Never>?
+        var bucket: TokenBucket?
+        var chatReadyAt: [String: Date] = [:]
+    }
+
+    private struct State {
+        var sessions: [String: QueueState] = [:]
+        var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+        var random: SeededRandom
+        var isStopping = false
+    }
+
+    private let store: SQLiteGatewayStore
+    private let sessions: SessionManager
+    private let sink: any SessionEventSink
+    private let hub: SessionEventHub
+    private let clock: any WharfClock
+    private let options: Options
+    private let logger: Logger
+    private let state: Mutex<State>
+
+    public init(
+        store: SQLiteGatewayStore, sessions: SessionManager, sink: any SessionEventSink, hub: SessionEventHub,
+        clock: any WharfClock, options: Options = .init(), seed: UInt64 = UInt64.random(in: .min ... .max),
+        logger: Logger = Logger(label: "wharf.dispatcher")
+    ) {
+        self.store = store
+        self.sessions = sessions
+        self.sink = sink
+        self.hub = hub
+        self.clock = clock
+        self.options = options
+        self.logger = logger
+        state = Mutex(State(random: SeededRandom(seed: seed)))
+    }
+
+    public func run() async throws {
+        let events = hub.subscribe(sessionID: nil)
+        for sessionID in try await store.sessionsWithQueuedJobs() { wake(sessionID: sessionID) }
+        await withGracefulShutdownHandler {
+            // Connection changes wake a session's queue; inbound messages set what "read" points at.
+            for await event in events.cancelOnGracefulShutdown() {
+                switch event.kind {
+                case .status(.connected, _): wake(sessionID: event.sessionID)
+                case .message(let message) where !message.isFromMe:
+                    try? await store.setLastInbound(sessionID: event.sessionID, chatID: message.chat.rawValue, messageID: message.id)
+                default: break
+                }
+            }
+        } onGracefulShutdown: {}
+        let tasks = state.withLock { state -> [Task<Void, Never>] in
+            state.isStopping = true
+            return state.sessions.values.compactMap(\.task)
+        }
+        for task in tasks { task.cancel() }
+        for task in tasks { await task.value }
+    }
+
+    /// Tells a session's queue there is work (a job was enqueued, the session connected).
+    public func wake(sessionID: String) {
+        let signal = state.withLock { state -> WakeSignal? in
+            guard !state.isStopping else { return nil }
+            if state.sessions[sessionID] == nil { state.sessions[sessionID] = QueueState() }
+            if state.sessions[sessionID]?.task == nil {
+                state.sessions[sessionID]?.task = Task { await self.drain(sessionID: sessionID) }
+            }
+            return state.sessions[sessionID]?.signal
+        }
+        signal?.fire()
+    }
+
+    /// Waits until the job is finished or `timeout` has passed on the clock.
+    public func waitUntilFinished(jobID: String, timeout: Duration) async throws -> JobRecord? {
+        let deadline = clock.now.addingTimeInterval(timeout.timeInterval)
+        let signal = WakeSignal()
+        let watcher = Task {
+            await withCheckedContinuation { continuation in
+                state.withLock { $0.waiters[jobID, default: []].append(continuation) }
+            }
+            signal.fire()
+        }
+        defer { watcher.cancel() }
+        if let job = try await store.job(id: jobID, scope: .everything), JobStatus(rawValue: job.status)?.isFinished == true {
+            return job
+        }
+        await signal.wait(until: deadline, clock: clock)
+        return try await store.job(id: jobID, scope: .everything)
+    }
+
+    // MARK: One session's queue
+
+    private func drain(sessionID: String) async {
+        guard let signal = state.withLock({ $0.sessions[sessionID]?.signal }) else { return }
+        while !Task.isCancelled {
+            do {
+                let wakeAt = try await step(sessionID: sessionID)
+                if wakeAt == .now { continue }
+                await signal.wait(until: wakeAt.date, clock: clock)
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.error("dispatcher step failed", metadata: ["session": "\(sessionID)", "error": "\(error)"])
+                await signal.wait(until: clock.now.addingTimeInterval(1), clock: clock)
+            }
+        }
+    }
+
+    private enum Next: Equatable {
+        case now
+        case at(Date)
+        case whenWoken
+
+        var date: Date? {
+            if case .at(let date) = self { return date }
+            return nil
+        }
+    }
+
+    /// Sends the next due job of a session, or says when to look again.
+    private func step(sessionID: String) async throws -> Next {
+        let heads = try await store.queueHeads(sessionID: sessionID)
+        guard !heads.isEmpty else { return .whenWoken }
+        let now = clock.now
+        guard let session = try await store.session(id: sessionID, scope: .everything) else {
+            for job in heads { try await fail(job, reason: "the session was deleted") }
+            return .now
+        }
+        let engine = await sessions.engine(for: sessionID)
+        guard session.status == SessionState.connected.rawValue, let engine else {
+            return try await expireHeld(heads, session: session, now: now)
+        }
+        let settings = try await store.tenant(id: session.tenantId)?.settingsValue["humanize"]
+        let defaults = HumanizePolicy.resolve(settings: settings, overrides: nil)
+        if let until = defaults.quietUntil(now) { return .at(until) }
+
+        let readyAt = state.withLock { $0.sessions[sessionID]?.chatReadyAt ?? [:] }
+        let ready = heads.filter { (readyAt[$0.chatId] ?? .distantPast) <= now }
+        guard let job = ready.first else {
+            return .at(heads.compactMap { readyAt[$0.chatId] }.min() ?? now)
+        }
+        let wait = state.withLock { state -> Duration? in
+            var bucket = state.sessions[sessionID]?.bucket ?? TokenBucket(perMinute: defaults.maxPerMinute, now: now)
+            let wait = bucket.take(now: now)
+            state.sessions[sessionID]?.bucket = bucket
+            return wait
+        }
+        if let wait { return .at(now.addingTimeInterval(wait.timeInterval)) }
+
+        let policy = HumanizePolicy.resolve(settings: settings, overrides: JSONValue(json: job.humanize))
+        try await send(job, policy: policy, engine: engine)
+        return .now
+    }
+
+    private func send(_ job: JobRecord, policy: HumanizePolicy, engine: any Engine) async throws {
+        let now = clock.now
+        guard let sending = try await store.updateJob(id: job.id, { job in
+            job.status = JobStatus.sending.rawValue
+            job.attempts += 1
+            job.updatedAt = now
+        }) else { return }
+        let chat = ChatID(job.chatId)
+        do {
+            if policy.enabled {
+                if policy.markRead, let last = try await store.takeLastInbound(sessionID: job.sessionId, chatID: job.chatId) {
+                    try await engine.markRead(chat: chat, messageIDs: [last])
+                }
+                let characters = (job.text ?? "").count
+                let typing = state.withLock { policy.typingDuration(characters: characters, random: &$0.random) }
+                try await engine.setPresence(job.kind == MediaKind.voice.rawValue ? .recording : .composing, in: chat)
+                try await clock.sleep(for: typing)
+                try await engine.setPresence(.paused, in: chat)
+                try await clock.sleep(for: .milliseconds(policy.pauseMs))
+            }
+            let sent = try await engine.send(
+                OutboundMessage(clientMessageID: sending.clientMessageId, chat: chat, content: try content(of: sending), replyTo: sending.replyTo))
+            let sentAt = clock.now
+            guard let done = try await store.updateJob(id: job.id, { job in
+                job.status = JobStatus.sent.rawValue
+                job.waMessageId = sent.messageID
+                job.sentAt = sentAt
+                job.updatedAt = sentAt
+                job.error = nil
+            }) else { return }
+            removeMedia(of: done)
+            if policy.enabled {
+                state.withLock { $0.sessions[job.sessionId]?.chatReadyAt[job.chatId] = sentAt.addingTimeInterval(Double(policy.gapMs) / 1000) }
+            }
+            try await sink.publish(
+                SessionEvent(sessionID: job.sessionId, tenantID: job.tenantId, kind: .messageSent(done, messageID: sent.messageID), at: sentAt))
+            finished(job.id)
+        } catch let error as EngineError where error == .notConnected {
+            // Back in the queue; it waits for the session to come back.
+            try await store.updateJob(id: job.id) { job in job.status = JobStatus.queued.rawValue }
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            try await fail(sending, reason: "\(error)")
+        }
+    }
+
+    /// Fails jobs that waited longer than allowed for a disconnected session; says when the next will.
+    private func expireHeld(_ heads: [JobRecord], session: SessionRecord, now: Date) async throws -> Next {
+        let limit = options.holdWhileDisconnected.timeInterval
+        var nextExpiry: Date?
+        for job in try await store.jobs(sessionID: session.id, before: nil, limit: 10_000)
+        where job.status == JobStatus.queued.rawValue || job.status == JobStatus.sending.rawValue {
+            let expiry = job.createdAt.addingTimeInterval(limit)
+            if expiry <= now {
+                try await fail(job, reason: "the session was not connected for \(Int(limit)) seconds (status: \(session.status))")
+            } else {
+                nextExpiry = min(nextExpiry ?? expiry, expiry)
+            }
+        }
+        return nextExpiry.map(Next.at) ?? .whenWoken
+    }
+
+    private func fail(_ job: JobRecord, reason: String) async throws {
+        let now = clock.now
+        guard let failed = try await store.updateJob(id: job.id, { job in
+            job.status = JobStatus.failed.rawValue
+            job.error = reason
+            job.updatedAt = now
+        }) else { return }
+        removeMedia(of: failed)
+        try? await sink.publish(
+            SessionEvent(sessionID: job.sessionId, tenantID: job.tenantId, kind: .messageFailed(failed, reason: reason), at: now))
+        finished(job.id)
+    }
+
+    private func finished(_ jobID: String) {
+        let waiters = state.withLock { $0.waiters.removeValue(forKey: jobID) ?? [] }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func content(of job: JobRecord) throws -> OutboundMessage.Content {
+        if job.kind == "text" { return .text(job.text ?? "") }
+        guard let kind = MediaKind(rawValue: job.kind), let file = job.mediaFile else {
+            throw EngineError.rejected("the job's media is missing")
+        }
+        return .media(
+            kind: kind, file: URL(fileURLWithPath: file), mimeType: job.mimeType ?? "application/octet-stream", caption: job.text,
+            fileName: job.fileName)
+    }
+
+    private func removeMedia(of job: JobRecord) {
+        if let file = job.mediaFile { try? FileManager.default.removeItem(atPath: file) }
+    }
+}
+
+extension JSONValue {
+    /// Parses JSON text; `nil` when it is not JSON.
+    init?(json text: String) {
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else { return nil }
+        self = value
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import GRDB
+
+/// A queued outbound message: what to send, to whom, how humanly, and where it stands.
+public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "job"
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+    /// Enqueue order; per-chat FIFO follows it.
+    public var seq: Int64?
+    public var id: String
+    public var tenantId: String
+    public var sessionId: String
+    public var chatId: String
+    /// `text`, or a media kind: `image`, `video`, `audio`, `voice`, `document`.
+    public var kind: String
+    public var text: String?
+    public var mediaUrl: String?
+    /// The downloaded media, under `DATA_DIR/media`; removed once the job is finished.
+    public var mediaFile: String?
+    public var mimeType: String?
+    public var fileName: String?
+    public var replyTo: String?
+    /// Per-request humanizing overrides (JSON object).
+    public var humanize: String
+    public var status: String
+    /// Kept across re-sends so WhatsApp sees one message, not two.
+    public var clientMessageId: String
+    public var waMessageId: String?
+    public var error: String?
+    public var idempotencyKey: String?
+    public var attempts: Int
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var sentAt: Date?
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { seq = inserted.rowID }
+
+    public enum Columns {
+        public static let seq = Column("seq")
+        public static let id = Column("id")
+        public static let tenantID = Column("tenant_id")
+        public static let sessionID = Column("session_id")
+        public static let status = Column("status")
+        public static let idempotencyKey = Column("idempotency_key")
+    }
+}
+
+/// Where a job stands.
+public enum JobStatus: String, Sendable, Codable, CaseIterable {
+    case queued
+    case sending
+    case sent
+    case failed
+    case cancelled
+
+    public var isFinished: Bool { self == .sent || self == .failed || self == .cancelled }
+}

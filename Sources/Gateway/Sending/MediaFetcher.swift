@@ -1,0 +1,81 @@
+import Foundation
+import Outbox
+import WhatsAppProtocol
+import WharfCore
+
+/// Fetches media for a send job, before the job is accepted, so a bad URL is a clear 4xx now rather
+/// than a failed message later: through the outbound-address policy, within a size cap for its
+/// kind, a timeout, and a content type that fits the kind.
+struct MediaFetcher: Sendable {
+    let downloader: any MediaDownloader
+    let policy: OutboundPolicy
+    let directory: String
+    let timeout: Duration
+
+    /// WhatsApp's own limits per kind.
+    static func sizeLimit(_ kind: MediaKind) -> Int {
+        switch kind {
+        case .image: 5 << 20
+        case .video, .audio, .voice: 16 << 20
+        case .document: 100 << 20
+        }
+    }
+
+    static func accepts(_ contentType: String, for kind: MediaKind) -> Bool {
+        switch kind {
+        case .image: ["image/jpeg", "image/png", "image/webp"].contains(contentType)
+        case .video: ["video/mp4", "video/3gpp"].contains(contentType)
+        case .audio, .voice:
+            ["audio/ogg", "audio/mpeg", "audio/mp4", "audio/aac", "audio/amr", "audio/opus"].contains(contentType)
+        case .document: !contentType.isEmpty
+        }
+    }
+
+    struct Fetched {
+        var file: String
+        var mimeType: String
+    }
+
+    /// Downloads `url` for a job into `DATA_DIR/media`; throws a problem that says what was wrong.
+    func fetch(_ text: String, kind: MediaKind, jobID: String) async throws -> Fetched {
+        guard let url = URL(string: text), url.scheme != nil, url.host() != nil else {
+            throw Problem.unprocessable("field 'mediaUrl' must be an absolute http:// or https:// URL", field: "mediaUrl")
+        }
+        do {
+            try policy.check(url)
+        } catch {
+            throw Problem.unprocessable("field 'mediaUrl': \(error)", field: "mediaUrl")
+        }
+        let limit = Self.sizeLimit(kind)
+        let result = await downloader.download(text, maximumBytes: limit, timeout: timeout)
+        if result.isTooLarge {
+            throw Problem(
+                .contentTooLarge, title: "Media too large",
+                detail: "the media at 'mediaUrl' is larger than the \(limit >> 20) MiB WhatsApp allows for \(kind.rawValue)",
+                extensions: ["field": "mediaUrl", "limit": .number(Double(limit))])
+        }
+        if let error = result.error {
+            throw Problem(
+                .unprocessableContent, title: "Media download failed",
+                detail: "the media at 'mediaUrl' could not be downloaded: \(error)", extensions: ["field": "mediaUrl"])
+        }
+        guard let status = result.status, (200..<300).contains(status) else {
+            throw Problem(
+                .unprocessableContent, title: "Media download failed",
+                detail: "the media at 'mediaUrl' answered HTTP \(result.status ?? 0)", extensions: ["field": "mediaUrl"])
+        }
+        let mimeType = (result.contentType ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        guard Self.accepts(mimeType, for: kind) else {
+            throw Problem(
+                .unsupportedMediaType, title: "Unsupported media type",
+                detail: "the media at 'mediaUrl' is '\(mimeType.isEmpty ? "of no declared type" : mimeType)', which WhatsApp does not take as \(kind.rawValue)",
+                extensions: ["field": "mediaUrl"])
+        }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let file = (directory as NSString).appendingPathComponent(jobID)
+        guard FileManager.default.createFile(atPath: file, contents: result.body, attributes: [.posixPermissions: 0o600]) else {
+            throw Problem(.internalServerError, detail: "the downloaded media could not be stored")
+        }
+        return Fetched(file: file, mimeType: mimeType)
+    }
+}

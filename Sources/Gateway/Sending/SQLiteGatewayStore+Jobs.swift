@@ -1,0 +1,112 @@
+import Foundation
+import GRDB
+
+extension SQLiteGatewayStore {
+    /// Inserts `job`, unless the tenant used its idempotency key in the last 24 hours: then the
+    /// earlier job is returned instead. One transaction, so concurrent duplicates get one job.
+    ///
+    /// - Returns: the stored job and whether it is new.
+    public func enqueue(_ job: JobRecord, now: Date) async throws -> (job: JobRecord, isNew: Bool) {
+        try await writer.write { db in
+            if let key = job.idempotencyKey {
+                try db.execute(
+                    sql: "UPDATE job SET idempotency_key = NULL WHERE tenant_id = ? AND idempotency_key = ? AND created_at < ?",
+                    arguments: [job.tenantId, key, now.addingTimeInterval(-86400)])
+                if let existing = try JobRecord.filter(JobRecord.Columns.tenantID == job.tenantId)
+                    .filter(JobRecord.Columns.idempotencyKey == key).fetchOne(db)
+                {
+                    return (existing, false)
+                }
+            }
+            var job = job
+            try job.insert(db)
+            return (job, true)
+        }
+    }
+
+    public func job(id: String, scope: AccessScope) async throws -> JobRecord? {
+        try await writer.read { db in
+            var request = JobRecord.filter(JobRecord.Columns.id == id)
+            if let tenantID = scope.tenantID { request = request.filter(JobRecord.Columns.tenantID == tenantID) }
+            return try request.fetchOne(db)
+        }
+    }
+
+    /// A session's jobs, newest first, `limit` at a time before `seq`.
+    public func jobs(sessionID: String, before seq: Int64?, limit: Int) async throws -> [JobRecord] {
+        try await writer.read { db in
+            var request = JobRecord.filter(JobRecord.Columns.sessionID == sessionID)
+            if let seq { request = request.filter(JobRecord.Columns.seq < seq) }
+            return try request.order(JobRecord.Columns.seq.desc).limit(limit).fetchAll(db)
+        }
+    }
+
+    /// The oldest unfinished job of each chat of a session (the heads of the per-chat queues).
+    public func queueHeads(sessionID: String) async throws -> [JobRecord] {
+        try await writer.read { db in
+            try JobRecord.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM job WHERE seq IN (
+                        SELECT min(seq) FROM job WHERE session_id = ? AND status IN ('queued', 'sending') GROUP BY chat_id)
+                    ORDER BY seq
+                    """, arguments: [sessionID])
+        }
+    }
+
+    /// Sessions that have unfinished jobs.
+    public func sessionsWithQueuedJobs() async throws -> [String] {
+        try await writer.read { db in
+            try String.fetchAll(db, sql: "SELECT DISTINCT session_id FROM job WHERE status IN ('queued', 'sending')")
+        }
+    }
+
+    /// Applies `change` to a job and stores it; `nil` if the job is gone.
+    @discardableResult
+    public func updateJob(id: String, _ change: @escaping @Sendable (inout JobRecord) -> Void) async throws -> JobRecord? {
+        try await writer.write { db in
+            guard var job = try JobRecord.filter(JobRecord.Columns.id == id).fetchOne(db) else { return nil }
+            change(&job)
+            try job.update(db)
+            return job
+        }
+    }
+
+    /// Cancels a job that has not started sending; `nil` if it does not exist, the job as it is otherwise.
+    public func cancelJob(id: String, scope: AccessScope, now: Date) async throws -> JobRecord? {
+        try await writer.write { db in
+            var request = JobRecord.filter(JobRecord.Columns.id == id)
+            if let tenantID = scope.tenantID { request = request.filter(JobRecord.Columns.tenantID == tenantID) }
+            guard var job = try request.fetchOne(db) else { return nil }
+            if job.status == JobStatus.queued.rawValue {
+                job.status = JobStatus.cancelled.rawValue
+                job.updatedAt = now
+                try job.update(db)
+            }
+            return job
+        }
+    }
+
+    /// Remembers the newest inbound message of a chat, which "mark as read" points at.
+    public func setLastInbound(sessionID: String, chatID: String, messageID: String) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO chat_read_marker (session_id, chat_id, message_id) VALUES (?, ?, ?)
+                    ON CONFLICT (session_id, chat_id) DO UPDATE SET message_id = excluded.message_id
+                    """, arguments: [sessionID, chatID, messageID])
+        }
+    }
+
+    /// The newest inbound message of a chat not yet marked read, taking it (it is read once).
+    public func takeLastInbound(sessionID: String, chatID: String) async throws -> String? {
+        try await writer.write { db in
+            let id = try String.fetchOne(
+                db, sql: "SELECT message_id FROM chat_read_marker WHERE session_id = ? AND chat_id = ?",
+                arguments: [sessionID, chatID])
+            try db.execute(
+                sql: "DELETE FROM chat_read_marker WHERE session_id = ? AND chat_id = ?", arguments: [sessionID, chatID])
+            return id
+        }
+    }
+}
