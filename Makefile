@@ -29,6 +29,8 @@ bench: deps
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(SWIFT) build -c release --product wharf-bench
 	$$($(SWIFT) build -c release --show-bin-path)/wharf-bench --events 20000
+	$(SWIFT) build -c release --product wharf-send-bench
+	$$($(SWIFT) build -c release --show-bin-path)/wharf-send-bench --jobs 5000
 
 clean:
 	rm -rf .build

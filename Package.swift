@@ -106,6 +106,12 @@ let package = Package(
             path: "Benchmarks/OutboxBenchmark",
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "wharf-send-bench",
+            dependencies: ["Gateway", "WharfCore", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            path: "Benchmarks/SendBenchmark",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "CoreTests",
             dependencies: ["WharfCore"],

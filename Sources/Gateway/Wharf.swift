@@ -65,8 +65,9 @@ public struct Wharf: Sendable {
         if secrets != original { try secrets.save(directory: directory) }
 
         let database = try SQLiteDatabase.openPool(at: (directory as NSString).appendingPathComponent("wharf.sqlite"))
-        let store = try SQLiteGatewayStore(database)
-        let outbox = try OutboxStore(database)
+        let batcher = WriteBatcher(writer: database)
+        let store = try SQLiteGatewayStore(database, batcher: batcher)
+        let outbox = try OutboxStore(database, batcher: batcher)
         var senderOptions = CurlWebhookSender.Options()
         senderOptions.policy = configuration.outboundPolicy
         senderOptions.connectTimeout = configuration.webhookConnectTimeout

@@ -37,6 +37,31 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { seq = inserted.rowID }
 
+    public init(seq: Int64? = nil, id: String, tenantId: String, sessionId: String, chatId: String, kind: String, text: String? = nil, mediaUrl: String? = nil, mediaFile: String? = nil, mimeType: String? = nil, fileName: String? = nil, replyTo: String? = nil, humanize: String, status: String, clientMessageId: String, waMessageId: String? = nil, error: String? = nil, idempotencyKey: String? = nil, attempts: Int, createdAt: Date, updatedAt: Date, sentAt: Date? = nil) {
+        self.seq = seq
+        self.id = id
+        self.tenantId = tenantId
+        self.sessionId = sessionId
+        self.chatId = chatId
+        self.kind = kind
+        self.text = text
+        self.mediaUrl = mediaUrl
+        self.mediaFile = mediaFile
+        self.mimeType = mimeType
+        self.fileName = fileName
+        self.replyTo = replyTo
+        self.humanize = humanize
+        self.status = status
+        self.clientMessageId = clientMessageId
+        self.waMessageId = waMessageId
+        self.error = error
+        self.idempotencyKey = idempotencyKey
+        self.attempts = attempts
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.sentAt = sentAt
+    }
+
     public enum Columns {
         public static let seq = Column("seq")
         public static let id = Column("id")

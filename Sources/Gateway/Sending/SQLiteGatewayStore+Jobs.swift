@@ -7,7 +7,7 @@ extension SQLiteGatewayStore {
     ///
     /// - Returns: the stored job and whether it is new.
     public func enqueue(_ job: JobRecord, now: Date) async throws -> (job: JobRecord, isNew: Bool) {
-        try await writer.write { db in
+        try await batcher.write { db in
             if let key = job.idempotencyKey {
                 try db.execute(
                     sql: "UPDATE job SET idempotency_key = NULL WHERE tenant_id = ? AND idempotency_key = ? AND created_at < ?",
@@ -64,7 +64,7 @@ extension SQLiteGatewayStore {
     /// Applies `change` to a job and stores it; `nil` if the job is gone.
     @discardableResult
     public func updateJob(id: String, _ change: @escaping @Sendable (inout JobRecord) -> Void) async throws -> JobRecord? {
-        try await writer.write { db in
+        try await batcher.write { db in
             guard var job = try JobRecord.filter(JobRecord.Columns.id == id).fetchOne(db) else { return nil }
             change(&job)
             try job.update(db)
@@ -100,13 +100,22 @@ extension SQLiteGatewayStore {
 
     /// The newest inbound message of a chat not yet marked read, taking it (it is read once).
     public func takeLastInbound(sessionID: String, chatID: String) async throws -> String? {
-        try await writer.write { db in
+        try await batcher.write { db in
             let id = try String.fetchOne(
                 db, sql: "SELECT message_id FROM chat_read_marker WHERE session_id = ? AND chat_id = ?",
                 arguments: [sessionID, chatID])
             try db.execute(
                 sql: "DELETE FROM chat_read_marker WHERE session_id = ? AND chat_id = ?", arguments: [sessionID, chatID])
             return id
+        }
+    }
+}
+
+extension SQLiteGatewayStore {
+    /// How many jobs are in `status`.
+    public func jobCount(status: JobStatus) async throws -> Int {
+        try await writer.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM job WHERE status = ?", arguments: [status.rawValue]) ?? 0
         }
     }
 }

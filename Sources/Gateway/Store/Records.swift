@@ -20,6 +20,15 @@ public struct TenantRecord: Codable, Sendable, Equatable, FetchableRecord, Persi
         (try? JSONDecoder().decode(JSONValue.self, from: Data(settings.utf8))) ?? .object([:])
     }
 
+    public init(id: String, name: String, maxSessions: Int, settings: String, createdAt: Date, updatedAt: Date) {
+        self.id = id
+        self.name = name
+        self.maxSessions = maxSessions
+        self.settings = settings
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
     public enum Columns {
         public static let id = Column("id")
         public static let name = Column("name")
@@ -39,6 +48,15 @@ public struct TenantUserRecord: Codable, Sendable, Equatable, FetchableRecord, P
     public var passwordHash: String
     public var createdAt: Date
     public var passwordChangedAt: Date
+
+    public init(id: String, tenantId: String, username: String, passwordHash: String, createdAt: Date, passwordChangedAt: Date) {
+        self.id = id
+        self.tenantId = tenantId
+        self.username = username
+        self.passwordHash = passwordHash
+        self.createdAt = createdAt
+        self.passwordChangedAt = passwordChangedAt
+    }
 
     public enum Columns {
         public static let tenantID = Column("tenant_id")
@@ -93,6 +111,25 @@ public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     public var updatedAt: Date
     public var connectedAt: Date?
     public var lastActivityAt: Date?
+
+    public init(id: String, tenantId: String, name: String, engine: String, options: String, status: String, statusDetail: String? = nil, qr: String? = nil, pairingCode: String? = nil, phone: String? = nil, jid: String? = nil, pushName: String? = nil, createdAt: Date, updatedAt: Date, connectedAt: Date? = nil, lastActivityAt: Date? = nil) {
+        self.id = id
+        self.tenantId = tenantId
+        self.name = name
+        self.engine = engine
+        self.options = options
+        self.status = status
+        self.statusDetail = statusDetail
+        self.qr = qr
+        self.pairingCode = pairingCode
+        self.phone = phone
+        self.jid = jid
+        self.pushName = pushName
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.connectedAt = connectedAt
+        self.lastActivityAt = lastActivityAt
+    }
 
     public enum Columns {
         public static let id = Column("id")

@@ -6,10 +6,13 @@ import WhatsAppProtocol
 /// The gateway's store on SQLite.
 public struct SQLiteGatewayStore: Sendable {
     let writer: any DatabaseWriter
+    /// Group commit for the hot paths (jobs), so concurrent sends share fsyncs.
+    let batcher: WriteBatcher
 
     /// Wraps `writer` and brings its schema up to date.
-    public init(_ writer: any DatabaseWriter) throws {
+    public init(_ writer: any DatabaseWriter, batcher: WriteBatcher? = nil) throws {
         self.writer = writer
+        self.batcher = batcher ?? WriteBatcher(writer: writer)
         var migrator = DatabaseMigrator()
         GatewayMigrations.register(in: &migrator)
         try migrator.migrate(writer)

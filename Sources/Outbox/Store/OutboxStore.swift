@@ -8,9 +8,12 @@ public struct OutboxStore: Sendable {
     let batcher: WriteBatcher
 
     /// Wraps `writer` and brings the outbox schema up to date.
-    public init(_ writer: any DatabaseWriter) throws {
+    ///
+    /// - Parameter batcher: the group committer to share with other stores on the same database, so
+    ///   that all of them share fsyncs; a new one by default.
+    public init(_ writer: any DatabaseWriter, batcher: WriteBatcher? = nil) throws {
         self.writer = writer
-        batcher = WriteBatcher(writer: writer)
+        self.batcher = batcher ?? WriteBatcher(writer: writer)
         var migrator = DatabaseMigrator()
         OutboxMigrations.register(in: &migrator)
         try migrator.migrate(writer)
