@@ -175,11 +175,18 @@ public final class Dispatcher: Service, Sendable {
 
     private func send(_ job: JobRecord, policy: HumanizePolicy, engine: any Engine) async throws {
         let now = clock.now
-        guard let sending = try await store.updateJob(id: job.id, { job in
-            job.status = JobStatus.sending.rawValue
-            job.attempts += 1
-            job.updatedAt = now
-        }) else { return }
+        var sending = job
+        sending.attempts += 1
+        if policy.enabled {
+            // Worth a write only when sending takes a while: the job shows as "sending" while the
+            // session types. A crash at any point re-sends with the same client message id.
+            guard let updated = try await store.updateJob(id: job.id, { job in
+                job.status = JobStatus.sending.rawValue
+                job.attempts += 1
+                job.updatedAt = now
+            }) else { return }
+            sending = updated
+        }
         let chat = ChatID(job.chatId)
         do {
             if policy.enabled {
@@ -196,19 +203,30 @@ public final class Dispatcher: Service, Sendable {
             let sent = try await engine.send(
                 OutboundMessage(clientMessageID: sending.clientMessageId, chat: chat, content: try content(of: sending), replyTo: sending.replyTo))
             let sentAt = clock.now
-            guard let done = try await store.updateJob(id: job.id, { job in
+            var done = sending
+            done.status = JobStatus.sent.rawValue
+            done.waMessageId = sent.messageID
+            done.sentAt = sentAt
+            done.updatedAt = sentAt
+            done.error = nil
+            let attempts = sending.attempts
+            // The job's new state and its message.sent event share one group commit.
+            async let stored = store.updateJob(id: job.id) { job in
                 job.status = JobStatus.sent.rawValue
                 job.waMessageId = sent.messageID
                 job.sentAt = sentAt
                 job.updatedAt = sentAt
+                job.attempts = attempts
                 job.error = nil
-            }) else { return }
+            }
+            async let published: Void = sink.publish(
+                SessionEvent(sessionID: job.sessionId, tenantID: job.tenantId, kind: .messageSent(done, messageID: sent.messageID), at: sentAt))
+            _ = try await stored
+            try await published
             removeMedia(of: done)
             if policy.enabled {
                 state.withLock { $0.sessions[job.sessionId]?.chatReadyAt[job.chatId] = sentAt.addingTimeInterval(Double(policy.gapMs) / 1000) }
             }
-            try await sink.publish(
-                SessionEvent(sessionID: job.sessionId, tenantID: job.tenantId, kind: .messageSent(done, messageID: sent.messageID), at: sentAt))
             finished(job.id)
         } catch let error as EngineError where error == .notConnected {
             // Back in the queue; it waits for the session to come back.
