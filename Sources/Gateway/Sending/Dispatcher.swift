@@ -144,21 +144,22 @@ public final class Dispatcher: Service, Sendable {
         guard !heads.isEmpty else { return .whenWoken }
         let now = clock.now
         guard let session = try await store.session(id: sessionID, scope: .everything) else {
-            for job in heads { try await fail(job, reason: "the session was deleted") }
+            for head in heads {
+                if let job = try await store.job(seq: head.seq) { try await fail(job, reason: "the session was deleted") }
+            }
             return .now
         }
         let engine = await sessions.engine(for: sessionID)
         guard session.status == SessionState.connected.rawValue, let engine else {
-            return try await expireHeld(heads, session: session, now: now)
+            return try await expireHeld(session: session, now: now)
         }
         let settings = try await store.tenant(id: session.tenantId)?.settingsValue["humanize"]
         let defaults = HumanizePolicy.resolve(settings: settings, overrides: nil)
         if let until = defaults.quietUntil(now) { return .at(until) }
 
         let readyAt = state.withLock { $0.sessions[sessionID]?.chatReadyAt ?? [:] }
-        let ready = heads.filter { (readyAt[$0.chatId] ?? .distantPast) <= now }
-        guard let job = ready.first else {
-            return .at(heads.compactMap { readyAt[$0.chatId] }.min() ?? now)
+        guard let head = heads.first(where: { (readyAt[$0.chatID] ?? .distantPast) <= now }) else {
+            return .at(heads.compactMap { readyAt[$0.chatID] }.min() ?? now)
         }
         let wait = state.withLock { state -> Duration? in
             var bucket = state.sessions[sessionID]?.bucket ?? TokenBucket(perMinute: defaults.maxPerMinute, now: now)
@@ -168,6 +169,7 @@ public final class Dispatcher: Service, Sendable {
         }
         if let wait { return .at(now.addingTimeInterval(wait.timeInterval)) }
 
+        guard let job = try await store.job(seq: head.seq) else { return .now }
         let policy = HumanizePolicy.resolve(settings: settings, overrides: JSONValue(json: job.humanize))
         try await send(job, policy: policy, engine: engine)
         return .now
@@ -239,7 +241,7 @@ public final class Dispatcher: Service, Sendable {
     }
 
     /// Fails jobs that waited longer than allowed for a disconnected session; says when the next will.
-    private func expireHeld(_ heads: [JobRecord], session: SessionRecord, now: Date) async throws -> Next {
+    private func expireHeld(session: SessionRecord, now: Date) async throws -> Next {
         let limit = options.holdWhileDisconnected.timeInterval
         var nextExpiry: Date?
         for job in try await store.jobs(sessionID: session.id, before: nil, limit: 10_000)

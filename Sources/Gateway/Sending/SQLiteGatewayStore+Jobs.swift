@@ -41,17 +41,24 @@ extension SQLiteGatewayStore {
         }
     }
 
-    /// The oldest unfinished job of each chat of a session (the heads of the per-chat queues).
-    public func queueHeads(sessionID: String) async throws -> [JobRecord] {
+    /// The oldest unfinished job of each chat of a session (the heads of the per-chat queues), as
+    /// `(seq, chat)` pairs in queue order: cheap to read on every step of the dispatcher.
+    public func queueHeads(sessionID: String) async throws -> [(seq: Int64, chatID: String, createdAt: Date)] {
         try await writer.read { db in
-            try JobRecord.fetchAll(
+            try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT * FROM job WHERE seq IN (
+                    SELECT seq, chat_id, created_at FROM job WHERE seq IN (
                         SELECT min(seq) FROM job WHERE session_id = ? AND status IN ('queued', 'sending') GROUP BY chat_id)
                     ORDER BY seq
-                    """, arguments: [sessionID])
+                    """, arguments: [sessionID]
+            ).map { ($0["seq"], $0["chat_id"], $0["created_at"]) }
         }
+    }
+
+    /// A job by its queue position.
+    public func job(seq: Int64) async throws -> JobRecord? {
+        try await writer.read { db in try JobRecord.filter(JobRecord.Columns.seq == seq).fetchOne(db) }
     }
 
     /// Sessions that have unfinished jobs.
