@@ -339,36 +339,6 @@ final class MediaServer: Sendable {
     func stop() async { await group.stop() }
 }
 
-final class ServiceGroupBox: Sendable {
-    let port: Int
-    private let group: ServiceGroup
-    private let task: Task<Void, any Error>
-
-    private init(port: Int, group: ServiceGroup, task: Task<Void, any Error>) {
-        self.port = port
-        self.group = group
-        self.task = task
-    }
-
-    static func start(router: Router<BasicRequestContext>) async throws -> ServiceGroupBox {
-        var logger = Logger(label: "media")
-        logger.logLevel = .critical
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        let task = Task { try await group.run() }
-        var iterator = ports.makeAsyncIterator()
-        return ServiceGroupBox(port: await iterator.next() ?? 0, group: group, task: task)
-    }
-
-    func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
-    }
-}
-
 @Suite(.serialized) struct MediaTests {
     @Test func mediaIsDownloadedCheckedSentAndCleanedUp() async throws {
         let server = try await MediaServer.start()

@@ -30,16 +30,14 @@ final class TestReceiver: Sendable {
 
     let port: Int
     private let received = Mutex<[Received]>([])
-    private let group: ServiceGroup
-    private let task: Task<Void, any Error>
+    private let server: ServiceGroupBox
 
     var requests: [Received] { received.withLock { $0 } }
     var url: String { "http://127.0.0.1:\(port)/hook" }
 
-    private init(port: Int, group: ServiceGroup, task: Task<Void, any Error>) {
+    private init(port: Int, server: ServiceGroupBox) {
         self.port = port
-        self.group = group
-        self.task = task
+        self.server = server
     }
 
     /// Starts a receiver (on `port`, or a free one) answering with `script`.
@@ -60,25 +58,13 @@ final class TestReceiver: Sendable {
             if reply.delay > .zero { try? await Task.sleep(for: reply.delay) }
             return Response(status: reply.status, headers: reply.headers, body: .init(byteBuffer: ByteBuffer(string: reply.body)))
         }
-        let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        var logger = Logger(label: "receiver")
-        logger.logLevel = .critical
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
-            onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        let task = Task { try await group.run() }
-        var iterator = portStream.makeAsyncIterator()
-        let bound = await iterator.next() ?? 0
-        let receiver = TestReceiver(port: bound, group: group, task: task)
+        let server = try await ServiceGroupBox.start(router: router, port: port)
+        let receiver = TestReceiver(port: server.port, server: server)
         box.receiver = receiver
         return receiver
     }
 
-    func stop() async {
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
-    }
+    func stop() async { await server.stop() }
 }
 
 private final class ReceiverBox: @unchecked Sendable {
