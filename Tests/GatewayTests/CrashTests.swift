@@ -19,7 +19,7 @@ import NIOCore
 
         init(dataDirectory: String) async throws {
             let log = dataDirectory + "/stdout-\(UUID().uuidString).log"
-            FileManager.default.createFile(atPath: log, contents: nil)
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: CrashTests.binary)
             process.environment = [
@@ -99,6 +99,9 @@ import NIOCore
         defer { Task { await receiver.stop() } }
         let directory = TestWharf.temporaryDirectory()
         var child = try await Child(dataDirectory: directory)
+        let children = Locked<[Child]>([child])
+        // Whatever happens, no child outlives the test.
+        defer { for process in children.withLock({ $0 }) where process.process.isRunning { process.kill() } }
         let tenant = try await child.call(
             "POST", "/v1/tenants",
             json: ["name": "Crash", "username": "crash", "password": "password-crash", "webhookUrl": receiver.url])
@@ -134,6 +137,8 @@ import NIOCore
             for injector in injectors { injector.cancel() }
             for injector in injectors { await injector.value }
             child = try await Child(dataDirectory: directory)
+            let started = child
+            children.withLock { $0.append(started) }
             try await child.waitConnected(session: session, token: token)
         }
         let expected = accepted.withLock { $0 }

@@ -15,8 +15,4 @@ public struct PasswordHasher: Sendable {
     public func verify(_ password: String, hash: String) async throws -> Bool {
         try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
     }
-
-    /// A real bcrypt hash of nothing anyone knows, verified against when a username does not
-    /// exist so that a failed login takes as long either way.
-    static let decoy = "$2b$04$8dPqH2CkqR1mC1Lf8V5K8eHq9wBf1z2yTNm0aWn3XGk5q1QOhS9q2"
 }

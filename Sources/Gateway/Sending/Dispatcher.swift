@@ -27,7 +27,7 @@ public final class Dispatcher: Service, Sendable {
 
     private struct State {
         var sessions: [String: QueueState] = [:]
-        var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+        var waiters: [String: [WakeSignal]] = [:]
         var random: SeededRandom
         var isStopping = false
     }
@@ -95,13 +95,13 @@ public final class Dispatcher: Service, Sendable {
     public func waitUntilFinished(jobID: String, timeout: Duration) async throws -> JobRecord? {
         let deadline = clock.now.addingTimeInterval(timeout.timeInterval)
         let signal = WakeSignal()
-        let watcher = Task {
-            await withCheckedContinuation { continuation in
-                state.withLock { $0.waiters[jobID, default: []].append(continuation) }
+        state.withLock { $0.waiters[jobID, default: []].append(signal) }
+        defer {
+            state.withLock { state in
+                state.waiters[jobID]?.removeAll { $0 === signal }
+                if state.waiters[jobID]?.isEmpty == true { state.waiters[jobID] = nil }
             }
-            signal.fire()
         }
-        defer { watcher.cancel() }
         if let job = try await store.job(id: jobID, scope: .everything), JobStatus(rawValue: job.status)?.isFinished == true {
             return job
         }
@@ -271,7 +271,7 @@ public final class Dispatcher: Service, Sendable {
 
     private func finished(_ jobID: String) {
         let waiters = state.withLock { $0.waiters.removeValue(forKey: jobID) ?? [] }
-        for waiter in waiters { waiter.resume() }
+        for waiter in waiters { waiter.fire() }
     }
 
     private func content(of job: JobRecord) throws -> OutboundMessage.Content {

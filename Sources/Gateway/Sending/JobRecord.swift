@@ -35,8 +35,6 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var updatedAt: Date
     public var sentAt: Date?
 
-    public mutating func didInsert(_ inserted: InsertionSuccess) { seq = inserted.rowID }
-
     public init(seq: Int64? = nil, id: String, tenantId: String, sessionId: String, chatId: String, kind: String, text: String? = nil, mediaUrl: String? = nil, mediaFile: String? = nil, mimeType: String? = nil, fileName: String? = nil, replyTo: String? = nil, humanize: String, status: String, clientMessageId: String, waMessageId: String? = nil, error: String? = nil, idempotencyKey: String? = nil, attempts: Int, createdAt: Date, updatedAt: Date, sentAt: Date? = nil) {
         self.seq = seq
         self.id = id

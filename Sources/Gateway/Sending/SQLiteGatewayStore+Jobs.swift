@@ -20,6 +20,7 @@ extension SQLiteGatewayStore {
             }
             var job = job
             try job.insert(db)
+            job.seq = db.lastInsertedRowID
             return (job, true)
         }
     }

@@ -76,9 +76,7 @@ extension OutboxStore {
 
     /// Retries one delivery now; `false` when it does not exist (for this tenant) or is in flight.
     public func retry(id: Int64, tenantID: String?, now: Date) async throws -> Bool {
-        guard let detail = try await delivery(id: id, tenantID: tenantID) else { return false }
-        var filter = DeliveryFilter(tenantID: tenantID)
-        filter.endpointID = detail.delivery.endpointId
+        guard try await delivery(id: id, tenantID: tenantID) != nil else { return false }
         return try await writer.write { db in
             try db.execute(
                 sql: """
