@@ -74,8 +74,11 @@ public struct Wharf: Sendable {
         senderOptions.totalTimeout = configuration.webhookTimeout
         var deliveryOptions = configuration.deliveryOptions
         deliveryOptions.userAgent = "Wharf-Webhooks/1.0"
+        // One libcurl multi handle (one thread) serves webhook deliveries and media downloads; the
+        // delivery service shuts it down when it stops.
+        let curl = CurlWebhookSender(options: senderOptions)
         let delivery = DeliveryService(
-            store: outbox, sender: sender ?? CurlWebhookSender(options: senderOptions), clock: clock, options: deliveryOptions,
+            store: outbox, sender: sender ?? curl, clock: clock, options: deliveryOptions,
             logger: logger,
             onDisabled: { endpoint, reason in
                 try? await OutboxEventSink.announceDisabled(endpoint, reason: reason, outbox: outbox, store: store, clock: clock)
@@ -89,10 +92,8 @@ public struct Wharf: Sendable {
         dispatcherOptions.holdWhileDisconnected = configuration.jobHoldWhileDisconnected
         let dispatcher = Dispatcher(
             store: store, sessions: sessions, sink: sink, hub: events, clock: clock, options: dispatcherOptions, logger: logger)
-        var fetchOptions = CurlWebhookSender.Options()
-        fetchOptions.policy = configuration.outboundPolicy
         let media = MediaFetcher(
-            downloader: downloader ?? CurlWebhookSender(options: fetchOptions), policy: configuration.outboundPolicy,
+            downloader: downloader ?? curl, policy: configuration.outboundPolicy,
             directory: (directory as NSString).appendingPathComponent("media"), timeout: configuration.mediaTimeout)
         let adminSessions = AdminWebSessions(
             secret: configuration.sessionSecret!, store: store, clock: clock, secureCookies: configuration.usesSecureCookies)
