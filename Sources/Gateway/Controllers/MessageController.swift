@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import HTTPTypes
 import Hummingbird
 import Outbox
@@ -129,7 +128,7 @@ struct MessageController {
             status: JobStatus.queued.rawValue, clientMessageId: "3EB0" + Identifier.token(byteCount: 9).uppercased().filter { $0.isLetter || $0.isNumber },
             idempotencyKey: try idempotencyKey(request), attempts: 0, createdAt: now, updatedAt: now)
         job.replyTo = input.replyTo
-        if let key = job.idempotencyKey, let earlier = try await existingJob(key: key, tenantID: session.tenantId, now: now) {
+        if let key = job.idempotencyKey, let earlier = try await services.store.job(idempotencyKey: key, tenantID: session.tenantId, now: now) {
             return try respond(earlier, replayed: true)
         }
         if isMedia {
@@ -145,10 +144,7 @@ struct MessageController {
                 size > MediaFetcher.sizeLimit(resolvedKind)
             {
                 try? FileManager.default.removeItem(atPath: fetched.file)
-                throw Problem(
-                    .contentTooLarge, title: "Media too large",
-                    detail: "the media at 'mediaUrl' is larger than the \(MediaFetcher.sizeLimit(resolvedKind) >> 20) MiB WhatsApp allows for \(resolvedKind.rawValue)",
-                    extensions: ["field": "mediaUrl"])
+                throw MediaFetcher.tooLarge(resolvedKind)
             }
             job.kind = resolvedKind.rawValue
             job.mediaUrl = mediaURL
@@ -182,13 +178,6 @@ struct MessageController {
         var headers: HTTPFields = [:]
         if replayed { headers[HTTPField.Name("Idempotent-Replayed")!] = "true" }
         return try JSONResponse.make(View(job), status: .accepted, headers: headers)
-    }
-
-    private func existingJob(key: String, tenantID: String, now: Date) async throws -> JobRecord? {
-        try await services.store.writer.read { db in
-            try JobRecord.filter(JobRecord.Columns.tenantID == tenantID).filter(JobRecord.Columns.idempotencyKey == key)
-                .filter(sql: "created_at >= ?", arguments: [now.addingTimeInterval(-86400)]).fetchOne(db)
-        }
     }
 
     private func idempotencyKey(_ request: Request) throws -> String? {

@@ -31,6 +31,15 @@ struct MediaFetcher: Sendable {
         }
     }
 
+    /// The 413 for media over its kind's limit.
+    static func tooLarge(_ kind: MediaKind) -> Problem {
+        let limit = sizeLimit(kind)
+        return Problem(
+            .contentTooLarge, title: "Media too large",
+            detail: "the media at 'mediaUrl' is larger than the \(limit >> 20) MiB WhatsApp allows for \(kind.rawValue)",
+            extensions: ["field": "mediaUrl", "limit": .number(Double(limit))])
+    }
+
     struct Fetched {
         var file: String
         var mimeType: String
@@ -48,12 +57,7 @@ struct MediaFetcher: Sendable {
         }
         let limit = Self.sizeLimit(kind)
         let result = await downloader.download(text, maximumBytes: limit, timeout: timeout)
-        if result.isTooLarge {
-            throw Problem(
-                .contentTooLarge, title: "Media too large",
-                detail: "the media at 'mediaUrl' is larger than the \(limit >> 20) MiB WhatsApp allows for \(kind.rawValue)",
-                extensions: ["field": "mediaUrl", "limit": .number(Double(limit))])
-        }
+        if result.isTooLarge { throw Self.tooLarge(kind) }
         if let error = result.error {
             throw Problem(
                 .unprocessableContent, title: "Media download failed",

@@ -12,9 +12,7 @@ extension SQLiteGatewayStore {
                 try db.execute(
                     sql: "UPDATE job SET idempotency_key = NULL WHERE tenant_id = ? AND idempotency_key = ? AND created_at < ?",
                     arguments: [job.tenantId, key, now.addingTimeInterval(-86400)])
-                if let existing = try JobRecord.filter(JobRecord.Columns.tenantID == job.tenantId)
-                    .filter(JobRecord.Columns.idempotencyKey == key).fetchOne(db)
-                {
+                if let existing = try Self.job(idempotencyKey: key, tenantID: job.tenantId, now: now, db: db) {
                     return (existing, false)
                 }
             }
@@ -23,6 +21,17 @@ extension SQLiteGatewayStore {
             job.seq = db.lastInsertedRowID
             return (job, true)
         }
+    }
+
+    /// The tenant's job with this idempotency key from the last 24 hours, if any: checked before
+    /// a media download so that a repeated request downloads nothing.
+    public func job(idempotencyKey key: String, tenantID: String, now: Date) async throws -> JobRecord? {
+        try await writer.read { db in try Self.job(idempotencyKey: key, tenantID: tenantID, now: now, db: db) }
+    }
+
+    private static func job(idempotencyKey key: String, tenantID: String, now: Date, db: Database) throws -> JobRecord? {
+        try JobRecord.filter(JobRecord.Columns.tenantID == tenantID).filter(JobRecord.Columns.idempotencyKey == key)
+            .filter(sql: "created_at >= ?", arguments: [now.addingTimeInterval(-86400)]).fetchOne(db)
     }
 
     public func job(id: String, scope: AccessScope) async throws -> JobRecord? {
