@@ -23,6 +23,7 @@ run: release
 test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	python3 Tests/browser/test_consoles.py
 
 # Benchmarks print figures (see BENCHMARKS.md); they are not tests.
 bench: deps

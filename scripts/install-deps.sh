@@ -3,9 +3,10 @@
 # As root it installs them with apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 
-packages=(libsqlite3-dev libssl-dev libcurl4-openssl-dev pkg-config)
+packages=(libsqlite3-dev libssl-dev libcurl4-openssl-dev libqrencode-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(python3 python3-pip)
+  # The consoles' browser tests: Debian's Chromium and its WebDriver.
+  packages+=(python3 python3-pip chromium chromium-driver fonts-dejavu-core)
 fi
 
 missing=()
@@ -16,10 +17,12 @@ for package in "${packages[@]}"; do
 done
 
 install_python_packages() {
-  # Independent protocol peers the tests check our output against.
-  if [[ "${1:-}" == "--test" ]] && ! python3 -c "import standardwebhooks" 2>/dev/null; then
-    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore standardwebhooks \
-      || python3 -m pip install --quiet --break-system-packages standardwebhooks
+  # Independent peers the tests check our output against (Standard Webhooks, a QR decoder), and
+  # the browser driver.
+  if [[ "${1:-}" == "--test" ]] && ! python3 -c "import standardwebhooks, selenium, zxingcpp, PIL" 2>/dev/null; then
+    local wanted=(standardwebhooks selenium zxing-cpp pillow)
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "${wanted[@]}" \
+      || python3 -m pip install --quiet --break-system-packages "${wanted[@]}"
   fi
 }
 

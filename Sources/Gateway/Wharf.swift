@@ -95,12 +95,12 @@ public struct Wharf: Sendable {
         let media = MediaFetcher(
             downloader: downloader ?? curl, policy: configuration.outboundPolicy,
             directory: (directory as NSString).appendingPathComponent("media"), timeout: configuration.mediaTimeout)
-        let adminSessions = AdminWebSessions(
+        let webSessions = WebSessions(
             secret: configuration.sessionSecret!, store: store, clock: clock, secureCookies: configuration.usesSecureCookies)
         let services = GatewayServices(
             store: store, configuration: configuration, hasher: hasher,
             tokens: await TokenIssuer(secret: configuration.jwtSecret!, lifetime: configuration.jwtLifetime, clock: clock),
-            adminSessions: adminSessions, adminPasswordHash: adminPasswordHash,
+            webSessions: webSessions, adminPasswordHash: adminPasswordHash,
             decoyPasswordHash: try await hasher.hash(Identifier.token()),
             limiter: LoginLimiter(maxFailures: configuration.loginAttempts, window: configuration.loginLockout, clock: clock),
             sessions: sessions, events: events, outbox: outbox, delivery: delivery, eventSink: sink, clock: clock,
@@ -120,7 +120,7 @@ public struct Wharf: Sendable {
     static func makeRouter(_ services: GatewayServices, dispatcher: Dispatcher, media: MediaFetcher) -> Router<AppRequestContext> {
         let router = Router(context: AppRequestContext.self)
         let authenticator = Authenticator(
-            store: services.store, tokens: services.tokens, adminSessions: services.adminSessions,
+            store: services.store, tokens: services.tokens, webSessions: services.webSessions,
             adminKeyDigest: services.configuration.adminAPIKey.map { SHA256.hash(data: Data($0.utf8)) },
             clock: services.clock)
         router.add(middleware: RequestLogMiddleware())
@@ -140,7 +140,10 @@ public struct Wharf: Sendable {
         tenants.addRoutes(to: router)
         sessions.addRoutes(to: router)
         account.addRoutes(to: router)
-        AdminController(services: services).addRoutes(to: router)
+        let console = Console(services: services)
+        ConsoleAssets.addRoutes(to: router)
+        AdminConsoleController(console: console).addRoutes(to: router)
+        TenantConsoleController(console: console).addRoutes(to: router)
         WebhookController(services: services).addRoutes(to: router)
         DeliveryController(services: services).addRoutes(to: router)
         MetricsController(services: services).addRoutes(to: router)

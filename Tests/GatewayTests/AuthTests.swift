@@ -59,7 +59,7 @@ import WharfCore
                 headers: form)
             #expect(missing.status == .forbidden)
             var withCookie = form
-            withCookie[.cookie] = "wharf_login_csrf=\(csrf)"
+            withCookie[.cookie] = "wharf_admin_login=\(csrf)"
             let ok = try await app.call(
                 .post, "/admin/login",
                 raw: "_csrf=\(csrf)&password=\(TestWharf.adminPassword.replacingOccurrences(of: " ", with: "+"))",

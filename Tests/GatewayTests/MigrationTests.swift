@@ -12,7 +12,7 @@ import Testing
         let tables = try database.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         }
-        for table in ["tenant", "tenant_user", "api_key", "session", "session_credential", "admin_web_session"] {
+        for table in ["tenant", "tenant_user", "api_key", "session", "session_credential", "web_session"] {
             #expect(tables.contains(table), "missing \(table)")
         }
     }

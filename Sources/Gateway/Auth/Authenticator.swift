@@ -4,12 +4,12 @@ import HTTPTypes
 import Hummingbird
 import WharfCore
 
-/// Works out who a request comes from: a bearer token (API key, admin key or JWT), the admin
-/// cookie, or, on the seed's routes only, `?token=`.
+/// Works out who a request comes from: a bearer token (API key, admin key or JWT), a console
+/// cookie (admin or tenant), or, on the seed's routes only, `?token=`.
 struct Authenticator: Sendable {
     let store: any TenantStore & APIKeyStore
     let tokens: TokenIssuer
-    let adminSessions: AdminWebSessions
+    let webSessions: WebSessions
     /// SHA-256 of `ADMIN_API_KEY`, compared in constant time.
     let adminKeyDigest: SHA256Digest?
     let clock: any WharfClock
@@ -22,9 +22,7 @@ struct Authenticator: Sendable {
         if let bearer = Self.bearerToken(request) {
             return try await principal(forToken: bearer)
         }
-        if let cookie = request.cookies[AdminWebSessions.cookieName]?.value, !cookie.isEmpty {
-            if try await adminSessions.isValid(cookie) { return .admin(viaCookie: true) }
-        }
+        if let (principal, _) = try await cookieSession(request) { return principal }
         if allowQueryToken, let token = request.uri.queryParameters.get("token"), !token.isEmpty {
             return try await principal(forToken: token)
         }
@@ -55,6 +53,32 @@ struct Authenticator: Sendable {
         return .tenant(id: claims.tenantID)
     }
 
+    /// The console session a request's cookies name, and the cookie's value (for its CSRF token).
+    ///
+    /// A browser logged in to both consoles sends both cookies; the CSRF token the page sent
+    /// says which console made the call, and without one the path does (`/dashboard` is the
+    /// tenant's).
+    func cookieSession(_ request: Request) async throws -> (Principal, cookie: String)? {
+        var found: [(Principal, cookie: String)] = []
+        for name in [WebSessions.adminCookie, WebSessions.tenantCookie] {
+            guard let value = request.cookies[name]?.value, !value.isEmpty,
+                let subject = try await webSessions.subject(cookieName: name, value: value)
+            else { continue }
+            switch subject {
+            case .admin: found.append((.admin(viaCookie: true), value))
+            case .tenant(let id): found.append((.tenant(id: id, viaCookie: true), value))
+            }
+        }
+        guard found.count > 1 else { return found.first }
+        if let token = request.headers[AuthenticationMiddleware.csrfHeader],
+            let match = found.first(where: { webSessions.isValidCSRF(token, for: $0.cookie) })
+        {
+            return match
+        }
+        let wantsTenant = request.uri.path.hasPrefix("/dashboard")
+        return found.first { $0.0.isAdmin != wantsTenant }
+    }
+
     static func bearerToken(_ request: Request) -> String? {
         guard let header = request.headers[.authorization] else { return nil }
         let parts = header.split(separator: " ", maxSplits: 1)
@@ -77,8 +101,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
         var context = context
         if context.identity == nil {
             context.identity = try await authenticator.identify(request, allowQueryToken: allowsQueryToken)
-            if case .admin(viaCookie: true) = context.identity, !Self.isSafe(request.method),
-                request.uri.path != "/admin/login"
+            if let identity = context.identity, identity.isViaCookie, !Self.isSafe(request.method),
+                !Self.loginPaths.contains(request.uri.path)
             {
                 try await checkCSRF(request)
             }
@@ -86,13 +110,17 @@ struct AuthenticationMiddleware: RouterMiddleware {
         return try await next(request, context)
     }
 
+    static let csrfHeader = HTTPField.Name("X-CSRF-Token")!
+    /// Login forms carry their own CSRF cookie; there is no session yet to derive a token from.
+    static let loginPaths: Set<String> = ["/admin/login", "/dashboard/login"]
+
     private func checkCSRF(_ request: Request) async throws {
-        guard let cookie = request.cookies[AdminWebSessions.cookieName]?.value else { return }
-        var token = request.headers[HTTPField.Name("X-CSRF-Token")!]
+        guard let (_, cookie) = try await authenticator.cookieSession(request) else { return }
+        var token = request.headers[Self.csrfHeader]
         if token == nil, request.isFormPost {
             token = try await request.decodeFields()["_csrf"]
         }
-        guard let token, authenticator.adminSessions.isValidCSRF(token, for: cookie) else {
+        guard let token, authenticator.webSessions.isValidCSRF(token, for: cookie) else {
             throw Problem(
                 .forbidden,
                 detail: "missing or wrong CSRF token: forms must carry the '_csrf' field, scripts the X-CSRF-Token header")

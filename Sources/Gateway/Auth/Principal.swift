@@ -15,6 +15,13 @@ public enum Principal: Sendable, Equatable {
         }
     }
 
+    /// Whether a console's browser cookie authenticated the request (so writes need a CSRF token).
+    public var isViaCookie: Bool {
+        switch self {
+        case .admin(let viaCookie), .tenant(_, let viaCookie): viaCookie
+        }
+    }
+
     public var isAdmin: Bool {
         if case .admin = self { return true }
         return false

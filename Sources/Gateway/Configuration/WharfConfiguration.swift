@@ -149,11 +149,12 @@ public struct WharfConfiguration: Sendable {
         }
         if let text = try values.string("webhookRetrySchedule", "WEBHOOK_RETRY_SCHEDULE"), !text.isEmpty {
             var delays: [Duration] = []
-            for part in text.split(separator: ",") {
+            // "none": one attempt, then the delivery waits in the retry console.
+            for part in text.split(separator: ",") where text != "none" {
                 guard let seconds = Int(part.trimmingCharacters(in: .whitespaces)), seconds >= 0 else {
                     throw ConfigurationError(
                         variable: "WEBHOOK_RETRY_SCHEDULE",
-                        message: "must be a comma-separated list of delays in seconds, such as 5,30,120 (got '\(text)')")
+                        message: "must be a comma-separated list of delays in seconds, such as 5,30,120, or none (got '\(text)')")
                 }
                 delays.append(.seconds(seconds))
             }

@@ -128,18 +128,8 @@ struct AccountController {
 
     private func login(_ request: Request, context: AppRequestContext) async throws -> Response {
         let input: LoginInput = try await request.decodeJSON()
-        let keys = ["ip:\(context.clientAddress)", "user:\(input.username.lowercased())"]
-        if let wait = services.limiter.retryAfter(keys) {
-            throw Problem.tooManyRequests(
-                retryAfter: wait, detail: "too many failed logins; try again in \(wait) seconds")
-        }
-        let user = try await services.store.user(username: input.username)
-        let matches = try await services.hasher.verify(input.password, hash: user?.passwordHash ?? services.decoyPasswordHash)
-        guard let user, matches else {
-            services.limiter.recordFailure(keys)
-            throw Problem(.unauthorized, detail: "wrong username or password")
-        }
-        services.limiter.recordSuccess(keys)
+        let user = try await services.authenticateTenant(
+            username: input.username, password: input.password, clientAddress: context.clientAddress)
         let (token, expiresAt) = try await services.tokens.issue(userID: user.id, tenantID: user.tenantId)
         return try JSONResponse.make(LoginView(token: token, expiresAt: expiresAt, tenantId: user.tenantId))
     }

@@ -9,7 +9,7 @@ struct GatewayServices: Sendable {
     let configuration: WharfConfiguration
     let hasher: PasswordHasher
     let tokens: TokenIssuer
-    let adminSessions: AdminWebSessions
+    let webSessions: WebSessions
     let adminPasswordHash: String
     /// A hash of a random password, checked when a username does not exist (equal timing).
     let decoyPasswordHash: String
@@ -23,6 +23,23 @@ struct GatewayServices: Sendable {
     let logger: Logger
 
     var outboundPolicy: OutboundPolicy { configuration.outboundPolicy }
+
+    /// Checks a tenant's username and password (the API's login and the dashboard's), with the
+    /// same lockout and the same timing whether or not the username exists.
+    func authenticateTenant(username: String, password: String, clientAddress: String) async throws -> TenantUserRecord {
+        let keys = ["ip:\(clientAddress)", "user:\(username.lowercased())"]
+        if let wait = limiter.retryAfter(keys) {
+            throw Problem.tooManyRequests(retryAfter: wait, detail: "too many failed logins; try again in \(wait) seconds")
+        }
+        let user = try await store.user(username: username)
+        let matches = try await hasher.verify(password, hash: user?.passwordHash ?? decoyPasswordHash)
+        guard let user, matches else {
+            limiter.recordFailure(keys)
+            throw Problem(.unauthorized, detail: "wrong username or password")
+        }
+        limiter.recordSuccess(keys)
+        return user
+    }
 
     /// The URL of a tenant's first webhook endpoint: what the seed called its webhook URL.
     func seedWebhookURL(tenantID: String) async throws -> String? {

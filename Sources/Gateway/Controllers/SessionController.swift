@@ -116,6 +116,17 @@ struct SessionController {
             }
             return try JSONResponse.make(["qr": qr, "status": session.status])
         }
+        // The same code drawn as an SVG image, for the dashboard and for any page that links one.
+        router.get("/v1/sessions/:sessionId/qr.svg") { _, context in
+            let session = try await find(context)
+            guard let qr = session.qr else {
+                throw Problem.conflict("session '\(session.id)' is \(session.status), not waiting for a QR scan")
+            }
+            let svg = try QRCode(text: qr).svg()
+            return Response(
+                status: .ok, headers: [.contentType: "image/svg+xml", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(string: svg)))
+        }
         addSandboxRoutes(to: router)
     }
 

@@ -233,7 +233,7 @@ struct WebhookController {
         var deliveryId: Int64?
     }
 
-    private func view(_ endpoint: WebhookEndpoint) -> View {
+    func view(_ endpoint: WebhookEndpoint) -> View {
         View(endpoint, breaker: services.delivery.breaker(for: endpoint.id))
     }
 

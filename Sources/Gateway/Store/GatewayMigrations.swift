@@ -97,5 +97,20 @@ enum GatewayMigrations {
                 t.primaryKey(["session_id", "chat_id"])
             }
         }
+        // The consoles: tenants get browser sessions too; a tenant's go with it.
+        migrator.registerMigration("gateway.v3.web_sessions") { db in
+            try db.create(table: "web_session") { t in
+                t.primaryKey("id_hash", .text)
+                t.column("tenant_id", .text).indexed().references("tenant", onDelete: .cascade)
+                t.column("created_at", .datetime).notNull()
+                t.column("expires_at", .datetime).notNull()
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO web_session (id_hash, tenant_id, created_at, expires_at)
+                        SELECT id_hash, NULL, created_at, expires_at FROM admin_web_session;
+                    DROP TABLE admin_web_session;
+                    """)
+        }
     }
 }

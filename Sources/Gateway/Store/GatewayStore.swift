@@ -77,11 +77,13 @@ public protocol SessionStore: Sendable {
 }
 
 /// Server-side admin web sessions, stored by a keyed hash of the cookie value.
-public protocol AdminWebSessionStore: Sendable {
-    func insertAdminSession(idHash: String, createdAt: Date, expiresAt: Date) async throws
-    func isAdminSessionValid(idHash: String, now: Date) async throws -> Bool
-    func deleteAdminSession(idHash: String) async throws
+public protocol WebSessionStore: Sendable {
+    /// `tenantID` is `nil` for the administrator's sessions.
+    func insertWebSession(idHash: String, tenantID: String?, createdAt: Date, expiresAt: Date) async throws
+    /// The live session with this hash: found, and whose it is.
+    func webSession(idHash: String, now: Date) async throws -> (tenantID: String?, expiresAt: Date)?
+    func deleteWebSession(idHash: String) async throws
 }
 
 /// Everything the gateway keeps, in one place for wiring.
-public typealias GatewayStore = TenantStore & APIKeyStore & SessionStore & AdminWebSessionStore
+public typealias GatewayStore = TenantStore & APIKeyStore & SessionStore & WebSessionStore

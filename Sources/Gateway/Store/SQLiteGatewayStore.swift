@@ -169,27 +169,30 @@ extension SQLiteGatewayStore: SessionStore {
     }
 }
 
-extension SQLiteGatewayStore: AdminWebSessionStore {
-    public func insertAdminSession(idHash: String, createdAt: Date, expiresAt: Date) async throws {
+extension SQLiteGatewayStore: WebSessionStore {
+    public func insertWebSession(idHash: String, tenantID: String?, createdAt: Date, expiresAt: Date) async throws {
         try await writer.write { db in
-            try db.execute(sql: "DELETE FROM admin_web_session WHERE expires_at < ?", arguments: [createdAt])
+            try db.execute(sql: "DELETE FROM web_session WHERE expires_at < ?", arguments: [createdAt])
             try db.execute(
-                sql: "INSERT INTO admin_web_session (id_hash, created_at, expires_at) VALUES (?, ?, ?)",
-                arguments: [idHash, createdAt, expiresAt])
+                sql: "INSERT INTO web_session (id_hash, tenant_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                arguments: [idHash, tenantID, createdAt, expiresAt])
         }
     }
 
-    public func isAdminSessionValid(idHash: String, now: Date) async throws -> Bool {
+    public func webSession(idHash: String, now: Date) async throws -> (tenantID: String?, expiresAt: Date)? {
         try await writer.read { db in
-            try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM admin_web_session WHERE id_hash = ? AND expires_at > ?", arguments: [idHash, now])
-                ?? false
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT tenant_id, expires_at FROM web_session WHERE id_hash = ? AND expires_at > ?",
+                    arguments: [idHash, now])
+            else { return nil }
+            return (row["tenant_id"], row["expires_at"])
         }
     }
 
-    public func deleteAdminSession(idHash: String) async throws {
+    public func deleteWebSession(idHash: String) async throws {
         try await writer.write { db in
-            try db.execute(sql: "DELETE FROM admin_web_session WHERE id_hash = ?", arguments: [idHash])
+            try db.execute(sql: "DELETE FROM web_session WHERE id_hash = ?", arguments: [idHash])
         }
     }
 }

@@ -1,0 +1,376 @@
+"""Browser tests of the admin panel and the tenant dashboard, in Debian's Chromium.
+
+They drive a real `wharf` (the debug build, sandbox engine) the way a person does: log in,
+click, type, confirm dialogs. A webhook receiver on loopback is stopped and started to make
+deliveries fail and succeed. Screenshots of every page go to test-output/browser/.
+
+Run by `make test` (after `swift build`); standalone: `python3 Tests/browser/test_consoles.py`.
+"""
+
+import http.server
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+from selenium import webdriver
+from selenium.common.exceptions import (NoAlertPresentException, NoSuchElementException,
+                                        StaleElementReferenceException, TimeoutException)
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SHOTS = os.path.join(ROOT, "test-output", "browser")
+ADMIN_PASSWORD = "admin password for the browser test"
+HOSTILE = "<script>alert(\"x\")</script> 'quoted' \"name\""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Receiver:
+    """A webhook receiver that can be stopped and started on a fixed port."""
+
+    def __init__(self, port):
+        self.port = port
+        self.received = []
+        self.server = None
+
+    def start(self):
+        received = self.received
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                received.append({"headers": dict(self.headers), "body": json.loads(body)})
+                self.send_response(200)
+                self.send_header("content-length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+
+class Wharf:
+    """The debug binary on a free port with a fresh data directory."""
+
+    def __init__(self):
+        self.data = tempfile.mkdtemp(prefix="wharf-browser-")
+        binary = os.path.join(ROOT, ".build", "debug", "wharf")
+        env = dict(os.environ, DATA_DIR=self.data, HOST="127.0.0.1", PORT="0", ADMIN_PASSWORD=ADMIN_PASSWORD,
+                   BCRYPT_COST="4", OUTBOUND_ALLOW="127.0.0.1/32", WEBHOOK_RETRY_SCHEDULE="none",
+                   WEBHOOK_CONNECT_TIMEOUT_MS="1000", LOG_LEVEL="warning")
+        self.process = subprocess.Popen([binary], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            line = self.process.stdout.readline()
+            match = re.search(r"listening on port (\d+)", line)
+            if match:
+                self.base = f"http://127.0.0.1:{match.group(1)}"
+                threading.Thread(target=lambda: [None for _ in self.process.stdout], daemon=True).start()
+                return
+        raise RuntimeError("wharf did not start")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=20)
+        shutil.rmtree(self.data, ignore_errors=True)
+
+    def api(self, method, path, body=None, token=None):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        if body is not None:
+            request.add_header("content-type", "application/json")
+        if token:
+            request.add_header("authorization", "Bearer " + token)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                text = response.read().decode()
+                return response.status, json.loads(text) if text else None
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read().decode() or "null")
+
+
+def make_browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000",
+                     "--disable-gpu", "--lang=en-US"]:
+        options.add_argument(argument)
+    # Dialogs stay open until the test answers them, so an unexpected alert() fails the test.
+    options.set_capability("unhandledPromptBehavior", "ignore")
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
+    driver.implicitly_wait(0)
+    return driver
+
+
+class ConsoleTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        os.makedirs(SHOTS, exist_ok=True)
+        cls.receiver = Receiver(free_port())
+        cls.wharf = Wharf()
+        cls.browser = make_browser()
+        cls.shot_number = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.browser.quit()
+        cls.wharf.stop()
+        cls.receiver.stop()
+
+    # Helpers
+
+    def shot(self, name):
+        type(self).shot_number += 1
+        self.browser.save_screenshot(os.path.join(SHOTS, f"{self.shot_number:02d}-{name}.png"))
+
+    def go(self, path):
+        self.browser.get(self.wharf.base + path)
+        self.assert_no_alert()
+
+    def wait(self, condition, timeout=20):
+        try:
+            return WebDriverWait(self.browser, timeout, poll_frequency=0.2,
+                                 ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)).until(condition)
+        except TimeoutException:
+            self.shot("TIMED-OUT")
+            raise
+
+    def css(self, selector):
+        return self.browser.find_element(By.CSS_SELECTOR, selector)
+
+    def text(self):
+        return self.css("body").text
+
+    def fill(self, form, values):
+        for name, value in values.items():
+            field = form.find_element(By.NAME, name)
+            field.clear()
+            field.send_keys(value)
+
+    def submit(self, form_selector, values=None, confirm=None):
+        form = self.css(form_selector)
+        if values:
+            self.fill(form, values)
+        form.find_element(By.CSS_SELECTOR, "button[type=submit], button:not([type])").click()
+        if confirm is not None:
+            alert = self.wait(EC.alert_is_present())
+            message = alert.text
+            alert.accept()
+            self.assertIn(confirm, message)
+            return message
+
+    def assert_no_alert(self):
+        try:
+            alert = self.browser.switch_to.alert
+            self.fail(f"a dialog opened by itself (injected script?): {alert.text}")
+        except NoAlertPresentException:
+            pass
+
+    def reload_until(self, predicate, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            self.browser.refresh()
+            if predicate():
+                return
+            time.sleep(0.3)
+        self.fail("the page never showed what was expected")
+
+    def admin_login(self):
+        self.go("/admin")
+        self.shot("admin-login")
+        self.fill(self.css("form"), {"password": ADMIN_PASSWORD})
+        self.css("form button").click()
+        self.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "nav a[aria-current]")))
+
+    # The stories
+
+    def test_1_admin_retries_a_failed_delivery(self):
+        self.admin_login()
+        self.assertIn("Overview", self.text())
+        self.shot("admin-overview")
+
+        self.go("/admin/tenants")
+        self.submit("#create-tenant", {
+            "name": HOSTILE, "username": "acme", "password": "acme password 1",
+            "webhookUrl": f"http://127.0.0.1:{self.receiver.port}/hook", "maxSessions": "1"})
+        self.wait(EC.presence_of_element_located((By.ID, "edit-tenant")))
+        self.assert_no_alert()
+        self.assertIn(HOSTILE, self.css("h1").text, "the tenant's name is shown as text")
+        self.shot("admin-tenant")
+
+        # Something happens for the tenant while its receiver is down: a session links.
+        status, login = self.wharf.api("POST", "/v1/login", {"username": "acme", "password": "acme password 1"})
+        self.assertEqual(status, 200, login)
+        status, session = self.wharf.api("POST", "/v1/sessions", {"name": HOSTILE}, token=login["token"])
+        self.assertEqual(status, 201, session)
+
+        self.go("/admin/deliveries?status=failed")
+        self.reload_until(lambda: int(re.search(r"(\d+) matching", self.text()).group(1)) > 0)
+        self.assert_no_alert()
+        self.shot("admin-deliveries-failed")
+        first = self.css("#deliveries tbody tr a").get_attribute("href")
+
+        self.go("/admin/sessions")
+        self.assertIn(HOSTILE, self.text())
+        self.shot("admin-sessions")
+        self.go("/admin/endpoints")
+        self.shot("admin-endpoints")
+
+        # The receiver comes back; retry one from its page and watch it get delivered.
+        self.receiver.start()
+        self.browser.get(first)
+        self.assertIn("Attempts", self.text())
+        self.assertIn('"type"', self.css("#payload").text)
+        self.shot("admin-delivery-failed")
+        self.submit("#retry-one")
+        self.reload_until(lambda: self.css("#delivery-status").text == "delivered")
+        self.shot("admin-delivery-delivered")
+
+        # Bulk: the rest, after the console says how many it will touch.
+        self.go("/admin/deliveries?status=failed")
+        remaining = int(re.search(r"(\d+) matching", self.text()).group(1))
+        if remaining:
+            message = self.submit("#retry-matching", confirm="Retry")
+            self.assertIn(str(remaining), message)
+            self.wait(lambda d: "queued again" in d.find_element(By.ID, "bulk-result").text)
+            self.go("/admin/deliveries?status=failed")
+            self.reload_until(lambda: "0 matching" in self.text())
+        self.go("/admin/deliveries")
+        self.shot("admin-deliveries-all")
+        self.assertTrue(self.receiver.received, "the receiver got the retried events")
+
+        self.css("header form button").click()
+        self.wait(EC.presence_of_element_located((By.NAME, "password")))
+        self.go("/admin/tenants")
+        self.assertIn("/admin", self.browser.current_url)
+        self.assertIsNotNone(self.css("input[name=password]"), "after logout the panel asks for the password again")
+
+    def test_2_tenant_links_a_session_and_manages_webhooks(self):
+        self.go("/dashboard")
+        self.shot("tenant-login")
+        self.fill(self.css("form"), {"username": "acme", "password": "acme password 1"})
+        self.css("form button").click()
+        self.wait(EC.presence_of_element_located((By.ID, "create-session")))
+        self.assert_no_alert()
+
+        # The limit is 1 and the admin story made one: a clear message, then make room.
+        self.assertIn("reached your limit of 1 session", self.text())
+        self.submit("#create-session", {"name": "second"})
+        self.wait(lambda d: "maximum of 1 session" in d.find_element(By.CSS_SELECTOR, "#create-session [role=alert]").text)
+        self.shot("tenant-sessions-at-limit")
+        existing = self.css("table tbody a").get_attribute("href")
+        self.browser.get(existing)
+        self.submit("#delete-session", confirm="Delete session")
+        self.wait(EC.presence_of_element_located((By.ID, "create-session")))
+
+        self.submit("#create-session", {"name": "Support line"})
+        self.wait(EC.presence_of_element_located((By.ID, "session-panel")))
+        self.wait(lambda d: d.find_element(By.ID, "session-status").text == "scan_qr")
+        self.wait(lambda d: d.find_element(By.ID, "qr-image").is_displayed()
+                  and d.execute_script("return document.getElementById('qr-image').naturalWidth") > 0)
+        self.shot("tenant-session-qr")
+        self.check_qr_decodes()
+
+        self.submit("#sandbox-scan")
+        self.wait(lambda d: d.find_element(By.ID, "session-status").text == "connected")
+        self.wait(lambda d: d.find_element(By.ID, "session-phone").text not in ("", "—"))
+        self.assertFalse(self.css("#qr-image").is_displayed())
+        self.shot("tenant-session-connected")
+
+        self.go("/dashboard/settings")
+        self.submit("#create-key", {"name": "n8n"})
+        self.wait(lambda d: d.find_element(By.ID, "new-key").text.startswith("wharf_sk_"))
+        key = self.css("#new-key").text
+        self.shot("tenant-settings-key")
+        status, me = self.wharf.api("GET", "/v1/me", token=key)
+        self.assertEqual((status, me["role"]), (200, "tenant"))
+        form = self.css("#settings")
+        self.submit("#settings", {"ai_prompt": "Answer in German."})
+        self.wait(EC.staleness_of(form))
+        self.go("/dashboard/settings")
+        self.assertEqual(self.css("textarea[name=ai_prompt]").get_attribute("value"), "Answer in German.")
+        status, settings = self.wharf.api("GET", "/v1/me/settings", token=key)
+        self.assertEqual(settings["settings"]["ai_prompt"], "Answer in German.")
+        self.assertTrue(settings["settings"]["humanize"]["enabled"])
+
+        self.go("/dashboard/webhooks")
+        endpoint = self.css("section[id^=endpoint-]")
+        endpoint.find_element(By.XPATH, ".//button[text()='Reveal secret']").click()
+        secret = endpoint.find_element(By.CSS_SELECTOR, "output.secret")
+        self.wait(lambda d: secret.text.startswith("whsec_"))
+        before = secret.text
+        endpoint.find_element(By.XPATH, ".//button[text()='Rotate secret']").click()
+        alert = self.wait(EC.alert_is_present())
+        alert.accept()
+        self.wait(lambda d: secret.text.startswith("whsec_") and secret.text != before)
+        endpoint.find_element(By.XPATH, ".//button[text()='Send test event']").click()
+        result = endpoint.find_element(By.CSS_SELECTOR, "output.test-result")
+        self.wait(lambda d: result.text.startswith("Delivered: HTTP 200"))
+        self.shot("tenant-webhooks")
+        tests = [r for r in self.receiver.received if r["body"]["type"] == "webhook.test"]
+        self.assertTrue(tests, "the receiver got the test event")
+        self.assertIn("v1,", tests[-1]["headers"].get("webhook-signature", ""))
+
+        self.go("/dashboard/messages")
+        self.submit("#send-message", {"chatId": "4915112345678", "text": "<script>alert('x')</script> hello"})
+        self.wait(lambda d: "jobId" in d.find_element(By.ID, "send-result").text)
+        self.go("/dashboard/messages")
+        self.assertIn("4915112345678", self.css("#jobs").text)
+        self.shot("tenant-messages")
+
+        self.go("/dashboard/deliveries")
+        self.assertIn("webhook.test", self.text())
+        self.shot("tenant-deliveries")
+        self.css("#deliveries tbody tr a").click()
+        self.assertIn("Payload", self.text())
+        self.assert_no_alert()
+        self.shot("tenant-delivery")
+
+    def check_qr_decodes(self):
+        """The QR code on screen, decoded by zxing-cpp, is the engine's QR string."""
+        import zxingcpp
+        from PIL import Image
+        import io
+        status, session = self.wharf.api("GET", "/v1/sessions/" + self.browser.current_url.rsplit("/", 1)[1],
+                                         token=self.tenant_token())
+        self.assertEqual(status, 200, session)
+        image = Image.open(io.BytesIO(self.css("#qr-image").screenshot_as_png))
+        results = zxingcpp.read_barcodes(image)
+        self.assertEqual([r.text for r in results], [session["qr"]])
+
+    def tenant_token(self):
+        status, login = self.wharf.api("POST", "/v1/login", {"username": "acme", "password": "acme password 1"})
+        self.assertEqual(status, 200, login)
+        return login["token"]
+
+
+if __name__ == "__main__":
+    result = unittest.main(exit=False, verbosity=2).result
+    print(f"Screenshots: {SHOTS}")
+    sys.exit(0 if result.wasSuccessful() else 1)
