@@ -182,10 +182,7 @@ struct DeliveryController {
     }
 
     private func date(_ text: String?, field: String) throws -> Date? {
-        guard let text else { return nil }
-        if let date = try? Date(text, strategy: .iso8601) { return date }
-        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
-        throw Problem.badRequest("'\(field)' must be an ISO 8601 time such as 2026-11-25T10:00:00Z", field: field)
+        try text.map { try DeliveryPages.date($0, field: field) }
     }
 
     private func deliveryID(_ context: AppRequestContext) throws -> Int64 {
