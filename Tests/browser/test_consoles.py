@@ -251,6 +251,9 @@ class ConsoleTests(unittest.TestCase):
         self.submit("#retry-one")
         self.reload_until(lambda: self.css("#delivery-status").text == "delivered")
         self.shot("admin-delivery-delivered")
+        attempts = [row.find_elements(By.TAG_NAME, "td") for row in self.browser.find_elements(By.CSS_SELECTOR, "#attempts tbody tr")]
+        self.assertEqual([cells[0].text for cells in attempts], ["1", "2"], "the failed attempt, then the retry")
+        self.assertEqual(attempts[1][3].text, "200")
 
         # Bulk: the rest, after the console says how many it will touch.
         self.go("/admin/deliveries?status=failed")

@@ -146,10 +146,12 @@ struct DeliveryPages {
             nextAttempt: status == .pending ? Console.time(Date(milliseconds: record.nextAttemptAt)) : "—",
             delivered: Console.time(record.deliveredAt.map(Date.init(milliseconds:))),
             canRetry: status != .delivered && status != .inflight, canDiscard: status == .pending || status == .failed,
-            attempts: detail.attempts.map {
+            // Numbered in order: a manual retry starts the outbox's own count again at 1.
+            attempts: detail.attempts.enumerated().map { index, attempt in
                 AttemptRow(
-                    attempt: $0.attempt, started: Console.time(Date(milliseconds: $0.startedAt)), durationMs: $0.durationMs,
-                    httpStatus: $0.httpStatus.map(String.init) ?? "—", error: $0.error ?? "", response: $0.responseSnippet ?? "")
+                    attempt: index + 1, started: Console.time(Date(milliseconds: attempt.startedAt)), durationMs: attempt.durationMs,
+                    httpStatus: attempt.httpStatus.map(String.init) ?? "—", error: attempt.error ?? "",
+                    response: attempt.responseSnippet ?? "")
             },
             payload: payload)
         return console.page(
