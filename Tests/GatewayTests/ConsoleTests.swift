@@ -80,6 +80,18 @@ import WharfCore
         }
     }
 
+    @Test func passwordResetLogsTheTenantsBrowsersOut() async throws {
+        try await TestWharf.run { app in
+            let acme = try await app.makeTenant("acme")
+            let (cookie, _) = try await Self.dashboardLogin(app, username: "acme", password: "password-acme")
+            let reset = try await app.call(.post, "/v1/tenants/\(acme.id)/password", json: ["password": "a new password"], as: .admin)
+            #expect(reset.status == .noContent)
+            let page = try await app.call(.get, "/dashboard/settings", headers: [.cookie: cookie])
+            #expect(page.status == .seeOther)
+            _ = try await Self.dashboardLogin(app, username: "acme", password: "a+new+password")
+        }
+    }
+
     @Test func wrongTenantPasswordShowsTheFormAgain() async throws {
         try await TestWharf.run { app in
             _ = try await app.makeTenant("acme")

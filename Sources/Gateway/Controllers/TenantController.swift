@@ -76,6 +76,8 @@ struct TenantController {
             user.passwordHash = try await services.hasher.hash(input.password)
             user.passwordChangedAt = services.clock.now
             try await services.store.updateUser(user)
+            // A new password logs the tenant's browsers out.
+            try await services.store.deleteWebSessions(tenantID: tenant.id)
             return JSONResponse.noContent()
         }
     }
@@ -141,6 +143,7 @@ struct TenantController {
             } catch StoreError.usernameTaken(let name) {
                 throw Problem.conflict("the username '\(name)' is already taken")
             }
+            if input.password != nil { try await services.store.deleteWebSessions(tenantID: id) }
         }
         tenant.updatedAt = services.clock.now
         try await services.store.updateTenant(tenant)

@@ -83,6 +83,8 @@ public protocol WebSessionStore: Sendable {
     /// The live session with this hash: found, and whose it is.
     func webSession(idHash: String, now: Date) async throws -> (tenantID: String?, expiresAt: Date)?
     func deleteWebSession(idHash: String) async throws
+    /// Ends every browser session of a tenant (its password changed).
+    func deleteWebSessions(tenantID: String) async throws
 }
 
 /// Everything the gateway keeps, in one place for wiring.

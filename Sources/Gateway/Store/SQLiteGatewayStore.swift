@@ -195,6 +195,12 @@ extension SQLiteGatewayStore: WebSessionStore {
             try db.execute(sql: "DELETE FROM web_session WHERE id_hash = ?", arguments: [idHash])
         }
     }
+
+    public func deleteWebSessions(tenantID: String) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM web_session WHERE tenant_id = ?", arguments: [tenantID])
+        }
+    }
 }
 
 extension TableRecord {
