@@ -18,13 +18,15 @@ struct Authenticator: Sendable {
     ///
     /// - Throws: a 401 problem when credentials are present but invalid, so a typo in a key is
     ///   reported as such rather than as "this route needs authentication".
-    func identify(_ request: Request, allowQueryToken: Bool) async throws -> Principal? {
+    /// - Returns: the caller and, when a console cookie identified it, that cookie's value (its
+    ///   CSRF token is derived from it).
+    func identify(_ request: Request, allowQueryToken: Bool) async throws -> (principal: Principal, cookie: String?)? {
         if let bearer = Self.bearerToken(request) {
-            return try await principal(forToken: bearer)
+            return (try await principal(forToken: bearer), nil)
         }
-        if let (principal, _) = try await cookieSession(request) { return principal }
+        if let (principal, cookie) = try await cookieSession(request) { return (principal, cookie) }
         if allowQueryToken, let token = request.uri.queryParameters.get("token"), !token.isEmpty {
-            return try await principal(forToken: token)
+            return (try await principal(forToken: token), nil)
         }
         return nil
     }
@@ -100,11 +102,10 @@ struct AuthenticationMiddleware: RouterMiddleware {
     {
         var context = context
         if context.identity == nil {
-            context.identity = try await authenticator.identify(request, allowQueryToken: allowsQueryToken)
-            if let identity = context.identity, identity.isViaCookie, !Self.isSafe(request.method),
-                !Self.loginPaths.contains(request.uri.path)
-            {
-                try await checkCSRF(request)
+            let caller = try await authenticator.identify(request, allowQueryToken: allowsQueryToken)
+            context.identity = caller?.principal
+            if let cookie = caller?.cookie, !Self.isSafe(request.method), !Self.loginPaths.contains(request.uri.path) {
+                try await checkCSRF(request, cookie: cookie)
             }
         }
         return try await next(request, context)
@@ -114,8 +115,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
     /// Login forms carry their own CSRF cookie; there is no session yet to derive a token from.
     static let loginPaths: Set<String> = ["/admin/login", "/dashboard/login"]
 
-    private func checkCSRF(_ request: Request) async throws {
-        guard let (_, cookie) = try await authenticator.cookieSession(request) else { return }
+    private func checkCSRF(_ request: Request, cookie: String) async throws {
         var token = request.headers[Self.csrfHeader]
         if token == nil, request.isFormPost {
             token = try await request.decodeFields()["_csrf"]
