@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        // Runtime for the generated WhatsApp protobufs (scripts/generate-protos.sh, output committed).
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(
             url: "https://github.com/apple/swift-configuration.git", from: "1.4.0",
             traits: [.defaults, "CommandLineArguments"]),
@@ -45,6 +47,20 @@ let package = Package(
             pkgConfig: "libqrencode",
             providers: [.apt(["libqrencode-dev"])]
         ),
+        // zlib inflates the frames WhatsApp's server compresses.
+        .systemLibrary(
+            name: "CZlib",
+            path: "Sources/CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        // libsodium's raw-scalar Ed25519 operations make XEdDSA signatures, which swift-crypto cannot.
+        .systemLibrary(
+            name: "CSodium",
+            path: "Sources/CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
         // Shared vocabulary below both engines and the outbox: time and identifiers.
         .target(
             name: "WharfCore",
@@ -55,8 +71,11 @@ let package = Package(
             name: "WhatsAppProtocol",
             dependencies: [
                 "WharfCore",
+                "CZlib",
+                "CSodium",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             path: "Sources/Protocol",
             swiftSettings: swiftSettings
@@ -129,7 +148,8 @@ let package = Package(
         ),
         .testTarget(
             name: "WhatsAppProtocolTests",
-            dependencies: ["WhatsAppProtocol"],
+            dependencies: ["WhatsAppProtocol", "WharfCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -3,7 +3,7 @@
 # As root it installs them with apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 
-packages=(libsqlite3-dev libssl-dev libcurl4-openssl-dev libqrencode-dev pkg-config)
+packages=(libsqlite3-dev libssl-dev libcurl4-openssl-dev libqrencode-dev libsodium-dev zlib1g-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
   # The consoles' browser tests: Debian's Chromium and its WebDriver.
   packages+=(python3 python3-pip chromium chromium-driver fonts-dejavu-core)
