@@ -27,6 +27,9 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         // Runtime for the generated WhatsApp protobufs (scripts/generate-protos.sh, output committed).
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        // The native engine's WebSocket client is written on SwiftNIO directly (WhatsApp checks Origin).
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(
             url: "https://github.com/apple/swift-configuration.git", from: "1.4.0",
             traits: [.defaults, "CommandLineArguments"]),
@@ -76,6 +79,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             path: "Sources/Protocol",
             swiftSettings: swiftSettings
@@ -148,7 +157,11 @@ let package = Package(
         ),
         .testTarget(
             name: "WhatsAppProtocolTests",
-            dependencies: ["WhatsAppProtocol", "WharfCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: [
+                "WhatsAppProtocol", "WharfCore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),

@@ -19,8 +19,8 @@ done
 install_python_packages() {
   # Independent peers the tests check our output against (Standard Webhooks, a QR decoder, Noise,
   # XEdDSA, the pairing ciphers), and the browser driver.
-  if [[ "${1:-}" == "--test" ]] && ! python3 -c "import standardwebhooks, selenium, zxingcpp, PIL, noise, xeddsa, cryptography" 2>/dev/null; then
-    local wanted=(standardwebhooks selenium zxing-cpp pillow noiseprotocol xeddsa cryptography)
+  if [[ "${1:-}" == "--test" ]] && ! python3 -c "import standardwebhooks, selenium, zxingcpp, PIL, noise, xeddsa, cryptography, websockets" 2>/dev/null; then
+    local wanted=(standardwebhooks selenium zxing-cpp pillow noiseprotocol xeddsa cryptography websockets)
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "${wanted[@]}" \
       || python3 -m pip install --quiet --break-system-packages "${wanted[@]}"
   fi

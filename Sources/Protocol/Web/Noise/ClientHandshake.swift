@@ -99,19 +99,20 @@ public struct ClientHandshake: Sendable {
 /// The two directions of an established connection. Each frame is one AES-GCM message with no
 /// associated data; the counters make replayed or reordered frames fail to decrypt.
 public struct NoiseTransport: Sendable {
-    private var sendCipher: CipherState
-    private var receiveCipher: CipherState
+    /// The halves can go separate ways: the read loop owns `receiver`, the sending actor `sender`.
+    public var sender: CipherState
+    public var receiver: CipherState
 
     public init(send: CipherState, receive: CipherState) {
-        self.sendCipher = send
-        self.receiveCipher = receive
+        self.sender = send
+        self.receiver = receive
     }
 
     public mutating func encrypt(_ plaintext: [UInt8]) throws(NoiseError) -> [UInt8] {
-        try sendCipher.seal(plaintext)
+        try sender.seal(plaintext)
     }
 
     public mutating func decrypt(_ ciphertext: [UInt8]) throws(NoiseError) -> [UInt8] {
-        try receiveCipher.open(ciphertext)
+        try receiver.open(ciphertext)
     }
 }

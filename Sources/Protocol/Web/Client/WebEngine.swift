@@ -1,0 +1,135 @@
+import Foundation
+import Logging
+import WharfCore
+
+/// An engine that can link by phone number: the user types a code on the phone instead of
+/// scanning a QR code.
+public protocol PhoneNumberPairing: Sendable {
+    /// Starts code pairing for `phone` (international digits) and returns the code to show, `XXXX-XXXX`.
+    func requestPairingCode(phone: String) async throws -> String
+}
+
+/// The native WhatsApp Web multi-device engine: this process is a linked device of the tenant's phone.
+///
+/// Part 1 links (QR or phone code), logs in with stored credentials, keeps the connection alive and
+/// maps the server's verdicts to session events. Sending and receiving messages need the Signal
+/// layer, which comes next; until then `send` reports that it is not supported.
+public actor WebEngine: Engine, PhoneNumberPairing {
+    public nonisolated let kind = EngineKind.web
+    public nonisolated let events: AsyncStream<EngineEvent>
+    private let continuation: AsyncStream<EngineEvent>.Continuation
+    private let configuration: WebEngineConfiguration
+    private let store: any CredentialsStore
+    private let clock: any WharfClock
+    private let logger: Logger
+    private var connection: WebConnection?
+    private var runner: Task<Void, Never>?
+    private var stopping = false
+    private var finished = false
+
+    public init(
+        configuration: WebEngineConfiguration, credentials: any CredentialsStore, clock: any WharfClock,
+        logger: Logger = Logger(label: "wharf.web")
+    ) {
+        (events, continuation) = AsyncStream.makeStream(of: EngineEvent.self)
+        self.configuration = configuration
+        self.store = credentials
+        self.clock = clock
+        self.logger = logger
+    }
+
+    public func connect() async throws {
+        guard !finished else { throw EngineError.notConnected }
+        guard runner == nil else { return }
+        let credentials = try await loadCredentials()
+        stopping = false
+        runner = Task { await self.runConnections(credentials) }
+    }
+
+    /// Connection after connection while the server asks for restarts (as it does right after
+    /// pairing); any other end is reported and leaves reconnecting to the session manager.
+    private func runConnections(_ initial: DeviceCredentials) async {
+        var credentials = initial
+        while !stopping {
+            continuation.yield(.status(.connecting))
+            let connection = WebConnection(
+                configuration: configuration, credentials: credentials, clock: clock, logger: logger,
+                emit: { [continuation] status in continuation.yield(.status(status)) },
+                save: { [store] updated in try await store.setValue(try JSONEncoder().encode(updated), forKey: DeviceCredentials.storageKey) })
+            self.connection = connection
+            let end = await connection.run()
+            credentials = await connection.currentCredentials
+            self.connection = nil
+            // A stop we asked for is reported by `disconnect()` or `logout()` instead.
+            guard !stopping else { break }
+            switch end {
+            case .restart:
+                continue
+            case .dropped(let reason):
+                continuation.yield(.status(.disconnected(reason: reason)))
+            case .loggedOut(let reason):
+                try? await store.removeAll()
+                continuation.yield(.status(.loggedOut(reason: reason)))
+            }
+            break
+        }
+        runner = nil
+    }
+
+    private func loadCredentials() async throws -> DeviceCredentials {
+        if let data = try await store.value(forKey: DeviceCredentials.storageKey),
+            let credentials = try? JSONDecoder().decode(DeviceCredentials.self, from: data) {
+            return credentials
+        }
+        // Keys are made once and kept, so every QR code of this session names the same device.
+        let credentials = try DeviceCredentials.generate()
+        try await store.setValue(try JSONEncoder().encode(credentials), forKey: DeviceCredentials.storageKey)
+        return credentials
+    }
+
+    public func disconnect() async {
+        guard let runner else { return }
+        stopping = true
+        await connection?.close("disconnected")
+        await runner.value
+        continuation.yield(.status(.disconnected(reason: "disconnected")))
+    }
+
+    public func logout() async throws {
+        if let connection {
+            stopping = true
+            try? await connection.logout()
+            await connection.close("logged out")
+            await runner?.value
+        }
+        try await store.removeAll()
+        continuation.yield(.status(.loggedOut(reason: "logged out")))
+    }
+
+    public func shutdown() async {
+        await disconnect()
+        finished = true
+        continuation.finish()
+    }
+
+    public func requestPairingCode(phone: String) async throws -> String {
+        let digits = phone.filter(\.isNumber)
+        guard digits.count > 6, !digits.hasPrefix("0") else {
+            throw EngineError.rejected("the phone number must be in international format, without a leading 0")
+        }
+        guard let connection else { throw EngineError.notConnected }
+        return try await connection.requestPairingCode(phone: digits)
+    }
+
+    public func send(_ message: OutboundMessage) async throws -> SentMessage {
+        throw EngineError.unsupported("sending messages yet (the Signal layer is not built)")
+    }
+
+    public func setPresence(_ presence: ChatPresence, in chat: ChatID) async throws {
+        throw EngineError.unsupported("typing indicators yet (the Signal layer is not built)")
+    }
+
+    public func markRead(chat: ChatID, messageIDs: [String]) async throws {
+        throw EngineError.unsupported("read receipts yet (the Signal layer is not built)")
+    }
+}

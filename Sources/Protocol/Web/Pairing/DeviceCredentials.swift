@@ -1,0 +1,53 @@
+import Crypto
+import Foundation
+
+/// Everything a linked device must remember between runs: its keys before pairing, and the account
+/// it was linked to after. Stored as one JSON blob in the engine's credentials store.
+struct DeviceCredentials: Codable, Sendable, Equatable {
+    static let storageKey = "web.device"
+
+    /// The Noise static key; the server knows the device by it.
+    var noiseKey: Data
+    /// The Signal identity key; also signs the prekey and the device identity.
+    var identityKey: Data
+    var registrationID: UInt32
+    var signedPreKeyID: UInt32
+    var signedPreKey: Data
+    /// XEdDSA by the identity key over `0x05 || signedPreKey.public`.
+    var signedPreKeySignature: Data
+    /// Shared with the phone through the QR code (or derived in code pairing); authenticates pair-success.
+    var advSecret: Data
+    var account: LinkedAccount?
+
+    struct LinkedAccount: Codable, Sendable, Equatable {
+        var jid: String
+        var lid: String?
+        var platform: String?
+        var businessName: String?
+        /// The phone's identity key (the account signature key), kept as the Signal identity of device 0.
+        var accountSignatureKey: Data
+        /// The signed device identity (ADVSignedDeviceIdentity) messages carry in part 2.
+        var signedIdentity: Data
+    }
+
+    static func generate() throws -> DeviceCredentials {
+        let identity = Curve25519.KeyAgreement.PrivateKey()
+        let preKey = Curve25519.KeyAgreement.PrivateKey()
+        let signature = try XEdDSA.sign([0x05] + Array(preKey.publicKey.rawRepresentation), privateKey: identity)
+        return DeviceCredentials(
+            noiseKey: Curve25519.KeyAgreement.PrivateKey().rawRepresentation,
+            identityKey: identity.rawRepresentation,
+            registrationID: UInt32.random(in: 1...16380),
+            signedPreKeyID: 1,
+            signedPreKey: preKey.rawRepresentation,
+            signedPreKeySignature: Data(signature),
+            advSecret: Data((0..<32).map { _ in UInt8.random(in: .min ... .max) }),
+            account: nil)
+    }
+
+    var noisePrivateKey: Curve25519.KeyAgreement.PrivateKey { try! .init(rawRepresentation: noiseKey) }
+    var identityPrivateKey: Curve25519.KeyAgreement.PrivateKey { try! .init(rawRepresentation: identityKey) }
+    var noisePublicKey: [UInt8] { Array(noisePrivateKey.publicKey.rawRepresentation) }
+    var identityPublicKey: [UInt8] { Array(identityPrivateKey.publicKey.rawRepresentation) }
+    var signedPreKeyPublic: [UInt8] { Array(try! Curve25519.KeyAgreement.PrivateKey(rawRepresentation: signedPreKey).publicKey.rawRepresentation) }
+}
