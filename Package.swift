@@ -155,10 +155,20 @@ let package = Package(
             dependencies: ["WharfCore"],
             swiftSettings: swiftSettings
         ),
+        // Drives the Python peers in Tests/peers (the fake WhatsApp server among them) for both test targets.
+        .target(
+            name: "PeerSupport",
+            dependencies: [
+                "WhatsAppProtocol", "WharfCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Tests/PeerSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "WhatsAppProtocolTests",
             dependencies: [
-                "WhatsAppProtocol", "WharfCore",
+                "WhatsAppProtocol", "WharfCore", "PeerSupport",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -174,6 +184,8 @@ let package = Package(
             name: "GatewayTests",
             dependencies: [
                 "Gateway",
+                "PeerSupport",
+                "WhatsAppProtocol",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -33,6 +33,11 @@ public struct Wharf: Sendable {
         var logger = logger ?? Logger(label: "wharf")
         logger.logLevel = configuration.logLevel
         var configuration = configuration
+        if configuration.trustsTestRoot {
+            logger.warning(
+                "WA_ROOT_KEY replaces WhatsApp's certificate root: the web engine will trust a server that is NOT WhatsApp. Use this only against a test server.",
+                metadata: ["wa_ws_url": "\(configuration.webEngine.url)"])
+        }
         let directory = configuration.dataDirectory
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -86,7 +91,7 @@ public struct Wharf: Sendable {
         let events = SessionEventHub()
         let sink = OutboxEventSink(outbox: outbox, store: store, delivery: delivery, hub: events, clock: clock)
         let sessions = SessionManager(
-            store: store, credentials: { store.credentials(sessionID: $0) }, factory: EngineFactory(clock: clock),
+            store: store, credentials: { store.credentials(sessionID: $0) }, factory: EngineFactory(clock: clock, web: configuration.webEngine, logger: logger),
             sink: sink, clock: clock, logger: logger)
         var dispatcherOptions = Dispatcher.Options()
         dispatcherOptions.holdWhileDisconnected = configuration.jobHoldWhileDisconnected

@@ -16,19 +16,23 @@ import NIOCore
     final class Child: Sendable {
         let process: Process
         let port: Int
+        /// Where the child's log lines (standard error) go.
+        let errorLog: String
 
-        init(dataDirectory: String) async throws {
+        init(dataDirectory: String, environment extra: [String: String] = [:]) async throws {
             let log = dataDirectory + "/stdout-\(UUID().uuidString).log"
             _ = FileManager.default.createFile(atPath: log, contents: nil)
+            errorLog = dataDirectory + "/stderr-\(UUID().uuidString).log"
+            _ = FileManager.default.createFile(atPath: errorLog, contents: nil)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: CrashTests.binary)
             process.environment = [
                 "DATA_DIR": dataDirectory, "PORT": "0", "HOST": "127.0.0.1", "ADMIN_PASSWORD": "crash-test-password",
                 "ADMIN_API_KEY": CrashTests.adminKey, "OUTBOUND_ALLOW": "127.0.0.1", "BCRYPT_COST": "4", "LOG_LEVEL": "error",
                 "WEBHOOK_RETRY_SCHEDULE": "1,1,1,1,1,1,1,1,1,1",
-            ]
+            ].merging(extra) { $1 }
             process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-            process.standardError = FileHandle.nullDevice
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorLog))
             try process.run()
             self.process = process
             var port: Int?

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import SwiftProtobuf
 import Testing
+import PeerSupport
 import WharfCore
 
 @testable import WhatsAppProtocol

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import PeerSupport
 import WharfCore
 
 @testable import WhatsAppProtocol

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Testing
+import PeerSupport
 import WharfCore
 
 @testable import WhatsAppProtocol

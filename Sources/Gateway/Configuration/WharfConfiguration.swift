@@ -3,6 +3,8 @@ import SystemPackage
 import Foundation
 import Logging
 import Outbox
+import WhatsAppProtocol
+import WharfCore
 
 /// Everything Wharf needs to start, validated.
 ///
@@ -35,6 +37,12 @@ public struct WharfConfiguration: Sendable {
     public var mediaTimeout: Duration = .seconds(30)
     /// Retry schedule, breaker, concurrency and retention of webhook deliveries.
     public var deliveryOptions = DeliveryService.Options()
+    /// How the native (`web`) engine reaches WhatsApp: `WA_WS_URL`, `WA_VERSION`, `WA_ROOT_KEY`.
+    public var webEngine = WebEngineConfiguration()
+
+    /// Whether `WA_ROOT_KEY` replaced WhatsApp's certificate root: only a test server needs that,
+    /// so start-up says so loudly.
+    public var trustsTestRoot: Bool { webEngine.trust.rootKey != ServerCertificateTrust.whatsAppRootKey }
 
     public init() {}
 
@@ -169,7 +177,33 @@ public struct WharfConfiguration: Sendable {
         if let cost = try values.integer("bcryptCost", "BCRYPT_COST", in: 4...16) {
             configuration.bcryptCost = UInt8(cost)
         }
+        try parseWebEngine(values, into: &configuration.webEngine)
         return configuration
+    }
+
+    private static func parseWebEngine(_ values: Values, into web: inout WebEngineConfiguration) throws {
+        if let text = try values.string("waWsUrl", "WA_WS_URL"), !text.isEmpty {
+            guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "ws" || scheme == "wss",
+                url.host() != nil
+            else {
+                throw ConfigurationError(variable: "WA_WS_URL", message: "must be a ws:// or wss:// URL (got '\(text)')")
+            }
+            web.url = text
+        }
+        if let text = try values.string("waVersion", "WA_VERSION"), !text.isEmpty {
+            let parts = text.split(separator: ".").map { UInt32($0) }
+            guard parts.count == 3, parts.allSatisfy({ $0 != nil }) else {
+                throw ConfigurationError(
+                    variable: "WA_VERSION", message: "must be WhatsApp Web's version as three numbers, such as 2.3000.1045649367 (got '\(text)')")
+            }
+            web.version = parts.compactMap { $0 }
+        }
+        if let text = try values.string("waRootKey", "WA_ROOT_KEY"), !text.isEmpty {
+            guard let key = [UInt8](hex: text), key.count == 32 else {
+                throw ConfigurationError(variable: "WA_ROOT_KEY", message: "must be a 32-byte Curve25519 public key in hex (64 characters)")
+            }
+            web.trust = ServerCertificateTrust(rootKey: key)
+        }
     }
 
     /// Reads raw strings and turns bad ones into errors that name the variable.

@@ -127,7 +127,45 @@ struct SessionController {
                 status: .ok, headers: [.contentType: "image/svg+xml", .cacheControl: "no-store"],
                 body: .init(byteBuffer: ByteBuffer(string: svg)))
         }
+        router.post("/v1/sessions/:sessionId/pairing-code") { request, context in
+            try await requestPairingCode(request, context: context)
+        }
+        router.post("/v1/sessions/:sessionId/logout") { _, context in
+            let session = try await find(context)
+            await services.sessions.unlink(sessionID: session.id)
+            return try JSONResponse.make(View(try await find(context)))
+        }
         addSandboxRoutes(to: router)
+    }
+
+    /// Linking by phone number: WhatsApp shows a notification on that phone, where the user types
+    /// the code this returns.
+    private func requestPairingCode(_ request: Request, context: AppRequestContext) async throws -> Response {
+        struct Input: Decodable { var phone: String }
+        let session = try await find(context)
+        let input: Input = try await request.decodeJSON()
+        let digits = input.phone.filter(\.isNumber)
+        guard (7...15).contains(digits.count), !digits.hasPrefix("0"),
+            input.phone.allSatisfy({ $0.isNumber || " +-().".contains($0) })
+        else {
+            throw Problem.badRequest(
+                "field 'phone': a phone number in international format with its country code, such as +49 170 1234567",
+                field: "phone")
+        }
+        guard let engine = await services.sessions.engine(for: session.id) else {
+            throw Problem.conflict("session '\(session.id)' is not running; restart it first")
+        }
+        guard let pairing = engine as? any PhoneNumberPairing else {
+            throw Problem.conflict("the '\(session.engine)' engine links by QR code only")
+        }
+        do {
+            let code = try await pairing.requestPairingCode(phone: digits)
+            return try JSONResponse.make(["pairingCode": code, "phone": digits])
+        } catch EngineError.notConnected {
+            throw Problem.conflict("session '\(session.id)' is \(session.status), not waiting to be linked")
+        } catch let error as EngineError {
+            throw Problem.conflict(error.description)
+        }
     }
 
     // MARK: Handlers

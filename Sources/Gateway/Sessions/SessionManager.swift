@@ -96,6 +96,13 @@ public actor SessionManager: Service {
         retire(runner)
     }
 
+    /// Unlinks the device but keeps the session, which `restart` links again (a new QR code).
+    public func unlink(sessionID: String) async {
+        guard let runner = runners[sessionID] else { return }
+        await logout(sessionID: sessionID)
+        await record(.loggedOut, detail: "logged out through the API", sessionID: sessionID, runner: runner)
+    }
+
     /// Stops every engine, keeping credentials, for shutdown.
     public func stopAll() async {
         let all = runners

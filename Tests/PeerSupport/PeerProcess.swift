@@ -2,8 +2,8 @@ import Foundation
 
 /// A Python peer from `Tests/peers`, driven over stdin/stdout: the independent implementations
 /// (noiseprotocol, xeddsa, cryptography) our protocol code is checked against.
-final class PeerProcess {
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+public final class PeerProcess {
+    public static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("peers")
 
     private let process = Process()
@@ -11,7 +11,7 @@ final class PeerProcess {
     private let output = Pipe()
     private var buffer: [UInt8] = []
 
-    init(_ script: String, _ arguments: [String] = []) throws {
+    public init(_ script: String, _ arguments: [String] = []) throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", Self.directory.appendingPathComponent(script).path] + arguments
         process.currentDirectoryURL = Self.directory
@@ -25,21 +25,22 @@ final class PeerProcess {
         process.waitUntilExit()
     }
 
-    struct PeerFailure: Error, CustomStringConvertible {
-        let description: String
+    public struct PeerFailure: Error, CustomStringConvertible {
+        public let description: String
+        public init(description: String) { self.description = description }
     }
 
-    func send(_ word: String, _ bytes: [UInt8]) {
+    public func send(_ word: String, _ bytes: [UInt8]) {
         input.fileHandleForWriting.write(Data((word + " " + bytes.hex + "\n").utf8))
     }
 
-    func sendAll(_ data: Data) {
+    public func sendAll(_ data: Data) {
         input.fileHandleForWriting.write(data)
         try? input.fileHandleForWriting.close()
     }
 
     /// The next `word hex` line; a line `error …` from the peer becomes a thrown failure.
-    func receive(_ expected: String) throws -> [UInt8] {
+    public func receive(_ expected: String) throws -> [UInt8] {
         let line = try readLine()
         let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
         let word = parts.first ?? ""
@@ -51,13 +52,13 @@ final class PeerProcess {
         return [UInt8](hex: payload) ?? Array(payload.utf8)
     }
 
-    func receiveText(_ expected: String) throws -> String {
+    public func receiveText(_ expected: String) throws -> String {
         let line = try readLine()
         guard line.hasPrefix(expected + " ") else { throw PeerFailure(description: "expected \(expected), got \(line)") }
         return String(line.dropFirst(expected.count + 1))
     }
 
-    func readToEnd() -> Data {
+    public func readToEnd() -> Data {
         let rest = output.fileHandleForReading.readDataToEndOfFile()
         defer { buffer = [] }
         return Data(buffer) + rest

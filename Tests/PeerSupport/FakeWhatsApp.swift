@@ -3,18 +3,18 @@ import Foundation
 import NIOCore
 import WharfCore
 
-@testable import WhatsAppProtocol
+import WhatsAppProtocol
 
 /// `Tests/peers/fake_whatsapp.py`: WhatsApp's server and the user's phone, written in Python from the
 /// protocol facts alone (its own codec, noiseprotocol, xeddsa, cryptography), on 127.0.0.1.
-final class FakeWhatsApp: @unchecked Sendable {
-    let url: String
-    let controlURL: String
-    let rootKey: [UInt8]
+public final class FakeWhatsApp: @unchecked Sendable {
+    public let url: String
+    public let controlURL: String
+    public let rootKey: [UInt8]
     private let process = Process()
     private let input = Pipe()
 
-    init() throws {
+    public init() throws {
         let output = Pipe()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", PeerProcess.directory.appendingPathComponent("fake_whatsapp.py").path]
@@ -44,7 +44,7 @@ final class FakeWhatsApp: @unchecked Sendable {
         process.waitUntilExit()
     }
 
-    var configuration: WebEngineConfiguration {
+    public var configuration: WebEngineConfiguration {
         var configuration = WebEngineConfiguration()
         configuration.url = url
         configuration.trust = ServerCertificateTrust(rootKey: rootKey)
@@ -53,7 +53,7 @@ final class FakeWhatsApp: @unchecked Sendable {
 
     /// Calls the control API; returns the status code and the JSON answer.
     @discardableResult
-    func control(_ method: String, _ path: String, _ body: [String: Any]? = nil) async throws -> (status: Int, json: [String: Any]) {
+    public func control(_ method: String, _ path: String, _ body: [String: Any]? = nil) async throws -> (status: Int, json: [String: Any]) {
         var request = HTTPClientRequest(url: controlURL + path)
         request.method = .init(rawValue: method)
         if let body {
@@ -66,7 +66,7 @@ final class FakeWhatsApp: @unchecked Sendable {
         return (Int(response.status.code), json)
     }
 
-    func devices() async throws -> [String: Any] {
+    public func devices() async throws -> [String: Any] {
         try await control("GET", "/state").json["devices"] as? [String: Any] ?? [:]
     }
 }
