@@ -170,6 +170,10 @@ actor StatusRecorder {
         statuses.append(status)
     }
 
+    var count: Int { statuses.count }
+    /// Statuses that arrived but no `next` has looked at yet.
+    var pending: Int { statuses.count - cursor }
+
     func next(seconds: Double, where accept: (SessionStatus) -> Bool) async throws -> SessionStatus {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {

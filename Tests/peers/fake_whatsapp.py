@@ -20,6 +20,7 @@ The control server takes and answers JSON:
   POST /remove-device  {"jid"}: forget a device, kicking it out if connected
   POST /compress       {"on"}: zlib-compress the frames sent from now on
   POST /refs           {"count"}: send fresh <pair-device> refs to every registration connection
+  POST /pings          {"answer"}: answer keepalive pings or leave them unanswered (counted in /state)
 """
 import asyncio
 import base64
@@ -165,6 +166,7 @@ class Connection:
         self.kind = "handshaking"
         self.jid = None
         self.active = False
+        self.pings = 0
         self.refs = []
         self.pair_device_id = None
         self.refs_acked = False
@@ -232,7 +234,7 @@ class Connection:
 
     def summary(self):
         return {"id": self.id, "kind": self.kind, "jid": self.jid, "active": self.active, "refs": self.refs,
-                "refsAcked": self.refs_acked, "received": self.received}
+                "refsAcked": self.refs_acked, "received": self.received, "pings": self.pings}
 
 
 class FakeWhatsApp:
@@ -248,6 +250,7 @@ class FakeWhatsApp:
         self.connections = []
         self.connection_count = 0
         self.compress = False
+        self.answer_pings = True
 
     def phone(self, number):
         return self.phones.setdefault(number, Phone())
@@ -365,7 +368,9 @@ class FakeWhatsApp:
         if kind not in ("get", "set"):
             conn.received.append(str(iq))
         elif xmlns == "w:p" and name == "ping":
-            await conn.send(result(iq_id))
+            conn.pings += 1
+            if self.answer_pings:
+                await conn.send(result(iq_id))
         elif xmlns == "passive" and name == "active":
             conn.active = True
             await conn.send(result(iq_id))
@@ -505,6 +510,7 @@ class FakeWhatsApp:
             ("POST", "/remove-device"): self.remove_device_request,
             ("POST", "/compress"): self.set_compress,
             ("POST", "/refs"): self.rotate_refs,
+            ("POST", "/pings"): self.set_answer_pings,
         }
         handler = routes.get((method, path))
         if handler is None:
@@ -610,6 +616,10 @@ class FakeWhatsApp:
     async def set_compress(self, request):
         self.compress = bool(request["on"])
         return 200, {"compress": self.compress}
+
+    async def set_answer_pings(self, request):
+        self.answer_pings = bool(request["answer"])
+        return 200, {"answer": self.answer_pings}
 
     async def rotate_refs(self, request):
         count = int(request["count"])

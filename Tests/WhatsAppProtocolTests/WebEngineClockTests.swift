@@ -1,0 +1,82 @@
+import Foundation
+import PeerSupport
+import Testing
+import WharfCore
+
+@testable import WhatsAppProtocol
+
+/// Time-driven behaviour of the native engine (QR rotation, keepalive), with an injected clock: the
+/// fake server answers at network speed, the engine's waits only end when the test moves time.
+@Suite(.serialized) struct WebEngineClockTests {
+    func statuses(_ recorder: StatusRecorder) async -> Int { await recorder.count }
+
+    @Test func qrCodesRotateSixtyThenTwentySecondsAndThenTheAttemptEnds() async throws {
+        let server = try FakeWhatsApp()
+        let clock = ManualClock(now: Date())
+        let engine = WebEngine(configuration: server.configuration, credentials: MemoryCredentials(), clock: clock)
+        let events = StatusRecorder(engine)
+        try await engine.connect()
+        guard case .qr(let first) = try await events.next(seconds: 20, where: WebEngineTests.isQR) else { return }
+        try await server.control("POST", "/refs", ["count": 3])  // a fresh set of three refs
+        guard case .qr(let second) = try await events.next(seconds: 20, where: WebEngineTests.isQR) else { return }
+        #expect(second != first)
+        #expect(await clock.waitForSleepers(count: 1))
+
+        clock.advance(by: .seconds(59))
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(await events.pending == 0, "the first code of a set stays 60 seconds")
+        clock.advance(by: .seconds(1))
+        guard case .qr(let third) = try await events.next(seconds: 20, where: WebEngineTests.isQR) else { return }
+        #expect(third != second)
+
+        #expect(await clock.waitForSleepers(count: 1))
+        clock.advance(by: .seconds(19))
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(await events.pending == 0, "later codes stay 20 seconds")
+        clock.advance(by: .seconds(1))
+        guard case .qr = try await events.next(seconds: 20, where: WebEngineTests.isQR) else { return }
+
+        #expect(await clock.waitForSleepers(count: 1))
+        clock.advance(by: .seconds(20))
+        #expect(try await events.next(seconds: 20, where: { if case .disconnected = $0 { true } else { false } })
+            == .disconnected(reason: "the QR code was not scanned in time"))
+        await engine.shutdown()
+    }
+
+    @Test func keepalivePingsAndGivesUpAfterThreeUnansweredOnes() async throws {
+        let server = try FakeWhatsApp()
+        let clock = ManualClock(now: Date())
+        let engine = WebEngine(configuration: server.configuration, credentials: MemoryCredentials(), clock: clock)
+        let events = StatusRecorder(engine)
+        try await engine.connect()
+        guard case .qr(let qr) = try await events.next(seconds: 20, where: WebEngineTests.isQR) else { return }
+        #expect(try await server.control("POST", "/scan", ["qr": qr, "phone": "491701234567"]).status == 200)
+        _ = try await events.next(seconds: 20, where: WebEngineTests.isConnected)
+
+        func pings() async throws -> Int {
+            let connections = try await server.control("GET", "/state").json["connections"] as? [[String: Any]] ?? []
+            return connections.compactMap { $0["pings"] as? Int }.max() ?? 0
+        }
+        func waitForPings(_ count: Int) async throws {
+            for _ in 0..<500 where try await pings() < count { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(try await pings() == count)
+        }
+
+        #expect(await clock.waitForSleepers(count: 1))
+        #expect(try await pings() == 0)
+        clock.advance(by: .seconds(30))  // the interval is 20–30 s
+        try await waitForPings(1)
+
+        try await server.control("POST", "/pings", ["answer": false])
+        for round in 2...4 {
+            #expect(await clock.waitForSleepers(count: 1))
+            clock.advance(by: .seconds(30))
+            try await waitForPings(round)
+            #expect(await clock.waitForSleepers(count: 1))
+            clock.advance(by: .seconds(10))  // the answer deadline
+        }
+        #expect(try await events.next(seconds: 20, where: { if case .disconnected = $0 { true } else { false } })
+            == .disconnected(reason: "WhatsApp stopped answering keepalive pings"))
+        await engine.shutdown()
+    }
+}
