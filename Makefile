@@ -3,7 +3,7 @@ SWIFT ?= swift
 DATA_DIR ?= ./data
 PORT ?= 5001
 
-.PHONY: run build release test deps test-deps bench clean
+.PHONY: run build release test deps test-deps bench fuzz clean
 
 deps:
 	@scripts/install-deps.sh
@@ -32,6 +32,10 @@ bench: deps
 	$$($(SWIFT) build -c release --show-bin-path)/wharf-bench --events 20000
 	$(SWIFT) build -c release --product wharf-send-bench
 	$$($(SWIFT) build -c release --show-bin-path)/wharf-send-bench --jobs 5000
+
+# Fuzzes the WhatsApp binary-node decoder (libFuzzer + AddressSanitizer); FUZZ_SECONDS=600 for longer.
+fuzz: deps
+	scripts/fuzz.sh
 
 clean:
 	rm -rf .build
