@@ -5,14 +5,16 @@
 FROM swift:6.3-bookworm AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libsqlite3-dev libssl-dev libcurl4-openssl-dev libqrencode-dev pkg-config \
+      libsqlite3-dev libssl-dev libcurl4-openssl-dev libqrencode-dev libsodium-dev zlib1g-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Resolve dependencies first so that source edits reuse the cached layer.
 COPY Package.swift ./
 RUN swift package resolve
+# Package.swift names targets in all three folders, so all three must be present to load it.
 COPY Sources ./Sources
 COPY Tests ./Tests
+COPY Benchmarks ./Benchmarks
 RUN swift build -c release --product wharf --static-swift-stdlib \
  && mkdir -p /out \
  && cp "$(swift build -c release --show-bin-path)/wharf" /out/wharf
@@ -20,7 +22,7 @@ RUN swift build -c release --product wharf --static-swift-stdlib \
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libsqlite3-0 libcurl4 libqrencode4 curl ca-certificates tzdata \
+      libsqlite3-0 libcurl4 libqrencode4 libsodium23 zlib1g curl ca-certificates tzdata \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin wharf \
  && mkdir -p /app/data \

@@ -32,6 +32,8 @@ bench: deps
 	$$($(SWIFT) build -c release --show-bin-path)/wharf-bench --events 20000
 	$(SWIFT) build -c release --product wharf-send-bench
 	$$($(SWIFT) build -c release --show-bin-path)/wharf-send-bench --jobs 5000
+	$(SWIFT) build -c release --product wharf-web-bench
+	$$($(SWIFT) build -c release --show-bin-path)/wharf-web-bench --sessions 1000
 
 # Fuzzes the WhatsApp binary-node decoder (libFuzzer + AddressSanitizer); FUZZ_SECONDS=600 for longer.
 fuzz: deps

@@ -150,6 +150,14 @@ let package = Package(
             path: "Benchmarks/SendBenchmark",
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "wharf-web-bench",
+            dependencies: [
+                "WhatsAppProtocol", "WharfCore", "PeerSupport", .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/WebSessionsBenchmark",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "CoreTests",
             dependencies: ["WharfCore"],

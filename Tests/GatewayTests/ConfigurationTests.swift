@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WharfCore
 
 @testable import Gateway
 
@@ -31,6 +32,20 @@ import Testing
         #expect(throws: Never.self) { try configuration.outboundPolicy.check(URL(string: "http://n8n.internal/hook")!) }
     }
 
+    @Test func webEngineSettingsAreRead() async throws {
+        let defaults = try await WharfConfiguration.load(arguments: ["wharf"], environment: [:])
+        #expect(defaults.webEngine.url == "wss://web.whatsapp.com/ws/chat")
+        #expect(!defaults.trustsTestRoot)
+        let key = String(repeating: "ab", count: 32)
+        let configuration = try await WharfConfiguration.load(
+            arguments: ["wharf"],
+            environment: ["WA_WS_URL": "ws://127.0.0.1:9/ws/chat", "WA_VERSION": "2.3000.1", "WA_ROOT_KEY": key])
+        #expect(configuration.webEngine.url == "ws://127.0.0.1:9/ws/chat")
+        #expect(configuration.webEngine.version == [2, 3000, 1])
+        #expect(configuration.webEngine.trust.rootKey.hex == key)
+        #expect(configuration.trustsTestRoot)
+    }
+
     @Test func flagsBeatEnvironmentAndFileComesLast() async throws {
         let file = NSTemporaryDirectory() + "wharf-config-\(UUID().uuidString).env"
         try "# a comment\nPORT=7000\nLOG_LEVEL=warning\nDATA_DIR=/from/file\n".write(
@@ -53,6 +68,9 @@ import Testing
         (["OUTBOUND_ALLOW": "10.0.0.0/99"], "OUTBOUND_ALLOW"),
         (["ADMIN_PASSWORD": "abc"], "ADMIN_PASSWORD"),
         (["CONFIG_FILE": "/nonexistent/wharf.env"], "CONFIG_FILE"),
+        (["WA_WS_URL": "https://web.whatsapp.com/ws/chat"], "WA_WS_URL"),
+        (["WA_VERSION": "2.3000"], "WA_VERSION"),
+        (["WA_ROOT_KEY": "abcd"], "WA_ROOT_KEY"),
     ])
     func invalidValuesNameTheVariable(environment: [String: String], variable: String) async throws {
         do {

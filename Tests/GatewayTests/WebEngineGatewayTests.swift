@@ -63,7 +63,10 @@ import WharfCore
         child.kill()
         let restarted = try await CrashTests.Child(dataDirectory: directory, environment: environment(server))
         defer { if restarted.process.isRunning { restarted.kill() } }
-        _ = try await waitFor(restarted, session: session, token: token, "connected again") { $0["status"] as? String == "connected" }
+        let before = linked["connectedAt"] as? String
+        _ = try await waitFor(restarted, session: session, token: token, "connected again") {
+            $0["status"] as? String == "connected" && $0["connectedAt"] as? String != before
+        }
         let connections = try await server.control("GET", "/state").json["connections"] as? [[String: Any]] ?? []
         #expect(connections.allSatisfy { $0["kind"] as? String == "login" }, "no new registration after the restart: \(connections)")
         #expect(try await restarted.call("GET", "/v1/sessions/\(session)/qr", token: token).status == 409)

@@ -47,9 +47,13 @@ import WharfCore
         let misread = try decoder.decodeFrame(frame)
         #expect(misread.children.first?.tag != "dirty")
 
-        // Its sender wrote "ib" and the timestamp as raw bytes where we pack; our canonical bytes
-        // differ, but they read back to the same node.
+        // Its sender wrote the timestamp raw where today's clients pack digits: without packing the
+        // frame comes back byte for byte; the canonical bytes differ but read back to the same node.
+        var unpacked = BinaryEncoder(dictionary: v2)
+        unpacked.packsStrings = false
+        #expect(try unpacked.encodeFrame(node) == frame)
         let canonical = try BinaryEncoder(dictionary: v2).encodeFrame(node)
+        #expect(canonical != frame)
         #expect(try BinaryDecoder(dictionary: v2).decodeFrame(canonical) == node)
     }
 

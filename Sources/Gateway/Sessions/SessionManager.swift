@@ -40,7 +40,14 @@ public actor SessionManager: Service {
     }
 
     public func run() async throws {
+        let now = clock.now
         for session in try await store.allSessions() where Self.shouldRunOnBoot(session) {
+            // What the last process recorded (perhaps "connected" before a crash) is stale now.
+            _ = try? await store.updateSession(id: session.id) { record in
+                record.status = SessionState.starting.rawValue
+                record.statusDetail = nil
+                record.updatedAt = now
+            }
             start(session)
         }
         try? await gracefulShutdown()

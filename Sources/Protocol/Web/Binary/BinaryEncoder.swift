@@ -5,20 +5,23 @@
 /// packing for numbers, then hex packing, then raw UTF-8.
 public struct BinaryEncoder: Sendable {
     public let dictionary: TokenDictionary
+    /// Whether digit and hex strings are packed four bits a character, as the official clients do.
+    /// Some older clients wrote them raw; turning packing off reproduces their frames exactly.
+    public var packsStrings = true
 
     public init(dictionary: TokenDictionary = .current) {
         self.dictionary = dictionary
     }
 
     public func encode(_ node: BinaryNode) throws(BinaryCodecError) -> [UInt8] {
-        var writer = Writer(dictionary: dictionary)
+        var writer = Writer(dictionary: dictionary, packsStrings: packsStrings)
         try writer.write(node)
         return writer.bytes
     }
 
     /// A node as the payload of a transport frame: the flag byte (0, uncompressed), then the node.
     public func encodeFrame(_ node: BinaryNode) throws(BinaryCodecError) -> [UInt8] {
-        var writer = Writer(dictionary: dictionary)
+        var writer = Writer(dictionary: dictionary, packsStrings: packsStrings)
         writer.bytes.append(0)
         try writer.write(node)
         return writer.bytes
@@ -27,6 +30,7 @@ public struct BinaryEncoder: Sendable {
 
 private struct Writer {
     let dictionary: TokenDictionary
+    let packsStrings: Bool
     var bytes: [UInt8] = []
 
     mutating func write(_ node: BinaryNode) throws(BinaryCodecError) {
@@ -89,7 +93,7 @@ private struct Writer {
         case nil: break
         }
         let utf8 = Array(string.utf8)
-        if utf8.count <= BinaryTag.packedMax {
+        if packsStrings, utf8.count <= BinaryTag.packedMax {
             if let codes = utf8.packedCodes(Nibble.code) {
                 writePacked(codes, tag: BinaryTag.nibble8)
                 return
