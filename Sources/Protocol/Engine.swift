@@ -70,6 +70,9 @@ public enum SessionStatus: Sendable, Equatable {
     case disconnected(reason: String)
     /// The link is gone for good (logged out on the phone, device removed); a new pairing is needed.
     case loggedOut(reason: String)
+    /// The engine stopped and must not be reconnected by itself (another client took the device's
+    /// connection over); the link is intact, and a restart resumes it.
+    case stopped(reason: String)
 }
 
 /// The WhatsApp account a session is linked to.

@@ -147,9 +147,12 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
     case loggedOut
     case rejected(String)
     case unsupported(String)
+    /// WhatsApp did not answer a request in time.
+    case timedOut(String)
 
     public var description: String {
         switch self {
+        case .timedOut(let what): "\(what)"
         case .notConnected: "the session is not connected to WhatsApp"
         case .loggedOut: "the session is logged out; link it again"
         case .rejected(let reason): "WhatsApp rejected the request: \(reason)"

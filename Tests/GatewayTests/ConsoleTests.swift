@@ -169,6 +169,23 @@ import WharfCore
         }
     }
 
+    @Test func aWebSessionPageOffersPhoneLinkingAndLogoutButASandboxOneDoesNot() async throws {
+        // Nothing listens on port 1: the web session stays unlinked, and no test reaches WhatsApp.
+        try await TestWharf.run(configure: { $0.webEngine.url = "ws://127.0.0.1:1/ws/chat" }) { app in
+            let acme = try await app.makeTenant("acme")
+            let web = try await app.call(
+                .post, "/v1/sessions", json: ["name": "phone", "engine": "web"], as: .bearer(acme.token))
+            #expect(web.status == .created)
+            let sandbox = try await app.makeConnectedSession(token: acme.token)
+            let (cookie, _) = try await Self.dashboardLogin(app, username: "acme", password: "password-acme")
+            let page = try await app.call(.get, "/dashboard/sessions/\(web.string("id") ?? "")", headers: [.cookie: cookie])
+            #expect(page.text.contains("data-api=\"/v1/sessions/\(web.string("id") ?? "")/pairing-code\""))
+            #expect(page.text.contains("id=\"logout-session\""))
+            let toy = try await app.call(.get, "/dashboard/sessions/\(sandbox)", headers: [.cookie: cookie])
+            #expect(!toy.text.contains("pairing-code-form"))
+        }
+    }
+
     @Test func oneBrowserMayHoldBothConsoles() async throws {
         try await TestWharf.run { app in
             _ = try await app.makeTenant("acme")

@@ -2,6 +2,7 @@ import Foundation
 import PeerSupport
 import Testing
 import WharfCore
+import WhatsAppProtocol
 
 /// Sessions on the native engine through the whole gateway, against the fake WhatsApp server:
 /// a real `wharf` process linked by QR, killed, restarted (and logged in again without a QR code),
@@ -26,8 +27,10 @@ import WharfCore
         throw PeerProcess.PeerFailure(description: "session never became \(what)")
     }
 
-    func tenant(_ child: CrashTests.Child, _ name: String) async throws -> String {
-        #expect(try await child.call("POST", "/v1/tenants", json: ["name": name, "username": name, "password": "password-\(name)", "maxSessions": 3]).status == 201)
+    func tenant(_ child: CrashTests.Child, _ name: String, webhook: String? = nil) async throws -> String {
+        var tenant: [String: Any] = ["name": name, "username": name, "password": "password-\(name)", "maxSessions": 3]
+        if let webhook { tenant["webhookUrl"] = webhook }
+        #expect(try await child.call("POST", "/v1/tenants", json: tenant).status == 201)
         return try #require(
             try await child.call("POST", "/v1/login", json: ["username": name, "password": "password-\(name)"]).body["token"] as? String)
     }
@@ -38,13 +41,23 @@ import WharfCore
             return
         }
         let server = try FakeWhatsApp()
+        /// (type, data.status, data.qr) of each event the webhook received.
+        let events = Locked<[[String?]]>([])
+        let receiver = try await TestReceiver.start { _, request in
+            if let json = request.json {
+                let data = json["data"] as? [String: Any]
+                events.withLock { $0.append([json["type"] as? String, data?["status"] as? String, data?["qr"] as? String]) }
+            }
+            return .init()
+        }
+        defer { Task { await receiver.stop() } }
         let directory = TestWharf.temporaryDirectory()
         let child = try await CrashTests.Child(dataDirectory: directory, environment: environment(server))
         defer { if child.process.isRunning { child.kill() } }
         let log = try String(contentsOfFile: child.errorLog, encoding: .utf8)
         #expect(log.contains("WA_ROOT_KEY replaces WhatsApp's certificate root"))
 
-        let token = try await tenant(child, "native")
+        let token = try await tenant(child, "native", webhook: receiver.url)
         let created = try await child.call("POST", "/v1/sessions", json: ["name": "phone", "engine": "web"], token: token)
         #expect(created.status == 201, "\(created.body)")
         let session = try #require(created.body["id"] as? String)
@@ -55,9 +68,23 @@ import WharfCore
 
         let scan = try await server.control("POST", "/scan", ["qr": code, "phone": phone])
         #expect(scan.status == 200, "\(scan.json)")
-        let linked = try await waitFor(child, session: session, token: token, "connected") { $0["status"] as? String == "connected" }
+        var linked = try await waitFor(child, session: session, token: token, "connected") { $0["status"] as? String == "connected" }
         #expect(linked["phone"] as? String == phone)
-        #expect(linked["jid"] as? String == scan.json["jid"] as? String)
+        #expect(linked["jid"] as? String == JID(scan.json["jid"] as? String ?? "")?.account.description)
+        // The tenant's webhook hears about it through the outbox: the QR code, then the connection.
+        for _ in 0..<1000 where !events.withLock({ $0.contains { $0[1] == "connected" } }) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let received = events.withLock { $0 }
+        #expect(received.contains { $0[0] == "session.qr" && $0[2] == code })
+        #expect(received.contains { $0[0] == "session.status" && $0[1] == "connected" })
+
+        // A dropped connection comes back by itself (the session manager's backoff).
+        let firstConnection = linked["connectedAt"] as? String
+        #expect(try await server.control("POST", "/drop", [:]).status == 200)
+        linked = try await waitFor(child, session: session, token: token, "reconnected") {
+            $0["status"] as? String == "connected" && $0["connectedAt"] as? String != firstConnection
+        }
 
         // SIGKILL: nothing is flushed or closed politely. The stored credentials must be enough.
         child.kill()

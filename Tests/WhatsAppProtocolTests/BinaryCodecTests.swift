@@ -88,6 +88,14 @@ import WharfCore
         #expect(Array(bytes.prefix(2)) == header)
     }
 
+    @Test func messengerAndInteropJIDsAreReadNotFatal() throws {
+        // <message from=FB_JID(user "42", device 3, server "msgr")/>
+        let fb: [UInt8] = [0xF8, 0x03, 0x13, 0x06, BinaryTag.fbJID, 0xFC, 0x02, 0x34, 0x32, 0x00, 0x03, 0xFC, 0x04] + Array("msgr".utf8)
+        #expect(try decoder.decode(fb)[attribute: "from"] == .jid(JID(user: "42", device: 3, server: "msgr")))
+        let interop: [UInt8] = [0xF8, 0x03, 0x13, 0x06, BinaryTag.interopJID, 0xFC, 0x01, 0x37, 0x00, 0x01, 0x00, 0x02, 0xFC, 0x07] + Array("interop".utf8)
+        #expect(try decoder.decode(interop)[attribute: "from"] == .jid(JID(user: "7", device: 1, server: "interop")))
+    }
+
     @Test func jidTextFormParsesAndPrints() {
         for text in ["491701234567@s.whatsapp.net", "491701234567:3@s.whatsapp.net", "1.2:3@s.whatsapp.net",
                      "100000000000001:42@lid", "120363025246125486@g.us", "@s.whatsapp.net", "status@broadcast"] {
@@ -133,7 +141,11 @@ import WharfCore
         #expect(throws: BinaryCodecError.trailingBytes(1)) { try decoder.decode([0xF8, 0x01, 0x13, 0x00]) }
         #expect(throws: BinaryCodecError.unexpectedEnd) { try decoder.decode([0xF8, 0x01, BinaryTag.binary32, 0xFF, 0xFF, 0xFF, 0xFF]) }
         #expect(throws: BinaryCodecError.invalidPackedCharacter(12)) { try decoder.decode([0xF8, 0x01, BinaryTag.nibble8, 0x01, 0xC0]) }
-        #expect(throws: BinaryCodecError.unsupportedTag(BinaryTag.fbJID, at: 2)) { try decoder.decode([0xF8, 0x01, BinaryTag.fbJID]) }
+        // A JID where a string must stand (a tag, or a JID's own parts) is refused before it is read:
+        // a run of JID_PAIR bytes must not recurse until the stack overflows.
+        #expect(throws: BinaryCodecError.expectedString(at: 2)) { try decoder.decode([0xF8, 0x01, BinaryTag.jidPair]) }
+        let jids: [UInt8] = [0xF8, 0x03, 0x13, 0x04] + [UInt8](repeating: BinaryTag.jidPair, count: 200_000)
+        #expect(throws: BinaryCodecError.expectedString(at: 5)) { try decoder.decode(jids) }
         // An attribute whose value is a list.
         #expect(throws: BinaryCodecError.expectedString(at: 4)) { try decoder.decode([0xF8, 0x03, 0x13, 0x04, 0xF8, 0x00]) }
         // Lists nested past the limit, the shape of a stack-exhaustion attack.

@@ -80,3 +80,33 @@ import WharfCore
         await engine.shutdown()
     }
 }
+
+@Suite struct WebEngineStopTests {
+    /// A server that accepts and never answers the upgrade, and deadlines of an hour: only the close
+    /// itself can end the attempt (the time limit turns a hang into a failure).
+    @Test(.timeLimit(.minutes(1))) func disconnectDuringAStalledUpgradeReturnsAtOnce() async throws {
+        let silent = try PeerProcess("silent_server.py")
+        let port = try silent.receiveText("port")
+        var configuration = WebEngineConfiguration()
+        configuration.url = "ws://127.0.0.1:\(port)/ws/chat"
+        configuration.connectTimeout = .seconds(3600)
+        let engine = WebEngine(configuration: configuration, credentials: MemoryCredentials(), clock: ManualClock(now: Date()))
+        let events = StatusRecorder(engine)
+        try await engine.connect()
+        _ = try await events.next(seconds: 10, where: { $0 == .connecting })
+        try await Task.sleep(for: .milliseconds(200))  // let the TCP connection open
+        await engine.disconnect()
+        #expect(try await events.next(seconds: 10, where: { if case .disconnected = $0 { true } else { false } })
+            == .disconnected(reason: "disconnected"))
+        await engine.shutdown()
+    }
+
+    @Test func unreadableStoredKeysAreReportedNotReplaced() async throws {
+        let credentials = MemoryCredentials()
+        try await credentials.setValue(Data("not json".utf8), forKey: DeviceCredentials.storageKey)
+        let engine = WebEngine(configuration: WebEngineConfiguration(), credentials: credentials, clock: ManualClock())
+        await #expect(throws: EngineError.self) { try await engine.connect() }
+        #expect(await credentials.values[DeviceCredentials.storageKey] == Data("not json".utf8))
+        await engine.shutdown()
+    }
+}

@@ -33,7 +33,7 @@ import WharfCore
         guard case .connected(let account) = try await nextStatus(events, where: Self.isConnected) else {
             throw PeerProcess.PeerFailure(description: "not connected")
         }
-        #expect(account.jid == jid)
+        #expect(account.jid == JID(jid)?.account.description, "the account, not the device")
         #expect(account.phone == phone)
         return (engine, events, jid)
     }
@@ -57,7 +57,7 @@ import WharfCore
             Issue.record("expected to connect without a QR code")
             return
         }
-        #expect(account.jid == jid)
+        #expect(account.jid == JID(jid)?.account.description)
         let state = try await server.control("GET", "/state").json
         let connections = state["connections"] as? [[String: Any]] ?? []
         #expect(connections.contains { $0["jid"] as? String == jid && $0["active"] as? Bool == true })
@@ -123,6 +123,17 @@ import WharfCore
         #expect(try await server.control("POST", "/remove-device", ["jid": jid]).status == 200)
         #expect(try await nextStatus(iterator) == .loggedOut(reason: "the device was removed from the phone"))
         #expect(await credentials.values.isEmpty)
+        await engine.shutdown()
+    }
+
+    @Test func beingReplacedStopsInsteadOfFightingBack() async throws {
+        let server = try FakeWhatsApp()
+        let credentials = MemoryCredentials()
+        let (engine, events, jid) = try await linkByQR(server, credentials: credentials)
+        #expect(try await server.control("POST", "/stream-error", ["jid": jid, "code": "409", "conflict": "replaced"]).status == 200)
+        #expect(try await nextStatus(events, where: { if case .stopped = $0 { true } else { false } })
+            == .stopped(reason: "another connection replaced this one; restart the session to take over"))
+        #expect(await credentials.values[DeviceCredentials.storageKey] != nil, "the link is intact")
         await engine.shutdown()
     }
 

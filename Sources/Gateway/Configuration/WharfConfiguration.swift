@@ -190,6 +190,12 @@ public struct WharfConfiguration: Sendable {
             }
             web.url = text
         }
+        if let text = try values.string("waOrigin", "WA_ORIGIN"), !text.isEmpty {
+            guard let url = URL(string: text), url.scheme != nil, url.host() != nil else {
+                throw ConfigurationError(variable: "WA_ORIGIN", message: "must be an origin such as https://web.whatsapp.com (got '\(text)')")
+            }
+            web.origin = text
+        }
         if let text = try values.string("waVersion", "WA_VERSION"), !text.isEmpty {
             let parts = text.split(separator: ".").map { UInt32($0) }
             guard parts.count == 3, parts.allSatisfy({ $0 != nil }) else {

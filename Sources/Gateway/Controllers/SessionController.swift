@@ -132,7 +132,9 @@ struct SessionController {
         }
         router.post("/v1/sessions/:sessionId/logout") { _, context in
             let session = try await find(context)
-            await services.sessions.unlink(sessionID: session.id)
+            guard await services.sessions.unlink(sessionID: session.id) else {
+                throw Problem.conflict("session '\(session.id)' is \(session.status) and not running; restart it to link it again")
+            }
             return try JSONResponse.make(View(try await find(context)))
         }
         addSandboxRoutes(to: router)
@@ -163,8 +165,12 @@ struct SessionController {
             return try JSONResponse.make(["pairingCode": code, "phone": digits])
         } catch EngineError.notConnected {
             throw Problem.conflict("session '\(session.id)' is \(session.status), not waiting to be linked")
+        } catch EngineError.timedOut(let what) {
+            throw Problem(.gatewayTimeout, title: "WhatsApp did not answer", detail: "\(what); try again")
         } catch let error as EngineError {
             throw Problem.conflict(error.description)
+        } catch {
+            throw Problem(.badGateway, title: "Pairing failed", detail: "the pairing code could not be requested: \(error)")
         }
     }
 

@@ -90,24 +90,34 @@ public actor SessionManager: Service {
         start(session)
     }
 
-    /// Unlinks the session's device and stops its engine; the caller deletes the row.
-    public func logout(sessionID: String) async {
-        guard let runner = runners.removeValue(forKey: sessionID) else { return }
+    /// Unlinks the session's device and stops its engine; the caller deletes the row. Returns
+    /// whether WhatsApp was told (the local keys are gone either way).
+    @discardableResult
+    public func logout(sessionID: String) async -> Bool {
+        guard let runner = runners.removeValue(forKey: sessionID) else { return false }
         backoffs[sessionID] = nil
+        var told = true
         do {
             try await runner.engine.logout()
         } catch {
+            told = false
             logger.warning("logout failed", metadata: ["session": "\(sessionID)", "error": "\(error)"])
         }
         await runner.engine.shutdown()
         retire(runner)
+        return told
     }
 
     /// Unlinks the device but keeps the session, which `restart` links again (a new QR code).
-    public func unlink(sessionID: String) async {
-        guard let runner = runners[sessionID] else { return }
-        await logout(sessionID: sessionID)
-        await record(.loggedOut, detail: "logged out through the API", sessionID: sessionID, runner: runner)
+    /// Returns `false` when the session is not running, so there is nothing to unlink.
+    public func unlink(sessionID: String) async -> Bool {
+        guard let runner = runners[sessionID] else { return false }
+        let told = await logout(sessionID: sessionID)
+        let detail = told
+            ? "logged out through the API"
+            : "logged out here only: WhatsApp could not be told, so remove the device on the phone too"
+        await record(.loggedOut, detail: detail, sessionID: sessionID, runner: runner)
+        return true
     }
 
     /// Stops every engine, keeping credentials, for shutdown.
@@ -205,6 +215,8 @@ public actor SessionManager: Service {
             await scheduleReconnect(sessionID: sessionID, runner: runner)
         case .loggedOut(let reason):
             await record(.loggedOut, detail: reason, sessionID: sessionID, runner: runner)
+        case .stopped(let reason):
+            await record(.stopped, detail: reason, sessionID: sessionID, runner: runner)
         }
     }
 

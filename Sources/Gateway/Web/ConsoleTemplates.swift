@@ -257,6 +257,13 @@ enum ConsoleTemplates {
         {{#isSandbox}}<section><h2>Sandbox</h2><p class="muted">The sandbox simulates a phone: “scan” the QR code from here.</p>
         <form class="inline" data-api="/v1/sessions/{{id}}/sandbox/scan" data-then="show" data-show="#scan-result" data-field="status" id="sandbox-scan">{{>csrf}}
         <button type="submit">Simulate scanning the QR code</button></form><output id="scan-result" hidden></output></section>{{/isSandbox}}
+        {{#isWeb}}<section><h2>Link with a phone number</h2>
+        <p class="muted">Instead of scanning: WhatsApp shows a notification on that phone, where you type the code shown here.</p>
+        <form class="inline" data-api="/v1/sessions/{{id}}/pairing-code" data-then="show" data-show="#pairing-result" data-field="pairingCode" id="pairing-code-form">{{>csrf}}
+        <label>Phone <input name="phone" type="tel" placeholder="+49 170 1234567" required maxlength="32"></label>
+        <button type="submit">Get a pairing code</button></form><output id="pairing-result" class="pairing-code" hidden></output>
+        <p><form class="inline" data-api="/v1/sessions/{{id}}/logout" data-then="reload" id="logout-session"
+         data-confirm="Unlink this device from WhatsApp? The session stays; restart it to link again.">{{>csrf}}<button class="secondary" type="submit">Log out</button></form></p></section>{{/isWeb}}
         <h2>Manage</h2><section>
         <form class="inline" data-api="/v1/sessions/{{id}}" data-method="PATCH" id="rename-session">{{>csrf}}
         <label>Name <input name="name" value="{{name}}" required maxlength="100"></label><button type="submit">Rename</button></form>

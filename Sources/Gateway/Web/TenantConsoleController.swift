@@ -99,6 +99,7 @@ struct TenantConsoleController {
             "statusDetail": session.statusDetail ?? "", "phone": row.phone, "pushName": row.pushName,
             "qr": session.qr ?? "", "pairingCode": session.pairingCode ?? "",
             "linking": session.qr != nil || session.pairingCode != nil, "isSandbox": session.engine == EngineKind.sandbox.rawValue,
+            "isWeb": session.engine == EngineKind.web.rawValue,
             "created": row.created,
         ]
         return render("tenantSession", session.name, visit, current: "", model)

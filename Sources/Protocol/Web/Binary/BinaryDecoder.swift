@@ -108,9 +108,16 @@ private struct Reader {
         return BinaryNode(tag, attributes, content: content)
     }
 
-    /// A string where only a string may stand: tags, attribute names, JID parts.
+    /// A string where only a string may stand: tags, attribute names, JID parts. JID and list
+    /// tags are refused before they are read, so a JID inside a JID cannot recurse.
     mutating func readString() throws(BinaryCodecError) -> String {
         let start = position
+        guard position < bytes.count else { throw .unexpectedEnd }
+        switch bytes[position] {
+        case BinaryTag.jidPair, BinaryTag.adJID, BinaryTag.fbJID, BinaryTag.interopJID, BinaryTag.list8, BinaryTag.list16:
+            throw .expectedString(at: start)
+        default: break
+        }
         switch try readItem(depth: 0) {
         case .string(let string): return string
         case .bytes(let bytes): return String(decoding: bytes, as: UTF8.self)
@@ -158,8 +165,19 @@ private struct Reader {
             return .bytes(Array(try take(try integer(bytes: 3) & 0xF_FFFF)))
         case BinaryTag.binary32:
             return .bytes(Array(try take(try integer(bytes: 4))))
-        case BinaryTag.interopJID, BinaryTag.fbJID:
-            throw .unsupportedTag(tag, at: position - 1)
+        case BinaryTag.fbJID:
+            // Messenger users: kept readable (user, device, server) so such a stanza does not end the
+            // connection; we never write this form.
+            let user = try readString()
+            let device = try integer(bytes: 2)
+            let server = try readString()
+            return .jid(JID(user: user, device: UInt16(device), server: server))
+        case BinaryTag.interopJID:
+            let user = try readString()
+            let device = try integer(bytes: 2)
+            _ = try integer(bytes: 2)  // the integrator, which nothing here uses
+            let server = try readString()
+            return .jid(JID(user: user, device: UInt16(device), server: server))
         default:
             throw .invalidTag(tag, at: position - 1)
         }

@@ -24,6 +24,9 @@ struct ConnectionMachine: Sendable {
         /// A drop, a refusal that may pass, or a stop we asked for: report it and let the session
         /// manager retry with backoff.
         case dropped(String)
+        /// Another client took this device's connection over. Retrying would take it back, and the
+        /// two would push each other out forever; stop until someone restarts the session.
+        case replaced(String)
     }
 
     enum Action: Equatable, Sendable {
@@ -110,16 +113,16 @@ struct ConnectionMachine: Sendable {
         }
     }
 
-    /// `<stream:error code=…>`: 515 asks for a restart (it follows every pairing); 401 with a
-    /// `device_removed` conflict means the phone unlinked us; anything else is a drop to retry.
+    /// `<stream:error code=…>`: 515 asks for a restart (it follows every pairing); a
+    /// `device_removed` conflict means the phone unlinked us; `replaced` means another client
+    /// connected as this device; anything else is a drop to retry.
     static func classifyStreamError(_ node: BinaryNode) -> ConnectionEnd {
         let code = node.string("code")
         let conflict = node.child("conflict")?.string("type")
         switch (code, conflict) {
         case ("515", _): return .restart
         case (_, "device_removed"): return .loggedOut("the device was removed from the phone")
-        case ("401", _): return .loggedOut("WhatsApp logged this device out")
-        case (_, "replaced"): return .dropped("another connection replaced this one")
+        case (_, "replaced"): return .replaced("another connection replaced this one; restart the session to take over")
         default: return .dropped("stream error \(code ?? conflict ?? "without a code")")
         }
     }

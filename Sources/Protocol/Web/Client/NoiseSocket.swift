@@ -15,6 +15,10 @@ actor NoiseSocket {
     private var counter = 0
     private let idPrefix = String(UInt16.random(in: .min ... .max), radix: 16)
     private var closed = false
+    /// Sends in progress and waiting: sealing and writing one frame is one step, because the actor
+    /// is free again while the write awaits and the nonces must reach the wire in order.
+    private var sending = false
+    private var waitingToSend: [CheckedContinuation<Void, Never>] = []
 
     /// `writer` is the one the handshake used, so the connection header is not sent twice.
     init(sender: CipherState, outbound: WebSocket.Writer, writer: FrameWriter) {
@@ -24,6 +28,12 @@ actor NoiseSocket {
     }
 
     func send(_ node: BinaryNode) async throws {
+        while sending { await withCheckedContinuation { waitingToSend.append($0) } }
+        sending = true
+        defer {
+            sending = false
+            if !waitingToSend.isEmpty { waitingToSend.removeFirst().resume() }
+        }
         guard !closed else { throw EngineError.notConnected }
         let ciphertext = try sender.seal(try encoder.encodeFrame(node))
         try await outbound.send(try writer.frame(ciphertext))
@@ -43,7 +53,7 @@ actor NoiseSocket {
         let answer = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<BinaryNode, any Error>) in
             let timer = Task {
                 guard (try? await clock.sleep(for: timeout)) != nil else { return }
-                self.resolve(id, with: .failure(EngineError.rejected("no answer from WhatsApp within \(timeout)")))
+                self.resolve(id, with: .failure(EngineError.timedOut("no answer from WhatsApp within \(timeout)")))
             }
             pending[id] = (continuation, timer)
             Task {

@@ -19,6 +19,11 @@ actor WebConnection {
     private let save: CredentialsSink
     private var machine: ConnectionMachine
     private var socket: NoiseSocket?
+    /// The WebSocket from the moment it is open, so `close()` works during the handshake too.
+    private var outbound: WebSocket.Writer?
+    /// The TCP connection before the WebSocket is open (during TLS and the upgrade).
+    private var closer: WebSocket.Closer?
+    private var finished = false
     private var background: [Task<Void, Never>] = []
     private var qrRotation: Task<Void, Never>?
     private var closeReason: String?
@@ -43,8 +48,12 @@ actor WebConnection {
     func run() async -> ConnectionMachine.ConnectionEnd {
         do {
             // A frame is at most 16 MiB; the WebSocket message around it may carry a few more bytes.
-            try await WebSocket.connect(url: configuration.url, origin: configuration.origin, maximumMessage: 1 << 25) {
-                messages, writer in
+            try await WebSocket.connect(
+                url: configuration.url, origin: configuration.origin, maximumMessage: 1 << 25,
+                connectTimeout: .milliseconds(configuration.connectTimeout.milliseconds),
+                upgradeTimeout: .milliseconds(configuration.connectTimeout.milliseconds),
+                opened: { closer in Task { await self.adopt(closer) } }
+            ) { messages, writer in
                 await self.drive(&messages, writer)
             }
         } catch {
@@ -54,13 +63,26 @@ actor WebConnection {
         return machine.closed(closeReason ?? "the connection closed")
     }
 
-    /// Ends the connection; `run()` then returns.
+    /// Ends the connection; `run()` then returns. Before the WebSocket is open, the attempt ends as
+    /// soon as it opens.
     func close(_ reason: String) async {
         if closeReason == nil { closeReason = reason }
-        await socket?.close()
+        if let socket {
+            await socket.close()
+        } else if let outbound {
+            await outbound.close()
+        } else {
+            closer?.close()
+        }
+    }
+
+    private func adopt(_ closer: WebSocket.Closer) {
+        self.closer = closer
+        if closeReason != nil { closer.close() }
     }
 
     private func finish() async {
+        finished = true
         qrRotation?.cancel()
         for task in background { task.cancel() }
         background = []
@@ -72,6 +94,10 @@ actor WebConnection {
     /// Runs outside the actor: the WebSocket iterator belongs to this one task. State changes go
     /// through the actor's methods.
     private nonisolated func drive(_ messages: inout WebSocket.Messages, _ outbound: WebSocket.Writer) async {
+        guard await begin(outbound) else {
+            await outbound.close()
+            return
+        }
         var reader = FrameReader()
         var writer = FrameWriter(header: ClientHandshake.header())
         let credentials = await currentCredentials
@@ -116,7 +142,10 @@ actor WebConnection {
         deadline.cancel()
         var receiver = transport.receiver
         let socket = NoiseSocket(sender: transport.sender, outbound: outbound, writer: writer)
-        await attach(socket)
+        guard await attach(socket) else {
+            await socket.close()
+            return
+        }
 
         let decoder = BinaryDecoder()
         do {
@@ -135,8 +164,16 @@ actor WebConnection {
         if closeReason == nil { closeReason = reason }
     }
 
-    private func attach(_ socket: NoiseSocket) {
+    /// `false` when the attempt was closed meanwhile.
+    private func begin(_ outbound: WebSocket.Writer) -> Bool {
+        self.outbound = outbound
+        return closeReason == nil
+    }
+
+    /// `false` when the attempt was closed during the handshake.
+    private func attach(_ socket: NoiseSocket) -> Bool {
         self.socket = socket
+        return closeReason == nil
     }
 
     /// Performs what the machine says about one node; `true` ends the connection.
@@ -176,6 +213,7 @@ actor WebConnection {
     }
 
     private func spawn(_ work: @escaping @Sendable () async -> Void) {
+        guard !finished else { return }
         background.append(Task { await work() })
     }
 
@@ -198,10 +236,17 @@ actor WebConnection {
         let id = node.string("id") ?? ""
         do {
             let outcome = try PairSuccess.handle(node, credentials: credentials)
-            credentials.account = outcome.account
-            try await save(credentials)
-            machine.pairingAccepted()
+            var paired = credentials
+            paired.account = outcome.account
+            // Stored before the phone hears back: a crash after the reply must not lose the link.
+            do {
+                try await save(paired)
+            } catch {
+                throw PairSuccess.Refusal(code: 500, text: "internal-error")
+            }
+            credentials = paired
             try await socket.send(BinaryNode("iq", ["to": .jid(.server), "type": "result", "id": .string(id)], children: [outcome.reply]))
+            machine.pairingAccepted()
             logger.info("paired as \(outcome.account.jid)")
         } catch let refusal as PairSuccess.Refusal {
             try? await socket.send(BinaryNode(
@@ -280,8 +325,11 @@ actor WebConnection {
             await close("WhatsApp did not accept the active state: \(error)")
             return
         }
-        guard let account = credentials.account, let jid = JID(account.jid) else { return }
-        emit(.connected(Account(jid: jid.description, phone: jid.user)))
+        // The connection may have ended while we waited; a late "connected" would hide that.
+        guard closeReason == nil, !finished, machine.phase == .connected,
+            let account = credentials.account, let jid = JID(account.jid)
+        else { return }
+        emit(.connected(Account(jid: jid.account.description, phone: jid.user)))
         spawn { await self.keepalive(socket: socket) }
     }
 

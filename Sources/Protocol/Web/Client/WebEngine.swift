@@ -26,6 +26,8 @@ public actor WebEngine: Engine, PhoneNumberPairing {
     private var runner: Task<Void, Never>?
     private var stopping = false
     private var finished = false
+    /// Set while `connect()` loads credentials, so a second call does not start a second runner.
+    private var starting = false
 
     public init(
         configuration: WebEngineConfiguration, credentials: any CredentialsStore, clock: any WharfClock,
@@ -40,8 +42,12 @@ public actor WebEngine: Engine, PhoneNumberPairing {
 
     public func connect() async throws {
         guard !finished else { throw EngineError.notConnected }
-        guard runner == nil else { return }
+        guard runner == nil, !starting else { return }
+        starting = true
+        defer { starting = false }
         let credentials = try await loadCredentials()
+        // `shutdown()` may have run while the credentials loaded.
+        guard !finished, runner == nil else { return }
         stopping = false
         runner = Task { await self.runConnections(credentials) }
     }
@@ -67,6 +73,8 @@ public actor WebEngine: Engine, PhoneNumberPairing {
                 continue
             case .dropped(let reason):
                 continuation.yield(.status(.disconnected(reason: reason)))
+            case .replaced(let reason):
+                continuation.yield(.status(.stopped(reason: reason)))
             case .loggedOut(let reason):
                 try? await store.removeAll()
                 continuation.yield(.status(.loggedOut(reason: reason)))
@@ -77,9 +85,14 @@ public actor WebEngine: Engine, PhoneNumberPairing {
     }
 
     private func loadCredentials() async throws -> DeviceCredentials {
-        if let data = try await store.value(forKey: DeviceCredentials.storageKey),
-            let credentials = try? JSONDecoder().decode(DeviceCredentials.self, from: data) {
-            return credentials
+        if let data = try await store.value(forKey: DeviceCredentials.storageKey) {
+            // Keys that do not read are an error to report, not a reason to make new ones: that
+            // would silently unlink the session and leave the old device on the phone.
+            do {
+                return try JSONDecoder().decode(DeviceCredentials.self, from: data)
+            } catch {
+                throw EngineError.rejected("the stored device keys cannot be read (\(error)); log out and link again")
+            }
         }
         // Keys are made once and kept, so every QR code of this session names the same device.
         let credentials = try DeviceCredentials.generate()
@@ -95,15 +108,24 @@ public actor WebEngine: Engine, PhoneNumberPairing {
         continuation.yield(.status(.disconnected(reason: "disconnected")))
     }
 
+    /// Unlinks the device on WhatsApp's side when connected, and forgets the keys in any case.
+    /// Throws when WhatsApp could not be told (after forgetting the keys), so the caller can say so.
     public func logout() async throws {
+        var failure: (any Error)? = EngineError.notConnected
         if let connection {
             stopping = true
-            try? await connection.logout()
+            do {
+                try await connection.logout()
+                failure = nil
+            } catch {
+                failure = error
+            }
             await connection.close("logged out")
             await runner?.value
         }
         try await store.removeAll()
-        continuation.yield(.status(.loggedOut(reason: "logged out")))
+        continuation.yield(.status(.loggedOut(reason: failure == nil ? "logged out" : "logged out here only")))
+        if let failure { throw failure }
     }
 
     public func shutdown() async {

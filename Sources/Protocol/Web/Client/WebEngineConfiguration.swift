@@ -18,6 +18,8 @@ public struct WebEngineConfiguration: Sendable {
     /// Keepalive: a ping every 20–30 s; the connection is given up after this many unanswered pings.
     public var keepaliveInterval: ClosedRange<Double> = 20...30
     public var keepaliveMaximumFailures = 3
+    /// How long the TCP connection, TLS and the WebSocket upgrade may take together.
+    public var connectTimeout: Duration = .seconds(20)
     /// How long an `<iq>` waits for its answer.
     public var requestTimeout: Duration = .seconds(10)
 

@@ -33,10 +33,9 @@ enum PairSuccess {
             throw Refusal(code: 500, text: "internal-error")
         }
         let hosted = container.accountType == .hosted
-        var mac = HMAC<SHA256>(key: SymmetricKey(data: credentials.advSecret))
-        if hosted { mac.update(data: hostedAccountSignaturePrefix) }
-        mac.update(data: container.details)
-        guard Data(mac.finalize()) == container.hmac else { throw Refusal(code: 401, text: "hmac-mismatch") }
+        let signed = (hosted ? hostedAccountSignaturePrefix : []) + Array(container.details)
+        guard HMAC<SHA256>.isValidAuthenticationCode(container.hmac, authenticating: signed, using: SymmetricKey(data: credentials.advSecret))
+        else { throw Refusal(code: 401, text: "hmac-mismatch") }
 
         guard var identity = try? WAADVSignedDeviceIdentity(serializedBytes: container.details),
             let details = try? WAADVDeviceIdentity(serializedBytes: identity.details)

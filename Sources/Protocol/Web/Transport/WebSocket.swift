@@ -26,9 +26,17 @@ enum WebSocket {
         case refused
     }
 
+    /// Closes a connection from outside, even before the upgrade has finished.
+    struct Closer: Sendable {
+        fileprivate let channel: any Channel
+        func close() { channel.close(promise: nil) }
+    }
+
     /// Connects and upgrades, then runs `body` with the connection; closes it when `body` returns.
+    /// `opened` gets a closer as soon as the TCP connection exists.
     static func connect(
         url text: String, origin: String, maximumMessage: Int, connectTimeout: TimeAmount = .seconds(20),
+        upgradeTimeout: TimeAmount = .seconds(20), opened: @escaping @Sendable (Closer) -> Void = { _ in },
         _ body: @Sendable (inout Messages, Writer) async throws -> Void
     ) async throws {
         guard let url = URL(string: text), let scheme = url.scheme, scheme == "ws" || scheme == "wss", let host = url.host else {
@@ -42,7 +50,8 @@ enum WebSocket {
         let upgrade: EventLoopFuture<Upgrade> = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(connectTimeout)
             .connect(host: host, port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
+                opened(Closer(channel: channel))
+                return channel.eventLoop.makeCompletedFuture {
                     if let tls {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: host))
                     }
@@ -60,7 +69,12 @@ enum WebSocket {
                             upgradeRequestHead: request, upgraders: [upgrader],
                             notUpgradingCompletionHandler: { channel in channel.eventLoop.makeCompletedFuture { .refused } }))
                     configuration.leftOverBytesStrategy = .forwardBytes
-                    return try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(configuration: configuration)
+                    let upgraded = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(configuration: configuration)
+                    // TLS and the upgrade get a deadline too: a server that accepts and then stalls
+                    // must not hold the attempt forever.
+                    let deadline = channel.eventLoop.scheduleTask(in: upgradeTimeout) { channel.close(promise: nil) }
+                    upgraded.whenComplete { _ in deadline.cancel() }
+                    return upgraded
                 }
             }
         guard case .websocket(let channel) = try await upgrade.get() else { throw Failure.upgradeRefused }
@@ -86,10 +100,13 @@ enum WebSocket {
         }
 
         /// Says goodbye with a close frame and drops the connection, which ends the reader too.
+        /// Does not wait for the goodbye to be written: a server that stopped reading must not be
+        /// able to hold the close up.
         func close() async {
             var code = ByteBuffer()
             code.write(webSocketErrorCode: .normalClosure)
-            try? await write(.connectionClose, code)
+            let goodbye = WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: code)
+            channel.writeAndFlush(goodbye, promise: nil)
             try? await channel.close()
         }
     }
