@@ -58,12 +58,15 @@ public struct MediaInfo: Sendable, Codable, Equatable {
     public var url: String?
     public var caption: String?
     public var fileName: String?
+    /// The engine's own handle on the media (a Cloud API media id), for fetching it later.
+    public var id: String?
 
-    public init(mimeType: String, url: String? = nil, caption: String? = nil, fileName: String? = nil) {
+    public init(mimeType: String, url: String? = nil, caption: String? = nil, fileName: String? = nil, id: String? = nil) {
         self.mimeType = mimeType
         self.url = url
         self.caption = caption
         self.fileName = fileName
+        self.id = id
     }
 }
 
