@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 
 import AsyncHTTPClient
+import PeerSupport
 import NIOCore
 
 /// Kills a real `wharf` process with SIGKILL while sandbox events stream in, restarts it, and
@@ -64,17 +65,10 @@ import NIOCore
         func call(_ method: String, _ path: String, json: [String: Any]? = nil, token: String = CrashTests.adminKey) async throws
             -> (status: Int, body: [String: Any])
         {
-            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
-            request.method = .init(rawValue: method)
-            request.headers.add(name: "Authorization", value: "Bearer \(token)")
-            if let json {
-                request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
-                request.headers.add(name: "Content-Type", value: "application/json")
-            }
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-            let data = try await response.body.collect(upTo: 1 << 20)
-            let body = (try? JSONSerialization.jsonObject(with: Data(data.readableBytesView))) as? [String: Any] ?? [:]
-            return (Int(response.status.code), body)
+            let answer = try await JSONCall.perform(
+                method, "http://127.0.0.1:\(port)\(path)", body: json, headers: [("Authorization", "Bearer \(token)")],
+                timeout: .seconds(10))
+            return (answer.status, answer.json)
         }
 
         func waitConnected(session: String, token: String) async throws {

@@ -1,6 +1,4 @@
-import AsyncHTTPClient
 import Foundation
-import NIOCore
 import WharfCore
 
 import WhatsAppProtocol
@@ -54,16 +52,7 @@ public final class FakeWhatsApp: @unchecked Sendable {
     /// Calls the control API; returns the status code and the JSON answer.
     @discardableResult
     public func control(_ method: String, _ path: String, _ body: [String: Any]? = nil) async throws -> (status: Int, json: [String: Any]) {
-        var request = HTTPClientRequest(url: controlURL + path)
-        request.method = .init(rawValue: method)
-        if let body {
-            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
-            request.headers.add(name: "content-type", value: "application/json")
-        }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-        let bytes = try await response.body.collect(upTo: 1 << 20)
-        let json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
-        return (Int(response.status.code), json)
+        try await JSONCall.perform(method, controlURL + path, body: body)
     }
 
     public func devices() async throws -> [String: Any] {

@@ -24,7 +24,8 @@ import urllib.request
 
 from selenium import webdriver
 from selenium.common.exceptions import (NoAlertPresentException, NoSuchElementException,
-                                        StaleElementReferenceException, TimeoutException)
+                                        StaleElementReferenceException, TimeoutException,
+                                        WebDriverException)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -152,6 +153,22 @@ class ConsoleTests(unittest.TestCase):
     def go(self, path):
         self.browser.get(self.wharf.base + path)
         self.assert_no_alert()
+
+    @staticmethod
+    def gone(element):
+        """A wait condition: `element` left the page (after a reload). Chromium sometimes reports a
+        node from the old document as "does not belong to the document" instead of as stale."""
+        def check(_):
+            try:
+                element.is_enabled()
+                return False
+            except StaleElementReferenceException:
+                return True
+            except WebDriverException as error:
+                if "does not belong to the document" in str(error):
+                    return True
+                raise
+        return check
 
     def wait(self, condition, timeout=20):
         try:
@@ -315,7 +332,7 @@ class ConsoleTests(unittest.TestCase):
         self.assertEqual((status, me["role"]), (200, "tenant"))
         form = self.css("#settings")
         self.submit("#settings", {"ai_prompt": "Answer in German."})
-        self.wait(EC.staleness_of(form))
+        self.wait(self.gone(form))
         self.go("/dashboard/settings")
         self.assertEqual(self.css("textarea[name=ai_prompt]").get_attribute("value"), "Answer in German.")
         status, settings = self.wharf.api("GET", "/v1/me/settings", token=key)

@@ -1,0 +1,25 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+
+/// One JSON request over a real socket, for tests that drive a server (ours or a peer) from outside.
+public enum JSONCall {
+    /// Sends `body` as JSON (when given) and returns the status code and the JSON answer (empty when
+    /// the answer is not a JSON object).
+    public static func perform(
+        _ method: String, _ url: String, body: [String: Any]? = nil, headers: [(String, String)] = [],
+        timeout: TimeAmount = .seconds(30)
+    ) async throws -> (status: Int, json: [String: Any]) {
+        var request = HTTPClientRequest(url: url)
+        request.method = .init(rawValue: method)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body {
+            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+            request.headers.add(name: "Content-Type", value: "application/json")
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        let json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
+        return (Int(response.status.code), json)
+    }
+}
