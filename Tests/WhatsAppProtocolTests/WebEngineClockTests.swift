@@ -8,8 +8,6 @@ import WharfCore
 /// Time-driven behaviour of the native engine (QR rotation, keepalive), with an injected clock: the
 /// fake server answers at network speed, the engine's waits only end when the test moves time.
 @Suite(.serialized) struct WebEngineClockTests {
-    func statuses(_ recorder: StatusRecorder) async -> Int { await recorder.count }
-
     @Test func qrCodesRotateSixtyThenTwentySecondsAndThenTheAttemptEnds() async throws {
         let server = try FakeWhatsApp()
         let clock = ManualClock(now: Date())

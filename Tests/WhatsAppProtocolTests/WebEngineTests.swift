@@ -181,7 +181,6 @@ actor StatusRecorder {
         statuses.append(status)
     }
 
-    var count: Int { statuses.count }
     /// Statuses that arrived but no `next` has looked at yet.
     var pending: Int { statuses.count - cursor }
 

@@ -4,7 +4,6 @@ public enum BinaryCodecError: Error, Equatable, Sendable {
     case unexpectedEnd
     case trailingBytes(Int)
     case invalidTag(UInt8, at: Int)
-    case unsupportedTag(UInt8, at: Int)
     case tokenOutOfRange(UInt8, dictionary: Int?)
     case invalidPackedCharacter(UInt8)
     case emptyNode

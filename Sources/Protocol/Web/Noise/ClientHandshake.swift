@@ -38,7 +38,6 @@ public struct ClientHandshake: Sendable {
 
     /// The running handshake hash, exposed for the tests that replay recorded traces.
     public var hash: [UInt8] { state.hash }
-    public var chainingKey: [UInt8] { state.chainingKey }
 
     /// `-> e`: the serialized `HandshakeMessage{clientHello{ephemeral}}`.
     public mutating func clientHello() -> [UInt8] {
