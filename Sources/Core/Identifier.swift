@@ -18,6 +18,12 @@ public enum Identifier {
         return result
     }
 
+    /// An identifier of the same form drawn from `digest` (20 or more bytes of a hash) instead of
+    /// randomness: the same input always names the same object.
+    public static func make(prefix: String, digest: some Sequence<UInt8>) -> String {
+        prefix + "_" + String(digest.prefix(20).map { alphabet[Int($0 % 32)] })
+    }
+
     /// `count` random bytes from the system's secure generator.
     public static func randomBytes(_ count: Int) -> [UInt8] {
         var generator = SystemRandomNumberGenerator()

@@ -55,6 +55,13 @@ public struct Wharf: Sendable {
             if secrets.jwtSecret == nil { secrets.jwtSecret = SecretsFile.makeSecret() }
             configuration.jwtSecret = secrets.jwtSecret
         }
+        if configuration.encryptionKey == nil {
+            if secrets.encryptionKey == nil { secrets.encryptionKey = SecretsFile.makeKey() }
+            guard let key = secrets.encryptionKey.flatMap(SecretsFile.decodeKey) else {
+                throw ConfigurationError(variable: "DATA_DIR", message: "holds a \(SecretsFile.fileName) whose encryptionKey is not 32 bytes of base64")
+            }
+            configuration.encryptionKey = key
+        }
         var generatedPassword: String?
         let adminPasswordHash: String
         if let password = configuration.adminPassword {
@@ -71,7 +78,9 @@ public struct Wharf: Sendable {
 
         let database = try SQLiteDatabase.openPool(at: (directory as NSString).appendingPathComponent("wharf.sqlite"))
         let batcher = WriteBatcher(writer: database)
-        let store = try SQLiteGatewayStore(database, batcher: batcher)
+        let store = try SQLiteGatewayStore(database, batcher: batcher, secretBox: SecretBox(key: configuration.encryptionKey!))
+        let sealed = try await store.sealLegacyCredentials()
+        if sealed > 0 { logger.notice("encrypted engine credentials stored in the clear by an earlier version", metadata: ["count": "\(sealed)"]) }
         let outbox = try OutboxStore(database, batcher: batcher)
         var senderOptions = CurlWebhookSender.Options()
         senderOptions.policy = configuration.outboundPolicy
@@ -91,7 +100,10 @@ public struct Wharf: Sendable {
         let events = SessionEventHub()
         let sink = OutboxEventSink(outbox: outbox, store: store, delivery: delivery, hub: events, clock: clock)
         let sessions = SessionManager(
-            store: store, credentials: { store.credentials(sessionID: $0) }, factory: EngineFactory(clock: clock, web: configuration.webEngine, logger: logger),
+            store: store, credentials: { store.credentials(sessionID: $0) },
+            factory: EngineFactory(
+                clock: clock, web: configuration.webEngine, cloudTransport: curl, cloudTimeout: configuration.webhookTimeout,
+                logger: logger),
             sink: sink, clock: clock, logger: logger)
         var dispatcherOptions = Dispatcher.Options()
         dispatcherOptions.holdWhileDisconnected = configuration.jobHoldWhileDisconnected
@@ -109,13 +121,16 @@ public struct Wharf: Sendable {
             decoyPasswordHash: try await hasher.hash(Identifier.token()),
             limiter: LoginLimiter(maxFailures: configuration.loginAttempts, window: configuration.loginLockout, clock: clock),
             sessions: sessions, events: events, outbox: outbox, delivery: delivery, eventSink: sink, clock: clock,
-            logger: logger)
+            logger: logger, boundPort: BoundPort())
         let router = makeRouter(services, dispatcher: dispatcher, media: media)
         let application = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wharf"),
             services: [delivery, dispatcher, sessions],
-            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            onServerRunning: { channel in
+                services.boundPort.set(channel.localAddress?.port ?? 0)
+                await onServerRunning(channel.localAddress?.port ?? 0)
+            },
             logger: logger)
         return Wharf(
             application: application, generatedAdminPassword: generatedPassword, store: store, outbox: outbox,
@@ -150,6 +165,7 @@ public struct Wharf: Sendable {
         AdminConsoleController(console: console).addRoutes(to: router)
         TenantConsoleController(console: console).addRoutes(to: router)
         WebhookController(services: services).addRoutes(to: router)
+        CloudWebhookController(services: services).addRoutes(to: router)
         DeliveryController(services: services).addRoutes(to: router)
         MetricsController(services: services).addRoutes(to: router)
         let messages = MessageController(services: services, dispatcher: dispatcher, media: media)

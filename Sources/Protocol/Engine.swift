@@ -31,10 +31,38 @@ public protocol Engine: AnyObject, Sendable {
     func send(_ message: OutboundMessage) async throws -> SentMessage
 
     /// Shows or clears "typing…" / "recording…" in a chat.
-    func setPresence(_ presence: ChatPresence, in chat: ChatID) async throws
+    ///
+    /// - Parameter messageID: the inbound message the indicator answers. Engines whose indicator
+    ///   must hang on one (see ``typingIndicator``) show nothing without it; others ignore it.
+    func setPresence(_ presence: ChatPresence, in chat: ChatID, answering messageID: String?) async throws
 
     /// Marks messages in a chat as read.
     func markRead(chat: ChatID, messageIDs: [String]) async throws
+
+    /// How this engine's "typing…" behaves, which the dispatcher works around.
+    var typingIndicator: TypingIndicator { get }
+}
+
+extension Engine {
+    /// A presence that lasts until it is changed and needs no inbound message: WhatsApp Web's.
+    public var typingIndicator: TypingIndicator { TypingIndicator() }
+}
+
+/// How "typing…" works on an engine.
+///
+/// On WhatsApp Web a presence stays until it is changed. The Cloud API shows the indicator only
+/// as an answer to an inbound message and hides it after 25 seconds, so longer typing has to
+/// send it again, and a message nobody wrote in about gets no indicator at all.
+public struct TypingIndicator: Sendable, Equatable {
+    /// Whether the indicator must name an inbound message of the chat.
+    public var needsInboundMessage: Bool
+    /// How often to send the indicator again while typing goes on; `nil` when once is enough.
+    public var resendInterval: Duration?
+
+    public init(needsInboundMessage: Bool = false, resendInterval: Duration? = nil) {
+        self.needsInboundMessage = needsInboundMessage
+        self.resendInterval = resendInterval
+    }
 }
 
 /// The engines Wharf knows.

@@ -76,6 +76,8 @@ public struct OutboundMessage: Sendable, Codable, Equatable {
         case text(String)
         /// Media already fetched by the gateway, with its bytes in a local file.
         case media(kind: MediaKind, file: URL, mimeType: String, caption: String?, fileName: String?)
+        /// Media the engine passes on by its URL, for WhatsApp to fetch (the Cloud API).
+        case mediaLink(kind: MediaKind, url: String, caption: String?, fileName: String?)
     }
 
     /// Chosen by the caller and kept across re-sends, so a message interrupted mid-send is not
@@ -152,10 +154,13 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
     case unsupported(String)
     /// WhatsApp did not answer a request in time.
     case timedOut(String)
+    /// A limit or a passing fault: the same request may succeed later.
+    case temporary(String)
 
     public var description: String {
         switch self {
         case .timedOut(let what): "\(what)"
+        case .temporary(let reason): reason
         case .notConnected: "the session is not connected to WhatsApp"
         case .loggedOut: "the session is logged out; link it again"
         case .rejected(let reason): "WhatsApp rejected the request: \(reason)"

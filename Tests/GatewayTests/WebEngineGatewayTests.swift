@@ -134,7 +134,7 @@ import WhatsAppProtocol
             try await child.call("POST", "/v1/sessions", json: ["name": "toy", "engine": "sandbox"], token: token).body["id"] as? String)
         let refused = try await child.call("POST", "/v1/sessions/\(sandbox)/pairing-code", json: ["phone": phone], token: token)
         #expect(refused.status == 409)
-        #expect((refused.body["detail"] as? String)?.contains("QR code only") == true)
+        #expect((refused.body["detail"] as? String)?.contains("does not link by phone number") == true)
         child.terminate()
     }
 }

@@ -58,4 +58,23 @@ import Testing
             #expect(reason.contains(phrase), "\(reason)")
         }
     }
+
+    @Test func theDocumentedGraphErrorIsReadAndUnreadableAnswersAreRetried() throws {
+        let documented = Data("""
+            {"error":{"message":"(#130429) Rate limit hit","type":"OAuthException","code":130429,
+            "error_data":{"messaging_product":"whatsapp","details":"Cloud API message throughput has been reached."},
+            "error_subcode":2494055,"fbtrace_id":"Az8or2yhqkZfEZ-_4Qn_Bam"}}
+            """.utf8)
+        let error = try #require(GraphClient.graphError(in: documented))
+        #expect(error == GraphError(code: 130429, title: "OAuthException", message: "(#130429) Rate limit hit", details: "Cloud API message throughput has been reached."))
+        #expect(GraphClient.graphError(in: Data("<html>502</html>".utf8)) == nil)
+        #expect(GraphClient.Failure.unreachable("timed out").verdict == .retry("the Graph API could not be reached: timed out"))
+        guard case .fail(let reason) = GraphClient.Failure.unexpected(status: 404, body: "Not Found").verdict else {
+            Issue.record("a foreign 404 is not worth retrying")
+            return
+        }
+        #expect(reason.contains("graphBaseUrl"))
+        #expect(GraphClient.Failure.graph(GraphError(code: 190), status: 401).refusesToken)
+        #expect(!GraphClient.Failure.graph(GraphError(code: 131047), status: 400).refusesToken)
+    }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PeerSupport
 import Testing
 import WharfCore
 
@@ -8,26 +9,13 @@ import WharfCore
 /// Meta's webhook shapes, from the Cloud API documentation's examples (webhooks reference: messages
 /// and status), checked and normalized.
 @Suite struct CloudWebhookTests {
-    static let textMessage = """
-        {"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"value":{
-        "messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"106540352242922"},
-        "contacts":[{"profile":{"name":"Sheena Nelson"},"wa_id":"16505551234"}],
-        "messages":[{"from":"16505551234","id":"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=",
-        "timestamp":"1749416383","type":"text","text":{"body":"Does it come in another color?"}}]},"field":"messages"}]}]}
-        """
+    static let textMessage = CloudExamples.textMessage
 
-    static let statusOnly = """
-        {"object":"whatsapp_business_account","entry":[{"id":"1314702302917944","changes":[{"value":{
-        "messaging_product":"whatsapp","metadata":{"display_phone_number":"15556459128","phone_number_id":"590968830767958"},
-        "statuses":[{"id":"wamid.HBgNNTUxNjk5MjMxODIyMhUCABEYEjgxQkVFRDVBQTVDODFDOTg3MQA=","status":"sent",
-        "timestamp":"1750857384","recipient_id":"5516992318222",
-        "conversation":{"id":"a75d17ad06104c51166f948319b03c6a","expiration_timestamp":"1750943820","origin":{"type":"service"}},
-        "pricing":{"billable":true,"pricing_model":"CBP","category":"service"}},
+    static let statusOnly = CloudExamples.statusNotification(CloudExamples.sentStatus, """
         {"id":"wamid.X","status":"failed","timestamp":"1750857390","recipient_id":"5516992318222",
         "errors":[{"code":131047,"title":"Re-engagement message","message":"Re-engagement message",
-        "error_data":{"details":"Message failed to send because more than 24 hours have passed since the customer last replied to this number."}}]}]},
-        "field":"messages"}]}]}
-        """
+        "error_data":{"details":"Message failed to send because more than 24 hours have passed since the customer last replied to this number."}}]}
+        """)
 
     static func notification(messages: String) -> String {
         """

@@ -89,9 +89,9 @@ actor MemoryCredentials: CredentialsStore {
         try await engine.connect()
         let start = clock.now
         try await engine.markRead(chat: chat, messageIDs: ["in1"])
-        try await engine.setPresence(.composing, in: chat)
+        try await engine.setPresence(.composing, in: chat, answering: nil)
         clock.advance(by: .seconds(2))
-        try await engine.setPresence(.paused, in: chat)
+        try await engine.setPresence(.paused, in: chat, answering: nil)
         let sent = try await engine.send(OutboundMessage(clientMessageID: "m1", chat: chat, content: .text("Hi!")))
         let resent = try await engine.send(OutboundMessage(clientMessageID: "m1", chat: chat, content: .text("Hi!")))
         #expect(sent == resent)

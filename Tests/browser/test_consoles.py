@@ -34,6 +34,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHOTS = os.path.join(ROOT, "test-output", "browser")
 ADMIN_PASSWORD = "admin password for the browser test"
+ADMIN_KEY = "admin-key-for-the-browser-test-0123456789"
 HOSTILE = "<script>alert(\"x\")</script> 'quoted' \"name\""
 
 
@@ -82,7 +83,7 @@ class Wharf:
     def __init__(self):
         self.data = tempfile.mkdtemp(prefix="wharf-browser-")
         binary = os.path.join(ROOT, ".build", "debug", "wharf")
-        env = dict(os.environ, DATA_DIR=self.data, HOST="127.0.0.1", PORT="0", ADMIN_PASSWORD=ADMIN_PASSWORD,
+        env = dict(os.environ, DATA_DIR=self.data, HOST="127.0.0.1", PORT="0", ADMIN_PASSWORD=ADMIN_PASSWORD, ADMIN_API_KEY=ADMIN_KEY,
                    BCRYPT_COST="4", OUTBOUND_ALLOW="127.0.0.1/32", WEBHOOK_RETRY_SCHEDULE="none",
                    WEBHOOK_CONNECT_TIMEOUT_MS="1000", LOG_LEVEL="warning")
         self.process = subprocess.Popen([binary], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -371,6 +372,34 @@ class ConsoleTests(unittest.TestCase):
         self.assertIn("Payload", self.text())
         self.assert_no_alert()
         self.shot("tenant-delivery")
+
+    def test_3_tenant_adds_a_cloud_api_number(self):
+        status, login = self.wharf.api("POST", "/v1/login", {"username": "acme", "password": "acme password 1"})
+        status, _ = self.wharf.api("PATCH", "/v1/tenants/" + login["tenantId"], {"maxSessions": 3}, token=ADMIN_KEY)
+        self.assertEqual(status, 200)
+        self.go("/dashboard")
+        from selenium.webdriver.support.ui import Select
+        Select(self.css("#create-session select[name=engine]")).select_by_visible_text("cloud")
+        self.submit("#create-session", {
+            "name": "Business number", "cloud.phoneNumberId": "106540352242922", "cloud.accessToken": "EAAG-browser-token",
+            "cloud.appSecret": "browser-app-secret", "cloud.verifyToken": "browser-verify"})
+        self.wait(EC.presence_of_element_located((By.ID, "cloud-webhook-url")))
+        session_id = self.browser.current_url.rsplit("/", 1)[1]
+        self.assertTrue(self.css("#cloud-webhook-url").text.endswith("/v1/cloud/webhook/" + session_id))
+        self.assertFalse(self.css("#qr-image").is_displayed())
+        self.shot("tenant-session-cloud")
+        for secret in ("EAAG-browser-token", "browser-app-secret"):
+            self.assertNotIn(secret, self.browser.page_source)
+        # Meta's subscription check, with the verify token typed into the form.
+        url = f"/v1/cloud/webhook/{session_id}?hub.mode=subscribe&hub.verify_token=browser-verify&hub.challenge=4242"
+        with urllib.request.urlopen(self.wharf.base + url, timeout=10) as response:
+            self.assertEqual(response.read().decode(), "4242")
+        form = self.css("#cloud-token-form")
+        self.submit("#cloud-token-form", {"cloud.accessToken": "EAAG-second-token"})
+        self.wait(self.gone(form))
+        self.wait(EC.presence_of_element_located((By.ID, "cloud-token-form")))
+        self.assertIn(self.css("#session-status").text, ("starting", "disconnected", "stopped"))
+        self.assertNotIn("EAAG-second-token", self.browser.page_source)
 
     def check_qr_decodes(self):
         """The QR code on screen, decoded by zxing-cpp, is the engine's QR string."""

@@ -10,6 +10,8 @@ struct SecretsFile: Codable, Equatable {
     var sessionSecret: String?
     var jwtSecret: String?
     var adminPasswordHash: String?
+    /// The key stored secrets are encrypted with (base64), when `ENCRYPTION_KEY` is not set.
+    var encryptionKey: String?
 
     static let fileName = "secrets.json"
 
@@ -39,4 +41,13 @@ struct SecretsFile: Codable, Equatable {
     }
 
     static func makeSecret() -> String { Identifier.token(byteCount: 48) }
+
+    static func makeKey() -> String { Data(Identifier.randomBytes(32)).base64EncodedString() }
+
+    /// 32 bytes written as 64 hex characters or as base64.
+    static func decodeKey(_ text: String) -> [UInt8]? {
+        if text.count == 64, let bytes = [UInt8](hex: text) { return bytes }
+        guard let data = Data(base64Encoded: text), data.count == 32 else { return nil }
+        return Array(data)
+    }
 }

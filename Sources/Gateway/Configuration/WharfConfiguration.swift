@@ -24,6 +24,8 @@ public struct WharfConfiguration: Sendable {
     public var adminAPIKey: String?
     public var sessionSecret: String?
     public var jwtSecret: String?
+    /// Encrypts engine credentials at rest (32 bytes); generated into `secrets.json` when absent.
+    public var encryptionKey: [UInt8]?
     public var jwtLifetime: Duration = .seconds(12 * 3600)
     public var maxBodyBytes: Int = 1 << 20
     public var bcryptCost: UInt8 = 12
@@ -136,6 +138,14 @@ public struct WharfConfiguration: Sendable {
                     variable: "JWT_SECRET", message: "must be at least 32 bytes long (HS256 needs a 256-bit key)")
             }
             configuration.jwtSecret = secret
+        }
+        if let text = try values.string("encryptionKey", "ENCRYPTION_KEY"), !text.isEmpty {
+            guard let key = SecretsFile.decodeKey(text) else {
+                throw ConfigurationError(
+                    variable: "ENCRYPTION_KEY",
+                    message: "must be 32 random bytes as 64 hex characters or base64, such as the output of `openssl rand -hex 32`")
+            }
+            configuration.encryptionKey = key
         }
         if let seconds = try values.integer("jwtTtlSeconds", "JWT_TTL_SECONDS", in: 60...(90 * 86400)) {
             configuration.jwtLifetime = .seconds(seconds)

@@ -47,7 +47,7 @@ struct AccountController {
             var tenants: [DashboardTenant] = []
             for tenant in try await services.store.tenants(after: nil, limit: .max) {
                 let sessions = try await services.store.sessions(scope: .tenant(tenant.id), after: nil, limit: .max)
-                tenants.append(DashboardTenant(tenant: try await self.tenants.view(tenant), sessions: sessions.map(SessionController.View.init)))
+                tenants.append(DashboardTenant(tenant: try await self.tenants.view(tenant), sessions: sessions.map(SessionController(services: services).view)))
             }
             return try JSONResponse.make(["tenants": tenants])
         }

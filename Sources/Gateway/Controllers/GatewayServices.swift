@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Outbox
+import Synchronization
 import WharfCore
 
 /// What controllers share: stores, auth pieces, the session manager, settings.
@@ -21,8 +22,16 @@ struct GatewayServices: Sendable {
     let eventSink: OutboxEventSink
     let clock: any WharfClock
     let logger: Logger
+    /// The port the server bound, known once it listens (`PORT=0` picks one).
+    let boundPort: BoundPort
 
     var outboundPolicy: OutboundPolicy { configuration.outboundPolicy }
+
+    /// Where people and Meta reach Wharf: `PUBLIC_URL`, else this machine on the bound port.
+    var baseURL: String {
+        if configuration.publicURL != nil { return configuration.baseURL }
+        return "http://localhost:\(boundPort.value ?? configuration.port)"
+    }
 
     /// Checks a tenant's username and password (the API's login and the dashboard's), with the
     /// same lockout and the same timing whether or not the username exists.
@@ -77,4 +86,12 @@ struct GatewayServices: Sendable {
         }
         return text
     }
+}
+
+/// The listening port, set once the server has bound it.
+final class BoundPort: Sendable {
+    private let port = Atomic<Int>(0)
+    init() {}
+    var value: Int? { port.load(ordering: .relaxed) == 0 ? nil : port.load(ordering: .relaxed) }
+    func set(_ value: Int) { port.store(value, ordering: .relaxed) }
 }

@@ -104,6 +104,10 @@ struct MessageController {
         guard let chat = ChatAddress.normalize(rawChat) else {
             throw Problem.unprocessable("field 'chatId': '\(rawChat)' is not a chat id; use \(ChatAddress.acceptedForms)", field: "chatId")
         }
+        if session.engine == EngineKind.cloud.rawValue, !chat.rawValue.hasSuffix("@s.whatsapp.net") {
+            throw Problem.unprocessable(
+                "field 'chatId': the Cloud API sends to phone numbers only, not to '\(rawChat)'", field: "chatId")
+        }
         let mediaURL = input.mediaUrl ?? input.url
         let isMedia = mediaExpected ?? (mediaURL != nil || (input.type.map { $0 != "text" } ?? false))
         var kind: MediaKind?
@@ -138,6 +142,15 @@ struct MessageController {
             if let caption = input.caption, caption.count > 1024 {
                 throw Problem.unprocessable("field 'caption' must be at most 1024 characters", field: "caption")
             }
+            if session.engine == EngineKind.cloud.rawValue {
+                // WhatsApp fetches Cloud API media from the link itself.
+                let linkKind = try media.checkLink(mediaURL, kind: kind)
+                job.kind = linkKind.rawValue
+                job.mediaUrl = mediaURL
+                job.text = input.caption
+                job.fileName = input.filename ?? (linkKind == .document ? URL(string: mediaURL)?.lastPathComponent : nil)
+                return try await accept(job, session: session, request: request)
+            }
             let fetched = try await media.fetch(mediaURL, kind: kind ?? .document, jobID: jobID)
             let resolvedKind = kind ?? Self.kind(forMimeType: fetched.mimeType)
             if kind == nil, let size = (try? FileManager.default.attributesOfItem(atPath: fetched.file)[.size] as? Int),
@@ -159,9 +172,17 @@ struct MessageController {
             guard text.count <= 65_536 else {
                 throw Problem.unprocessable("field 'text' must be at most 65536 characters", field: "text")
             }
+            if session.engine == EngineKind.cloud.rawValue, text.count > 4096 {
+                throw Problem.unprocessable("field 'text' must be at most 4096 characters on the Cloud API", field: "text")
+            }
             job.text = text
         }
-        let (stored, isNew) = try await services.store.enqueue(job, now: now)
+        return try await accept(job, session: session, request: request)
+    }
+
+    /// Stores a checked job (or finds the earlier one with its idempotency key) and answers.
+    private func accept(_ job: JobRecord, session: SessionRecord, request: Request) async throws -> Response {
+        let (stored, isNew) = try await services.store.enqueue(job, now: job.createdAt)
         if !isNew, let file = job.mediaFile { try? FileManager.default.removeItem(atPath: file) }
         if isNew { dispatcher.wake(sessionID: session.id) }
         if let wait = try waitSeconds(request), wait > 0, isNew {

@@ -51,7 +51,7 @@ extension SessionController {
             } catch let error as EngineError {
                 throw Problem.conflict("\(error)")
             }
-            return try JSONResponse.make(View(try await find(context)))
+            return try JSONResponse.make(view(try await find(context)))
         }
         router.post("/v1/sessions/:sessionId/sandbox/disconnect") { _, context in
             let engine = try await sandbox(context)

@@ -12,9 +12,22 @@ struct SessionController {
         var engine: String?
         var tenantId: String?
         var sandbox: SandboxOptions?
+        var cloud: CloudSessionInput?
     }
 
-    struct RenameInput: Decodable { var name: String }
+    struct UpdateInput: Decodable {
+        var name: String?
+        var cloud: CloudSessionInput?
+    }
+
+    /// What the API shows of a Cloud API session: where Meta must post, and nothing secret.
+    struct CloudView: Encodable {
+        var phoneNumberId: String?
+        var graphBaseUrl: String?
+        var graphVersion: String?
+        /// The callback URL to enter in Meta's app dashboard, with the session's verify token.
+        var webhookUrl: String
+    }
 
     struct View: Encodable {
         var id: String
@@ -32,8 +45,9 @@ struct SessionController {
         var updatedAt: Date
         var connectedAt: Date?
         var lastActivityAt: Date?
+        var cloud: CloudView?
 
-        init(_ record: SessionRecord) {
+        init(_ record: SessionRecord, baseURL: String) {
             id = record.id
             tenantId = record.tenantId
             name = record.name
@@ -49,8 +63,16 @@ struct SessionController {
             updatedAt = record.updatedAt
             connectedAt = record.connectedAt
             lastActivityAt = record.lastActivityAt
+            if record.engine == EngineKind.cloud.rawValue {
+                let options = JSONValue(json: record.options)
+                cloud = CloudView(
+                    phoneNumberId: options?["phoneNumberId"]?.stringValue, graphBaseUrl: options?["graphBaseUrl"]?.stringValue,
+                    graphVersion: options?["graphVersion"]?.stringValue, webhookUrl: "\(baseURL)/v1/cloud/webhook/\(record.id)")
+            }
         }
     }
+
+    func view(_ record: SessionRecord) -> View { View(record, baseURL: services.baseURL) }
 
     func addSeedRoutes(to group: RouterGroup<AppRequestContext>) {
         group.post("/sessions") { request, context in try await create(request, context: context) }
@@ -59,7 +81,7 @@ struct SessionController {
             return try JSONResponse.make(["deleted": true])
         }
         group.put("/api/sessions/:sessionId/name") { request, context in
-            try await rename(request, context: context, id: context.parameters.require("sessionId"))
+            try await update(request, context: context, id: context.parameters.require("sessionId"), requiresName: true)
         }
         group.get("/api/tenant/status") { _, context in
             let tenantID = try context.requireTenant()
@@ -68,7 +90,7 @@ struct SessionController {
             return try JSONResponse.make(
                 TenantStatus(
                     tenant: .init(id: tenant.id, name: tenant.name, maxSessions: tenant.maxSessions),
-                    sessions: sessions.map(View.init)))
+                    sessions: sessions.map(view)))
         }
     }
 
@@ -90,15 +112,15 @@ struct SessionController {
             let rows = try await services.store.sessions(scope: scope, after: try Pagination.cursor(request), limit: limit)
             return try JSONResponse.make(
                 Page(
-                    items: rows.map(View.init),
+                    items: rows.map(view),
                     nextCursor: rows.count == limit ? rows.last.map { PageCursor(createdAt: $0.createdAt, id: $0.id).token } : nil))
         }
         router.post("/v1/sessions") { request, context in try await create(request, context: context) }
         router.get("/v1/sessions/:sessionId") { _, context in
-            try JSONResponse.make(View(try await find(context)))
+            try JSONResponse.make(view(try await find(context)))
         }
         router.patch("/v1/sessions/:sessionId") { request, context in
-            try await rename(request, context: context, id: context.parameters.require("sessionId"))
+            try await update(request, context: context, id: context.parameters.require("sessionId"), requiresName: false)
         }
         router.delete("/v1/sessions/:sessionId") { _, context in
             try await remove(context: context, id: context.parameters.require("sessionId"))
@@ -107,7 +129,7 @@ struct SessionController {
         router.post("/v1/sessions/:sessionId/restart") { _, context in
             let session = try await find(context)
             try await services.sessions.restart(sessionID: session.id)
-            return try JSONResponse.make(View(session), status: .accepted)
+            return try JSONResponse.make(view(session), status: .accepted)
         }
         router.get("/v1/sessions/:sessionId/qr") { _, context in
             let session = try await find(context)
@@ -132,10 +154,14 @@ struct SessionController {
         }
         router.post("/v1/sessions/:sessionId/logout") { _, context in
             let session = try await find(context)
+            guard session.engine != EngineKind.cloud.rawValue else {
+                throw Problem.conflict(
+                    "a Cloud API session is not a linked device, so there is nothing to log out; delete the session to stop using the number")
+            }
             guard await services.sessions.unlink(sessionID: session.id) else {
                 throw Problem.conflict("session '\(session.id)' is \(session.status) and not running; restart it to link it again")
             }
-            return try JSONResponse.make(View(try await find(context)))
+            return try JSONResponse.make(view(try await find(context)))
         }
         addSandboxRoutes(to: router)
     }
@@ -158,7 +184,7 @@ struct SessionController {
             throw Problem.conflict("session '\(session.id)' is not running; restart it first")
         }
         guard let pairing = engine as? any PhoneNumberPairing else {
-            throw Problem.conflict("the '\(session.engine)' engine links by QR code only")
+            throw Problem.conflict("the '\(session.engine)' engine does not link by phone number")
         }
         do {
             let code = try await pairing.requestPairingCode(phone: digits)
@@ -199,15 +225,28 @@ struct SessionController {
         let name = input.name ?? "WhatsApp"
         try Validation.name(name, field: "name")
         var options = "{}"
-        if engine == .sandbox, let sandbox = input.sandbox {
-            options = String(decoding: try JSONEncoder.wharf.encode(sandbox), as: UTF8.self)
+        var credentials: [String: Data] = [:]
+        switch engine {
+        case .sandbox:
+            if let sandbox = input.sandbox { options = String(decoding: try JSONEncoder.wharf.encode(sandbox), as: UTF8.self) }
+        case .cloud:
+            guard let cloud = input.cloud else {
+                throw Problem.badRequest(
+                    "field 'cloud' is required for the cloud engine: {\"phoneNumberId\",\"accessToken\",\"appSecret\",\"verifyToken\"}",
+                    field: "cloud")
+            }
+            let configuration = try cloud.configuration(services: services)
+            options = CloudSessionInput.options(configuration)
+            credentials[CloudConfiguration.credentialsKey] = try JSONEncoder().encode(configuration)
+        case .web:
+            break
         }
         let now = services.clock.now
         let session = SessionRecord(
             id: Identifier.make(prefix: "ses"), tenantId: tenant.id, name: name.trimmingCharacters(in: .whitespacesAndNewlines),
             engine: engine.rawValue, options: options, status: SessionState.starting.rawValue, createdAt: now, updatedAt: now)
         do {
-            try await services.store.insertSession(session, maxSessions: tenant.maxSessions)
+            try await services.store.insertSession(session, maxSessions: tenant.maxSessions, credentials: credentials)
         } catch StoreError.sessionLimitReached(let limit) {
             throw Problem(
                 .conflict, title: "Session limit reached",
@@ -215,21 +254,46 @@ struct SessionController {
                 extensions: ["maxSessions": .number(Double(limit))])
         }
         await services.sessions.start(session)
-        return try JSONResponse.make(View(session), status: .created)
+        return try JSONResponse.make(view(session), status: .created)
     }
 
-    private func rename(_ request: Request, context: AppRequestContext, id: String) async throws -> Response {
+    /// Renames a session, and for a Cloud API session replaces any of its settings (a new access
+    /// token, say), then restarts its engine with them.
+    private func update(_ request: Request, context: AppRequestContext, id: String, requiresName: Bool) async throws -> Response {
         let scope = try context.requireIdentity().scope
-        guard try await services.store.session(id: id, scope: scope) != nil else { throw Problem.notFound("session '\(id)'") }
-        let input: RenameInput = try await request.decodeJSON()
-        try Validation.name(input.name, field: "name")
-        let name = input.name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let session = try await services.store.session(id: id, scope: scope) else { throw Problem.notFound("session '\(id)'") }
+        let input: UpdateInput = try await request.decodeJSON()
+        if requiresName, input.name == nil { throw Problem.badRequest("field 'name' is required", field: "name") }
+        guard input.name != nil || input.cloud != nil else {
+            throw Problem.badRequest("send 'name', or 'cloud' with the settings to change, to update a session")
+        }
+        if let name = input.name { try Validation.name(name, field: "name") }
+        var newOptions: String?
+        if let cloud = input.cloud {
+            guard session.engine == EngineKind.cloud.rawValue else {
+                throw Problem.unprocessable("field 'cloud': session '\(id)' uses the \(session.engine) engine, not cloud", field: "cloud")
+            }
+            let credentials = services.store.credentials(sessionID: id)
+            guard let stored = try await credentials.value(forKey: CloudConfiguration.credentialsKey),
+                var configuration = try? JSONDecoder().decode(CloudConfiguration.self, from: stored)
+            else { throw Problem(.conflict, detail: "session '\(id)' has no readable Cloud API settings; delete it and create it again") }
+            try cloud.apply(to: &configuration, services: services)
+            try await credentials.setValue(try JSONEncoder().encode(configuration), forKey: CloudConfiguration.credentialsKey)
+            newOptions = CloudSessionInput.options(configuration)
+        }
+        let name = input.name?.trimmingCharacters(in: .whitespacesAndNewlines)
+        let options = newOptions
         let now = services.clock.now
-        guard let updated = try await services.store.updateSession(id: id, { $0.name = name; $0.updatedAt = now }) else {
+        guard let updated = try await services.store.updateSession(id: id, { session in
+            if let name { session.name = name }
+            if let options { session.options = options }
+            session.updatedAt = now
+        }) else {
             throw Problem.notFound("session '\(id)'")
         }
         services.eventSink.invalidate()
-        return try JSONResponse.make(View(updated))
+        if options != nil { try await services.sessions.restart(sessionID: id) }
+        return try JSONResponse.make(view(updated))
     }
 
     private func remove(context: AppRequestContext, id: String) async throws {

@@ -60,7 +60,19 @@ struct EventEnvelope: Encodable {
         case .messageFailed(let job, let reason):
             return (
                 "message.failed",
-                ["job_id": .string(job.id), "chat_id": .string(job.chatId), "type": .string(job.kind), "reason": .string(reason)]
+                [
+                    "id": job.waMessageId.map(JSONValue.string) ?? .null, "job_id": .string(job.id), "chat_id": .string(job.chatId),
+                    "type": .string(job.kind), "reason": .string(reason), "code": .null,
+                ]
+            )
+        case .deliveryFailed(let messageID, let chat, let reason, let code, let job):
+            return (
+                "message.failed",
+                [
+                    "id": .string(messageID), "job_id": job.map { JSONValue.string($0.id) } ?? .null, "chat_id": .string(chat.rawValue),
+                    "type": job.map { JSONValue.string($0.kind) } ?? .null, "reason": .string(reason),
+                    "code": code.map { JSONValue.number(Double($0)) } ?? .null,
+                ]
             )
         case .presence(let presence):
             return (
@@ -79,6 +91,7 @@ struct EventEnvelope: Encodable {
             media = [
                 "mime_type": .string(info.mimeType), "url": info.url.map(JSONValue.string) ?? .null,
                 "caption": info.caption.map(JSONValue.string) ?? .null, "filename": info.fileName.map(JSONValue.string) ?? .null,
+                "id": info.id.map(JSONValue.string) ?? .null,
             ]
         }
         return [

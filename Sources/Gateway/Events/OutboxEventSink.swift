@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Outbox
 import Synchronization
@@ -29,17 +30,34 @@ final class OutboxEventSink: SessionEventSink {
     }
 
     func publish(_ event: SessionEvent) async throws {
-        guard let context = try await context(sessionID: event.sessionID) else { return }
-        let (type, data) = EventEnvelope.describe(event.kind)
-        let envelope = EventEnvelope(
-            id: Identifier.make(prefix: "evt"), type: type, timestamp: event.at, tenant: context.tenant,
-            session: context.session, data: data, settings: context.settings)
-        try await outbox.accept(
-            OutboxEvent(
+        try await publish([event])
+    }
+
+    /// Commits several events in one transaction, then passes on the ones that were new (an event
+    /// with a ``SessionEvent/dedupeKey`` stored before is dropped).
+    func publish(_ events: [SessionEvent]) async throws {
+        var stored: [(SessionEvent, OutboxEvent)] = []
+        for event in events {
+            guard let context = try await context(sessionID: event.sessionID) else { continue }
+            let (type, data) = EventEnvelope.describe(event.kind)
+            let id = event.dedupeKey.map { Identifier.make(prefix: "evt", digest: SHA256.hash(data: Data($0.utf8))) }
+            let envelope = EventEnvelope(
+                id: id ?? Identifier.make(prefix: "evt"), type: type, timestamp: event.at, tenant: context.tenant,
+                session: context.session, data: data, settings: context.settings)
+            stored.append((event, OutboxEvent(
                 id: envelope.id, tenantID: event.tenantID, sessionID: event.sessionID, type: type,
-                payload: try envelope.encoded(), createdAt: event.at))
+                payload: try envelope.encoded(), createdAt: event.at)))
+        }
+        guard !stored.isEmpty else { return }
+        let isNew = try await outbox.accept(stored.map(\.1))
         delivery.wake()
-        try await hub.publish(event)
+        for ((event, _), new) in zip(stored, isNew) where new {
+            // What "mark as read" and the Cloud API's typing indicator point at.
+            if case .message(let message) = event.kind, !message.isFromMe {
+                try await store.setLastInbound(sessionID: event.sessionID, chatID: message.chat.rawValue, messageID: message.id)
+            }
+            try await hub.publish(event)
+        }
     }
 
     /// Tells the tenant (through its other endpoints) that an endpoint was disabled: the

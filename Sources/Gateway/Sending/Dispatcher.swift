@@ -15,6 +15,11 @@ public final class Dispatcher: Service, Sendable {
     public struct Options: Sendable {
         /// How long a job waits for its session to (re)connect before it fails.
         public var holdWhileDisconnected: Duration = .seconds(24 * 3600)
+        /// Sending attempts a job gets when WhatsApp answers with a limit or a passing fault.
+        public var maximumAttempts = 8
+        /// The wait after the first such answer; it doubles with each attempt up to `maximumRetryDelay`.
+        public var firstRetryDelay: Duration = .seconds(5)
+        public var maximumRetryDelay: Duration = .seconds(600)
         public init() {}
     }
 
@@ -60,14 +65,9 @@ public final class Dispatcher: Service, Sendable {
         let events = hub.subscribe(sessionID: nil)
         for sessionID in try await store.sessionsWithQueuedJobs() { wake(sessionID: sessionID) }
         await withGracefulShutdownHandler {
-            // Connection changes wake a session's queue; inbound messages set what "read" points at.
+            // A session that connects may have jobs waiting.
             for await event in events.cancelOnGracefulShutdown() {
-                switch event.kind {
-                case .status(.connected, _): wake(sessionID: event.sessionID)
-                case .message(let message) where !message.isFromMe:
-                    try? await store.setLastInbound(sessionID: event.sessionID, chatID: message.chat.rawValue, messageID: message.id)
-                default: break
-                }
+                if case .status(.connected, _) = event.kind { wake(sessionID: event.sessionID) }
             }
         } onGracefulShutdown: {}
         let tasks = state.withLock { state -> [Task<Void, Never>] in
@@ -191,17 +191,7 @@ public final class Dispatcher: Service, Sendable {
         }
         let chat = ChatID(job.chatId)
         do {
-            if policy.enabled {
-                if policy.markRead, let last = try await store.takeLastInbound(sessionID: job.sessionId, chatID: job.chatId) {
-                    try await engine.markRead(chat: chat, messageIDs: [last])
-                }
-                let characters = (job.text ?? "").count
-                let typing = state.withLock { policy.typingDuration(characters: characters, random: &$0.random) }
-                try await engine.setPresence(job.kind == MediaKind.voice.rawValue ? .recording : .composing, in: chat)
-                try await clock.sleep(for: typing)
-                try await engine.setPresence(.paused, in: chat)
-                try await clock.sleep(for: .milliseconds(policy.pauseMs))
-            }
+            if policy.enabled { try await humanize(sending, policy: policy, engine: engine) }
             let sent = try await engine.send(
                 OutboundMessage(clientMessageID: sending.clientMessageId, chat: chat, content: try content(of: sending), replyTo: sending.replyTo))
             let sentAt = clock.now
@@ -233,11 +223,77 @@ public final class Dispatcher: Service, Sendable {
         } catch let error as EngineError where error == .notConnected {
             // Back in the queue; it waits for the session to come back.
             try await store.updateJob(id: job.id) { job in job.status = JobStatus.queued.rawValue }
+        } catch EngineError.temporary(let reason) where sending.attempts < options.maximumAttempts {
+            try await retryLater(sending, reason: reason)
+        } catch EngineError.temporary(let reason) {
+            try await fail(sending, reason: "\(reason); gave up after \(sending.attempts) attempts")
         } catch is CancellationError {
             throw CancellationError()
         } catch {
             try await fail(sending, reason: "\(error)")
         }
+    }
+
+    /// Reads, shows "typing…" for a time that grows with the text, pauses. None of these steps may
+    /// cost the message itself: a read receipt or an indicator WhatsApp refuses is skipped.
+    private func humanize(_ job: JobRecord, policy: HumanizePolicy, engine: any Engine) async throws {
+        let chat = ChatID(job.chatId)
+        let marker = try await store.readMarker(sessionID: job.sessionId, chatID: job.chatId, markingRead: policy.markRead)
+        if policy.markRead, let marker, marker.isUnread {
+            try await step("mark read", job) { try await engine.markRead(chat: chat, messageIDs: [marker.messageID]) }
+        }
+        let typing = state.withLock { policy.typingDuration(characters: (job.text ?? "").count, random: &$0.random) }
+        let indicator = engine.typingIndicator
+        // On the Cloud API the indicator is a read receipt too: without permission to mark read,
+        // or without a message to answer, the typing time passes with no indicator.
+        let anchor = policy.markRead ? marker?.messageID : nil
+        if indicator.needsInboundMessage && anchor == nil {
+            try await clock.sleep(for: typing)
+        } else {
+            let presence: ChatPresence = job.kind == MediaKind.voice.rawValue ? .recording : .composing
+            var remaining = typing
+            repeat {
+                try await step("typing", job) { try await engine.setPresence(presence, in: chat, answering: anchor) }
+                let slice = indicator.resendInterval.map { min($0, remaining) } ?? remaining
+                try await clock.sleep(for: slice)
+                remaining -= slice
+            } while remaining > .zero
+            try await step("paused", job) { try await engine.setPresence(.paused, in: chat, answering: anchor) }
+        }
+        try await clock.sleep(for: .milliseconds(policy.pauseMs))
+    }
+
+    /// Runs one humanizing step; only a lost connection (or cancellation) stops the send.
+    private func step(_ name: String, _ job: JobRecord, _ action: () async throws -> Void) async throws {
+        do {
+            try await action()
+        } catch let error as EngineError where error == .notConnected {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            logger.debug("humanizing step skipped", metadata: ["job": "\(job.id)", "step": "\(name)", "error": "\(error)"])
+        }
+    }
+
+    /// Puts a job back after a limit or a passing fault, and keeps its chat waiting: 5 s after the
+    /// first such answer, doubling, ±20 %.
+    private func retryLater(_ job: JobRecord, reason: String) async throws {
+        let now = clock.now
+        let attempts = job.attempts
+        try await store.updateJob(id: job.id) { stored in
+            stored.status = JobStatus.queued.rawValue
+            stored.attempts = attempts
+            stored.error = reason
+            stored.updatedAt = now
+        }
+        let exponent = min(max(attempts - 1, 0), 20)
+        let base = min(options.firstRetryDelay.timeInterval * Double(1 << exponent), options.maximumRetryDelay.timeInterval)
+        state.withLock { state in
+            let delay = base * (1 + Double.random(in: -0.2...0.2, using: &state.random))
+            state.sessions[job.sessionId]?.chatReadyAt[job.chatId] = now.addingTimeInterval(delay)
+        }
+        logger.info("send deferred", metadata: ["job": "\(job.id)", "attempt": "\(attempts)", "reason": "\(reason)"])
     }
 
     /// Fails jobs that waited longer than allowed for a disconnected session; says when the next will.
@@ -258,8 +314,10 @@ public final class Dispatcher: Service, Sendable {
 
     private func fail(_ job: JobRecord, reason: String) async throws {
         let now = clock.now
+        let attempts = job.attempts
         guard let failed = try await store.updateJob(id: job.id, { job in
             job.status = JobStatus.failed.rawValue
+            job.attempts = max(job.attempts, attempts)
             job.error = reason
             job.updatedAt = now
         }) else { return }
@@ -276,7 +334,11 @@ public final class Dispatcher: Service, Sendable {
 
     private func content(of job: JobRecord) throws -> OutboundMessage.Content {
         if job.kind == "text" { return .text(job.text ?? "") }
-        guard let kind = MediaKind(rawValue: job.kind), let file = job.mediaFile else {
+        guard let kind = MediaKind(rawValue: job.kind) else { throw EngineError.rejected("the job's media kind '\(job.kind)' is unknown") }
+        if job.mediaFile == nil, let url = job.mediaUrl {
+            return .mediaLink(kind: kind, url: url, caption: job.text, fileName: job.fileName)
+        }
+        guard let file = job.mediaFile else {
             throw EngineError.rejected("the job's media is missing")
         }
         return .media(

@@ -40,6 +40,28 @@ struct MediaFetcher: Sendable {
             extensions: ["field": "mediaUrl", "limit": .number(Double(limit))])
     }
 
+    /// Checks a link that WhatsApp will fetch itself (the Cloud API): an absolute http(s) URL that
+    /// does not name a private, loopback or link-local address (Meta could not reach it). Nothing
+    /// is downloaded, so the kind comes from the request, else from the file name's extension.
+    func checkLink(_ text: String, kind: MediaKind?) throws -> MediaKind {
+        guard let url = URL(string: text), url.scheme != nil, url.host() != nil else {
+            throw Problem.unprocessable("field 'mediaUrl' must be an absolute http:// or https:// URL", field: "mediaUrl")
+        }
+        do {
+            // Host names are not resolved here: Meta resolves them, and Wharf connects nowhere.
+            try policy.check(url, resolve: { _ in [] })
+        } catch {
+            throw Problem.unprocessable("field 'mediaUrl' must be a public URL that WhatsApp can fetch: \(error)", field: "mediaUrl")
+        }
+        if let kind { return kind }
+        switch url.pathExtension.lowercased() {
+        case "jpg", "jpeg", "png", "webp": return .image
+        case "mp4", "3gp", "3gpp": return .video
+        case "ogg", "opus", "mp3", "m4a", "aac", "amr": return .audio
+        default: return .document
+        }
+    }
+
     struct Fetched {
         var file: String
         var mimeType: String

@@ -104,28 +104,47 @@ extension SQLiteGatewayStore {
         }
     }
 
-    /// Remembers the newest inbound message of a chat, which "mark as read" points at.
+    /// Remembers the newest inbound message of a chat, which "mark as read" and the Cloud API's
+    /// typing indicator point at.
     public func setLastInbound(sessionID: String, chatID: String, messageID: String) async throws {
         try await writer.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO chat_read_marker (session_id, chat_id, message_id) VALUES (?, ?, ?)
-                    ON CONFLICT (session_id, chat_id) DO UPDATE SET message_id = excluded.message_id
+                    INSERT INTO chat_read_marker (session_id, chat_id, message_id, is_read) VALUES (?, ?, ?, 0)
+                    ON CONFLICT (session_id, chat_id) DO UPDATE SET message_id = excluded.message_id, is_read = 0
                     """, arguments: [sessionID, chatID, messageID])
         }
     }
 
-    /// The newest inbound message of a chat not yet marked read, taking it (it is read once).
-    public func takeLastInbound(sessionID: String, chatID: String) async throws -> String? {
+    /// The newest inbound message of a chat and whether it still waits to be marked read; with
+    /// `markingRead`, it counts as read from now on (it is read once).
+    public func readMarker(sessionID: String, chatID: String, markingRead: Bool) async throws -> ReadMarker? {
         try await batcher.write { db in
-            let id = try String.fetchOne(
-                db, sql: "SELECT message_id FROM chat_read_marker WHERE session_id = ? AND chat_id = ?",
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT message_id, is_read FROM chat_read_marker WHERE session_id = ? AND chat_id = ?",
                 arguments: [sessionID, chatID])
-            try db.execute(
-                sql: "DELETE FROM chat_read_marker WHERE session_id = ? AND chat_id = ?", arguments: [sessionID, chatID])
-            return id
+            else { return nil }
+            if markingRead {
+                try db.execute(
+                    sql: "UPDATE chat_read_marker SET is_read = 1 WHERE session_id = ? AND chat_id = ?", arguments: [sessionID, chatID])
+            }
+            return ReadMarker(messageID: row["message_id"], isUnread: !row["is_read"])
         }
     }
+
+    /// A session's job that WhatsApp knows by `messageID`.
+    public func job(sessionID: String, waMessageID messageID: String) async throws -> JobRecord? {
+        try await writer.read { db in
+            try JobRecord.filter(JobRecord.Columns.sessionID == sessionID).filter(sql: "wa_message_id = ?", arguments: [messageID])
+                .fetchOne(db)
+        }
+    }
+}
+
+/// A chat's newest inbound message, as the dispatcher sees it.
+public struct ReadMarker: Sendable, Equatable {
+    public var messageID: String
+    public var isUnread: Bool
 }
 
 extension SQLiteGatewayStore {

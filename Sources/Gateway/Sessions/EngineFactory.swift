@@ -7,16 +7,25 @@ import WharfCore
 public struct EngineFactory: Sendable {
     let clock: any WharfClock
     let web: WebEngineConfiguration
+    /// How the Cloud API engine reaches the Graph API: the gateway's libcurl client, with its
+    /// outbound-address policy.
+    let cloudTransport: (any HTTPTransport)?
+    let cloudTimeout: Duration
     let logger: Logger
 
-    public init(clock: any WharfClock, web: WebEngineConfiguration = .init(), logger: Logger = Logger(label: "wharf.engine")) {
+    public init(
+        clock: any WharfClock, web: WebEngineConfiguration = .init(), cloudTransport: (any HTTPTransport)? = nil,
+        cloudTimeout: Duration = .seconds(15), logger: Logger = Logger(label: "wharf.engine")
+    ) {
         self.clock = clock
         self.web = web
+        self.cloudTransport = cloudTransport
+        self.cloudTimeout = cloudTimeout
         self.logger = logger
     }
 
     /// Engines that can be created on this build.
-    public static let available: [EngineKind] = [.sandbox, .web]
+    public static let available: [EngineKind] = [.sandbox, .web, .cloud]
 
     public func makeEngine(for session: SessionRecord, credentials: any CredentialsStore) throws -> any Engine {
         switch EngineKind(rawValue: session.engine) {
@@ -27,7 +36,13 @@ public struct EngineFactory: Sendable {
             var logger = logger
             logger[metadataKey: "session"] = "\(session.id)"
             return WebEngine(configuration: web, credentials: credentials, clock: clock, logger: logger)
-        case .cloud, nil:
+        case .cloud:
+            guard let cloudTransport else { throw EngineError.unsupported("the cloud engine without an HTTP client") }
+            var logger = logger
+            logger[metadataKey: "session"] = "\(session.id)"
+            return CloudEngine(
+                credentials: credentials, transport: cloudTransport, clock: clock, timeout: cloudTimeout, logger: logger)
+        case nil:
             throw EngineError.unsupported("the '\(session.engine)' engine")
         }
     }

@@ -14,12 +14,18 @@ public struct SessionEvent: Sendable {
         /// A queued job was sent; `messageID` is WhatsApp's id for it.
         case messageSent(JobRecord, messageID: String)
         case messageFailed(JobRecord, reason: String)
+        /// WhatsApp reported later that a message it had accepted could not be delivered (a Cloud
+        /// API status); `job` is ours when Wharf sent it.
+        case deliveryFailed(messageID: String, chat: ChatID, reason: String, code: Int?, job: JobRecord?)
     }
 
     public var sessionID: String
     public var tenantID: String
     public var kind: Kind
     public var at: Date
+    /// Names the event for deduplication: an event whose key was stored before is not stored
+    /// again (the Cloud API delivers its webhooks at least once).
+    public var dedupeKey: String? = nil
 }
 
 /// Where the session manager hands events. It must return only once the event is stored as

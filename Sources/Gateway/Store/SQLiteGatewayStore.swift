@@ -8,11 +8,17 @@ public struct SQLiteGatewayStore: Sendable {
     let writer: any DatabaseWriter
     /// Group commit for the hot paths (jobs), so concurrent sends share fsyncs.
     let batcher: WriteBatcher
+    /// Seals engine credentials before they are written.
+    let secretBox: SecretBox
 
     /// Wraps `writer` and brings its schema up to date.
-    public init(_ writer: any DatabaseWriter, batcher: WriteBatcher? = nil) throws {
+    ///
+    /// - Parameter secretBox: the key engine credentials are encrypted with; a random one (good for
+    ///   one process only) when none is given.
+    public init(_ writer: any DatabaseWriter, batcher: WriteBatcher? = nil, secretBox: SecretBox = .ephemeral()) throws {
         self.writer = writer
         self.batcher = batcher ?? WriteBatcher(writer: writer)
+        self.secretBox = secretBox
         var migrator = DatabaseMigrator()
         GatewayMigrations.register(in: &migrator)
         try migrator.migrate(writer)
@@ -26,7 +32,27 @@ public struct SQLiteGatewayStore: Sendable {
 
     /// The engine credentials store of one session.
     public func credentials(sessionID: String) -> any CredentialsStore {
-        SQLiteCredentialsStore(writer: writer, sessionID: sessionID)
+        SQLiteCredentialsStore(writer: writer, sessionID: sessionID, box: secretBox)
+    }
+
+    /// Encrypts credentials that an earlier version stored in the clear; returns how many.
+    @discardableResult
+    public func sealLegacyCredentials() async throws -> Int {
+        let box = secretBox
+        return try await writer.write { db in
+            var count = 0
+            for row in try Row.fetchAll(db, sql: "SELECT session_id, key, value FROM session_credential") {
+                let value: Data = row["value"]
+                guard !SecretBox.isSealed(value) else { continue }
+                let sessionID: String = row["session_id"]
+                let key: String = row["key"]
+                try db.execute(
+                    sql: "UPDATE session_credential SET value = ? WHERE session_id = ? AND key = ?",
+                    arguments: [try box.seal(value, context: SQLiteCredentialsStore.context(sessionID, key)), sessionID, key])
+                count += 1
+            }
+            return count
+        }
     }
 }
 
@@ -120,10 +146,32 @@ extension SQLiteGatewayStore: APIKeyStore {
 
 extension SQLiteGatewayStore: SessionStore {
     public func insertSession(_ session: SessionRecord, maxSessions: Int) async throws {
+        try await insertSession(session, maxSessions: maxSessions, credentials: [:])
+    }
+
+    /// Inserts a session and its first engine credentials (a Cloud API session's settings) in one
+    /// transaction, so there is never a session whose engine cannot find them.
+    public func insertSession(_ session: SessionRecord, maxSessions: Int, credentials: [String: Data]) async throws {
+        let sealed = try credentials.map { key, value in
+            (key, try secretBox.seal(value, context: SQLiteCredentialsStore.context(session.id, key)))
+        }
         try await writer.write { db in
             let count = try SessionRecord.filter(SessionRecord.Columns.tenantID == session.tenantId).fetchCount(db)
             guard count < maxSessions else { throw StoreError.sessionLimitReached(limit: maxSessions) }
             try session.insert(db)
+            for (key, value) in sealed {
+                try db.execute(
+                    sql: "INSERT INTO session_credential (session_id, key, value) VALUES (?, ?, ?)", arguments: [session.id, key, value])
+            }
+        }
+    }
+
+    /// The Cloud API session of a tenant that speaks for `phoneNumberID`, if any.
+    public func cloudSession(tenantID: String, phoneNumberID: String) async throws -> SessionRecord? {
+        try await writer.read { db in
+            try SessionRecord.filter(SessionRecord.Columns.tenantID == tenantID)
+                .filter(sql: "engine = 'cloud' AND json_extract(options, '$.phoneNumberId') = ?", arguments: [phoneNumberID])
+                .fetchOne(db)
         }
     }
 
@@ -213,22 +261,28 @@ extension TableRecord {
     }
 }
 
-/// One session's engine credentials as key/value rows.
+/// One session's engine credentials as key/value rows, each sealed by the store's ``SecretBox``
+/// and bound to its session and key.
 struct SQLiteCredentialsStore: CredentialsStore {
     let writer: any DatabaseWriter
     let sessionID: String
+    let box: SecretBox
+
+    static func context(_ sessionID: String, _ key: String) -> String { "session_credential/\(sessionID)/\(key)" }
 
     func value(forKey key: String) async throws -> Data? {
-        try await writer.read { db in
+        let stored = try await writer.read { db in
             try Data.fetchOne(
                 db, sql: "SELECT value FROM session_credential WHERE session_id = ? AND key = ?",
                 arguments: [sessionID, key])
         }
+        return try stored.map { try box.open($0, context: Self.context(sessionID, key)) }
     }
 
     func setValue(_ value: Data?, forKey key: String) async throws {
+        let sealed = try value.map { try box.seal($0, context: Self.context(sessionID, key)) }
         try await writer.write { db in
-            if let value {
+            if let value = sealed {
                 try db.execute(
                     sql: """
                         INSERT INTO session_credential (session_id, key, value) VALUES (?, ?, ?)

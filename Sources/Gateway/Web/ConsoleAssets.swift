@@ -55,6 +55,7 @@ enum ConsoleAssets {
         [role=alert] { color:var(--bad); margin:.3rem 0; } [role=alert]:empty, output:empty { display:none; }
         output { display:block; background:#eef6f1; border:1px solid #b9dcc9; padding:.5rem .6rem; border-radius:4px; margin-top:.4rem; overflow-wrap:anywhere; }
         .muted { color:var(--muted); } .bad { color:var(--bad); }
+        [hidden] { display:none !important; }
         .qr { display:flex; gap:1.2rem; align-items:center; flex-wrap:wrap; }
         .qr img { width:264px; height:264px; image-rendering:pixelated; background:#fff; border:1px solid var(--line); }
         .pairing-code { font:600 2rem ui-monospace, monospace; letter-spacing:.2rem; }

@@ -238,6 +238,12 @@ enum ConsoleTemplates {
         <fieldset><legend>Sandbox options</legend>
         <label class="check"><input type="checkbox" name="sandbox.qr" checked> Link through a QR code (scan it with the button on the session page)</label>
         <label class="check"><input type="checkbox" name="sandbox.echo"> Echo contact answers what it is sent</label></fieldset>
+        <fieldset><legend>Cloud API settings (engine cloud)</legend>
+        <p class="muted">From your Meta app: WhatsApp → API Setup, and App settings → Basic. The token and secrets are stored encrypted and never shown again.</p>
+        <label>Phone number ID <input name="cloud.phoneNumberId" inputmode="numeric" maxlength="32" autocomplete="off"></label>
+        <label>Access token <input name="cloud.accessToken" type="password" autocomplete="off"></label>
+        <label>App secret <input name="cloud.appSecret" type="password" autocomplete="off"></label>
+        <label>Verify token (any text; enter the same in Meta's webhook settings) <input name="cloud.verifyToken" autocomplete="off" maxlength="256"></label></fieldset>
         <button type="submit">Create session</button></form></section>
         {{/page}}{{/content}}{{/layout}}
         """
@@ -264,6 +270,12 @@ enum ConsoleTemplates {
         <button type="submit">Get a pairing code</button></form><output id="pairing-result" class="pairing-code" hidden></output>
         <p><form class="inline" data-api="/v1/sessions/{{id}}/logout" data-then="reload" id="logout-session"
          data-confirm="Unlink this device from WhatsApp? The session stays; restart it to link again.">{{>csrf}}<button class="secondary" type="submit">Log out</button></form></p></section>{{/isWeb}}
+        {{#cloud}}<section><h2>Cloud API</h2>
+        <p>Phone number ID <span class="mono">{{phoneNumberId}}</span>. In your Meta app, under WhatsApp → Configuration, set the
+        callback URL to <code class="mono" id="cloud-webhook-url">{{webhookUrl}}</code> with this session's verify token, and subscribe to <em>messages</em>.</p>
+        <form class="inline" data-api="/v1/sessions/{{id}}" data-method="PATCH" id="cloud-token-form">{{>csrf}}
+        <label>New access token <input name="cloud.accessToken" type="password" autocomplete="off" required></label>
+        <button type="submit">Replace the token and restart</button></form></section>{{/cloud}}
         <h2>Manage</h2><section>
         <form class="inline" data-api="/v1/sessions/{{id}}" data-method="PATCH" id="rename-session">{{>csrf}}
         <label>Name <input name="name" value="{{name}}" required maxlength="100"></label><button type="submit">Rename</button></form>

@@ -1,6 +1,7 @@
 import CCurl
 import Foundation
 import Synchronization
+import WharfCore
 
 #if canImport(Glibc)
 import Glibc
@@ -13,7 +14,7 @@ import Glibc
 /// transfer resumes its caller. Redirects are not followed, only http and https are spoken, and a
 /// connection to an address the ``OutboundPolicy`` refuses is never opened (checked on the
 /// resolved address, so DNS tricks do not get around it).
-public final class CurlWebhookSender: WebhookSender, MediaDownloader, @unchecked Sendable {
+public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransport, @unchecked Sendable {
     public struct Options: Sendable {
         public var connectTimeout: Duration = .seconds(5)
         public var totalTimeout: Duration = .seconds(15)
@@ -131,6 +132,24 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, @unchecked
         }
     }
 
+    /// Any GET or POST through the same guard and the same connections (the Cloud API's Graph calls).
+    public func perform(_ request: HTTPTransportRequest) async -> HTTPTransportResponse {
+        await withCheckedContinuation { continuation in
+            submit(
+                Transfer(
+                    url: request.url, headers: request.headers,
+                    postBody: request.method == .post ? (request.body ?? Data()) : nil, policy: options.policy,
+                    maximumBytes: request.maximumResponseBytes, failsWhenTooLarge: false, timeout: request.timeout
+                ) { outcome in
+                    continuation.resume(
+                        returning: HTTPTransportResponse(
+                            status: outcome.status, body: outcome.body,
+                            retryAfter: outcome.retryAfter.flatMap { WebhookResponse.parseRetryAfter($0, now: Date()) },
+                            error: outcome.error))
+                })
+        }
+    }
+
     private func submit(_ transfer: Transfer) {
         if isStopping.load(ordering: .acquiring) {
             transfer.completion(
@@ -187,7 +206,7 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, @unchecked
             }
         } else {
             _ = wharf_easy_setopt_long(handle, CURLOPT_HTTPGET, 1)
-            _ = wharf_easy_setopt_long(handle, CURLOPT_MAXFILESIZE, transfer.maximumBytes)
+            if transfer.failsWhenTooLarge { _ = wharf_easy_setopt_long(handle, CURLOPT_MAXFILESIZE, transfer.maximumBytes) }
         }
         _ = wharf_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         _ = wharf_easy_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)

@@ -27,14 +27,25 @@ public struct OutboxStore: Sendable {
     /// - Returns: the number of deliveries created, once they are durable.
     @discardableResult
     public func accept(_ event: OutboxEvent) async throws -> Int {
-        try await batcher.write { db in try Self.insert(event, db: db) }
+        try await batcher.write { db in try Self.insert(event, db: db) ?? 0 }
     }
 
-    static func insert(_ event: OutboxEvent, db: Database) throws -> Int {
+    /// Stores several events in one transaction (all or none). An event whose id is already
+    /// stored is skipped, which is how a redelivered upstream event (whose id was derived from
+    /// upstream's) is kept once.
+    ///
+    /// - Returns: for each event, whether it was new.
+    public func accept(_ events: [OutboxEvent]) async throws -> [Bool] {
+        try await batcher.write { db in try events.map { try Self.insert($0, db: db) != nil } }
+    }
+
+    /// - Returns: the number of deliveries created, or `nil` when the event id was stored before.
+    static func insert(_ event: OutboxEvent, db: Database) throws -> Int? {
         let now = event.createdAt.milliseconds
         try db.cachedStatement(
-            sql: "INSERT INTO event (id, tenant_id, session_id, type, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+            sql: "INSERT INTO event (id, tenant_id, session_id, type, payload, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
         ).execute(arguments: [event.id, event.tenantID, event.sessionID, event.type, event.payload, now])
+        guard db.changesCount > 0 else { return nil }
         let endpoints = try Row.fetchAll(
             db.cachedStatement(sql: "SELECT id, event_types FROM webhook_endpoint WHERE tenant_id = ? AND is_enabled"),
             arguments: [event.tenantID])

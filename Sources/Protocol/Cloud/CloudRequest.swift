@@ -33,6 +33,11 @@ public enum CloudRequest {
     /// How long one typing indicator lasts; longer typing sends it again.
     public static let typingLifetime: Duration = .seconds(25)
 
+    /// The bytes of a body, keys sorted so that equal bodies are equal bytes.
+    public static func encoded(_ body: [String: Any]) throws -> Data {
+        try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])
+    }
+
     public static func path(version: String, phoneNumberID: String) -> String {
         "/\(version)/\(phoneNumberID)/messages"
     }

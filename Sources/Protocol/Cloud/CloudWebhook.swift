@@ -34,10 +34,20 @@ public enum CloudWebhook {
         public var errors: [GraphError]
     }
 
-    public struct Notification: Sendable, Equatable {
+    /// One phone number's part of a notification (one app's webhook may carry several numbers).
+    public struct Change: Sendable, Equatable {
         public var phoneNumberID: String?
         public var messages: [InboundMessage]
         public var statuses: [Status]
+    }
+
+    public struct Notification: Sendable, Equatable {
+        public var changes: [Change]
+
+        /// The first phone number named.
+        public var phoneNumberID: String? { changes.lazy.compactMap(\.phoneNumberID).first }
+        public var messages: [InboundMessage] { changes.flatMap(\.messages) }
+        public var statuses: [Status] { changes.flatMap(\.statuses) }
     }
 
     public enum ParseError: Error, Equatable {
@@ -45,27 +55,28 @@ public enum CloudWebhook {
         case notWhatsApp(String)
     }
 
-    /// Every message and status in a notification, in order. Message types we do not model arrive
-    /// as kind `unsupported` rather than being dropped.
+    /// Every message and status in a notification, in order, by phone number. Message types we do
+    /// not model arrive as kind `unsupported` rather than being dropped.
     public static func parse(_ body: Data) throws(ParseError) -> Notification {
         guard let payload = try? JSONDecoder().decode(CloudPayload.self, from: body) else { throw .notJSON }
         guard payload.object == "whatsapp_business_account" else { throw .notWhatsApp(payload.object ?? "no object") }
-        var notification = Notification(messages: [], statuses: [])
+        var notification = Notification(changes: [])
         for change in (payload.entry ?? []).flatMap({ $0.changes ?? [] }) where change.field == nil || change.field == "messages" {
             guard let value = change.value else { continue }
-            notification.phoneNumberID = notification.phoneNumberID ?? value.metadata?.phone_number_id
             let names = Dictionary((value.contacts ?? []).compactMap { contact in
                 contact.wa_id.map { ($0, contact.profile?.name) }
             }, uniquingKeysWith: { first, _ in first })
+            var part = Change(phoneNumberID: value.metadata?.phone_number_id, messages: [], statuses: [])
             for message in value.messages ?? [] {
-                notification.messages.append(message.normalized(name: names[message.from ?? ""] ?? nil))
+                part.messages.append(message.normalized(name: names[message.from ?? ""] ?? nil))
             }
             for status in value.statuses ?? [] {
                 guard let id = status.id, let kind = Status.Kind(rawValue: status.status ?? "") else { continue }
-                notification.statuses.append(Status(
+                part.statuses.append(Status(
                     messageID: id, recipient: status.recipient_id ?? "", kind: kind, timestamp: date(status.timestamp),
-                    errors: (status.errors ?? []).map { GraphError(code: $0.code ?? 0, title: $0.title, message: $0.message, details: $0.error_data?.details) }))
+                    errors: (status.errors ?? []).map(\.graphError)))
             }
+            notification.changes.append(part)
         }
         return notification
     }

@@ -36,18 +36,11 @@ struct CloudPayload: Decodable {
     }
 
     struct StatusUpdate: Decodable {
-        struct Failure: Decodable {
-            struct Data: Decodable { var details: String? }
-            var code: Int?
-            var title: String?
-            var message: String?
-            var error_data: Data?
-        }
         var id: String?
         var status: String?
         var timestamp: String?
         var recipient_id: String?
-        var errors: [Failure]?
+        var errors: [GraphErrorObject]?
     }
 }
 
@@ -148,5 +141,19 @@ struct CloudMessage: Decodable {
             break
         }
         return message
+    }
+}
+
+/// An error object as Meta writes it, in webhooks (`title`) and in Graph answers (`type`).
+struct GraphErrorObject: Decodable {
+    struct Data: Decodable { var details: String? }
+    var code: Int?
+    var title: String?
+    var type: String?
+    var message: String?
+    var error_data: Data?
+
+    var graphError: GraphError {
+        GraphError(code: code ?? 0, title: title ?? type, message: message, details: error_data?.details)
     }
 }

@@ -88,6 +88,9 @@ public actor SandboxEngine: Engine {
         case .media(let kind, _, let mimeType, let caption, let fileName):
             record.text = caption
             record.media = SandboxRecord.Media(kind: kind.rawValue, mimeType: mimeType, fileName: fileName)
+        case .mediaLink(let kind, let url, let caption, let fileName):
+            record.text = caption
+            record.media = SandboxRecord.Media(kind: kind.rawValue, mimeType: "", fileName: fileName, url: url)
         }
         records.append(record)
         continuation.yield(
@@ -98,7 +101,7 @@ public actor SandboxEngine: Engine {
         return sent
     }
 
-    public func setPresence(_ presence: ChatPresence, in chat: ChatID) async throws {
+    public func setPresence(_ presence: ChatPresence, in chat: ChatID, answering messageID: String?) async throws {
         guard case .connected = state else { throw EngineError.notConnected }
         let step: SandboxRecord.Step =
             switch presence {
@@ -221,6 +224,8 @@ public struct SandboxRecord: Sendable, Codable, Equatable {
         public var kind: String
         public var mimeType: String
         public var fileName: String?
+        /// Set when the media was passed on by link rather than as bytes.
+        public var url: String?
     }
 
     public var step: Step

@@ -147,7 +147,7 @@ public actor WebEngine: Engine, PhoneNumberPairing {
         throw EngineError.unsupported("sending messages yet (the Signal layer is not built)")
     }
 
-    public func setPresence(_ presence: ChatPresence, in chat: ChatID) async throws {
+    public func setPresence(_ presence: ChatPresence, in chat: ChatID, answering messageID: String?) async throws {
         throw EngineError.unsupported("typing indicators yet (the Signal layer is not built)")
     }
 

@@ -1,0 +1,51 @@
+import Foundation
+
+/// One HTTP request and its answer, for the few parts that call out over HTTP on their own
+/// account (the Cloud API engine's Graph requests).
+///
+/// It lives here, below both the engines and the outbox, so that an engine can use the one
+/// libcurl client the outbox owns without importing it: the gateway hands the client in.
+public protocol HTTPTransport: Sendable {
+    func perform(_ request: HTTPTransportRequest) async -> HTTPTransportResponse
+}
+
+public struct HTTPTransportRequest: Sendable {
+    public enum Method: String, Sendable { case get = "GET", post = "POST" }
+
+    public var method: Method
+    public var url: String
+    /// `(name, value)` pairs, sent as given.
+    public var headers: [(String, String)]
+    public var body: Data?
+    /// Answers longer than this are cut (and flagged), not buffered.
+    public var maximumResponseBytes: Int
+    public var timeout: Duration
+
+    public init(
+        method: Method, url: String, headers: [(String, String)] = [], body: Data? = nil,
+        maximumResponseBytes: Int = 64 << 10, timeout: Duration = .seconds(15)
+    ) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.maximumResponseBytes = maximumResponseBytes
+        self.timeout = timeout
+    }
+}
+
+/// A status when the server answered, else a transport error that says what went wrong.
+public struct HTTPTransportResponse: Sendable, Equatable {
+    public var status: Int?
+    public var body: Data
+    /// The server's `Retry-After`, if it sent one.
+    public var retryAfter: Duration?
+    public var error: String?
+
+    public init(status: Int?, body: Data = Data(), retryAfter: Duration? = nil, error: String? = nil) {
+        self.status = status
+        self.body = body
+        self.retryAfter = retryAfter
+        self.error = error
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import WhatsAppProtocol
+import WharfCore
+
+/// The `cloud` member of a session's create or update request, checked field by field.
+///
+/// Secrets (`accessToken`, `appSecret`, `verifyToken`) go into the session's encrypted credentials
+/// and are never answered back; the rest is also kept in the session's options, where the API and
+/// the consoles show it.
+struct CloudSessionInput: Decodable {
+    var phoneNumberId: String?
+    var accessToken: String?
+    var appSecret: String?
+    var verifyToken: String?
+    var graphBaseUrl: String?
+    var graphVersion: String?
+
+    /// The settings of a new session: the four first fields are required.
+    func configuration(services: GatewayServices) throws -> CloudConfiguration {
+        func required(_ value: String?, _ name: String) throws -> String {
+            guard let value, !value.isEmpty else {
+                throw Problem.badRequest("field 'cloud.\(name)' is required for a Cloud API session", field: "cloud.\(name)")
+            }
+            return value
+        }
+        var configuration = CloudConfiguration(
+            phoneNumberId: try required(phoneNumberId, "phoneNumberId"), accessToken: try required(accessToken, "accessToken"),
+            appSecret: try required(appSecret, "appSecret"), verifyToken: try required(verifyToken, "verifyToken"))
+        try apply(to: &configuration, services: services)
+        return configuration
+    }
+
+    /// An update: given fields replace the stored ones.
+    func apply(to configuration: inout CloudConfiguration, services: GatewayServices) throws {
+        if let phoneNumberId {
+            guard (1...32).contains(phoneNumberId.count), phoneNumberId.allSatisfy(\.isASCII), phoneNumberId.allSatisfy(\.isNumber) else {
+                throw Problem.unprocessable(
+                    "field 'cloud.phoneNumberId' must be the digits of the Phone number ID shown in Meta's WhatsApp Manager (not the phone number)",
+                    field: "cloud.phoneNumberId")
+            }
+            configuration.phoneNumberId = phoneNumberId
+        }
+        for (name, value, limit) in [("accessToken", accessToken, 4096), ("appSecret", appSecret, 256), ("verifyToken", verifyToken, 256)] {
+            guard let value else { continue }
+            guard (1...limit).contains(value.utf8.count), value.allSatisfy({ $0.isASCII && !$0.isWhitespace && !$0.isNewline }) else {
+                throw Problem.unprocessable(
+                    "field 'cloud.\(name)' must be 1 to \(limit) visible ASCII characters without spaces", field: "cloud.\(name)")
+            }
+        }
+        configuration.accessToken = accessToken ?? configuration.accessToken
+        configuration.appSecret = appSecret ?? configuration.appSecret
+        configuration.verifyToken = verifyToken ?? configuration.verifyToken
+        if let graphBaseUrl {
+            var base = try services.validateWebhookURL(graphBaseUrl, field: "cloud.graphBaseUrl")
+            while base.hasSuffix("/") { base.removeLast() }
+            configuration.graphBaseUrl = base
+        }
+        if let graphVersion {
+            let parts = graphVersion.dropFirst().split(separator: ".", omittingEmptySubsequences: false)
+            guard graphVersion.hasPrefix("v"), parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }) else {
+                throw Problem.unprocessable(
+                    "field 'cloud.graphVersion' must be a Graph API version such as \(CloudConfiguration.defaultGraphVersion)",
+                    field: "cloud.graphVersion")
+            }
+            configuration.graphVersion = graphVersion
+        }
+    }
+
+    /// What the session's options column shows of a configuration: nothing secret.
+    static func options(_ configuration: CloudConfiguration) -> String {
+        let shown: JSONValue = [
+            "phoneNumberId": .string(configuration.phoneNumberId), "graphBaseUrl": .string(configuration.graphBaseUrl),
+            "graphVersion": .string(configuration.graphVersion),
+        ]
+        return String(decoding: (try? JSONEncoder.wharf.encode(shown)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+}

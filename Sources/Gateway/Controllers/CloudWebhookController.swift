@@ -1,0 +1,137 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import WhatsAppProtocol
+import WharfCore
+
+/// Meta's webhook for `cloud` sessions, at `/v1/cloud/webhook/:sessionId`.
+///
+/// `GET` answers Meta's subscription check. `POST` is a notification: its signature is checked on
+/// the raw body, its messages and statuses become our events, all of them are committed to the
+/// outbox in one transaction, and only then does Meta get its 200. Meta redelivers what it did
+/// not get a 200 for, so an event is never lost; event ids are derived from Meta's, so a
+/// redelivery is stored once.
+struct CloudWebhookController {
+    let services: GatewayServices
+
+    static let signatureHeader = HTTPField.Name("X-Hub-Signature-256")!
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("/v1/cloud/webhook/:sessionId") { request, context in
+            let (_, configuration) = try await cloudSession(context)
+            let query = request.uri.queryParameters
+            guard let challenge = CloudWebhook.challenge(
+                mode: query.get("hub.mode"), token: query.get("hub.verify_token"), challenge: query.get("hub.challenge"),
+                expectedToken: configuration.verifyToken)
+            else {
+                throw Problem(
+                    .forbidden, title: "Verification failed",
+                    detail: "hub.verify_token does not match the session's verifyToken, or hub.mode is not 'subscribe', or hub.challenge is missing")
+            }
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .init("X-Content-Type-Options")!: "nosniff"],
+                body: .init(byteBuffer: ByteBuffer(string: challenge)))
+        }
+        router.post("/v1/cloud/webhook/:sessionId") { request, context in
+            let (session, configuration) = try await cloudSession(context)
+            var request = request
+            let body = Data(try await request.collectBody(upTo: .max).readableBytesView)
+            guard CloudWebhook.isAuthentic(body: body, signature: request.headers[Self.signatureHeader], appSecret: configuration.appSecret)
+            else {
+                throw Problem(
+                    .unauthorized, title: "Bad signature",
+                    detail: "X-Hub-Signature-256 is missing or is not sha256=<HMAC-SHA256 of the body under the session's appSecret>")
+            }
+            let notification: CloudWebhook.Notification
+            do throws(CloudWebhook.ParseError) {
+                notification = try CloudWebhook.parse(body)
+            } catch {
+                switch error {
+                case .notJSON:
+                    throw Problem.badRequest("the notification is not the JSON of a WhatsApp Business Account webhook")
+                case .notWhatsApp(let object):
+                    throw Problem.badRequest("the notification is for '\(object)', not 'whatsapp_business_account'")
+                }
+            }
+            try await services.eventSink.publish(try await events(in: notification, session: session))
+            return Response(status: .ok)
+        }
+    }
+
+    /// The session named in the path, if it is a Cloud API session, with its settings.
+    private func cloudSession(_ context: AppRequestContext) async throws -> (SessionRecord, CloudConfiguration) {
+        let id = try context.parameters.require("sessionId")
+        guard let session = try await services.store.session(id: id, scope: .everything), session.engine == EngineKind.cloud.rawValue
+        else { throw Problem.notFound("Cloud API session '\(id)'") }
+        do {
+            guard let stored = try await services.store.credentials(sessionID: id).value(forKey: CloudConfiguration.credentialsKey) else {
+                throw Problem(.serviceUnavailable, detail: "session '\(id)' has no Cloud API settings")
+            }
+            return (session, try JSONDecoder().decode(CloudConfiguration.self, from: stored))
+        } catch let problem as Problem {
+            throw problem
+        } catch {
+            // Meta retries later; the operator sees why in the log.
+            services.logger.error("cloud settings unreadable", metadata: ["session": "\(id)", "error": "\(error)"])
+            throw Problem(.serviceUnavailable, detail: "the Cloud API settings of session '\(id)' cannot be read")
+        }
+    }
+
+    /// Our events for a notification. One Meta app may post every number it serves to one URL, so
+    /// a part for another number goes to the tenant's session of that number, if it has one.
+    private func events(in notification: CloudWebhook.Notification, session: SessionRecord) async throws -> [SessionEvent] {
+        let now = services.clock.now
+        let ownNumber = JSONValue(json: session.options)?["phoneNumberId"]?.stringValue
+        var events: [SessionEvent] = []
+        for change in notification.changes {
+            var target = session
+            if let number = change.phoneNumberID, number != ownNumber {
+                guard let other = try await services.store.cloudSession(tenantID: session.tenantId, phoneNumberID: number) else {
+                    services.logger.warning(
+                        "cloud notification for a number without a session", metadata: ["session": "\(session.id)", "phone_number_id": "\(number)"])
+                    continue
+                }
+                target = other
+            }
+            func event(_ kind: SessionEvent.Kind, key: String?) -> SessionEvent {
+                SessionEvent(
+                    sessionID: target.id, tenantID: target.tenantId, kind: kind, at: now,
+                    dedupeKey: key.map { "cloud/\(target.id)/\($0)" })
+            }
+            for message in change.messages {
+                events.append(event(.message(message), key: message.id.isEmpty ? nil : "message/\(message.id)"))
+            }
+            for status in change.statuses {
+                let chat = ChatID("\(status.recipient)@s.whatsapp.net")
+                let key = "status/\(status.messageID)/\(status.kind.rawValue)"
+                guard status.kind == .failed else {
+                    let level: MessageReceipt.Level =
+                        switch status.kind {
+                        case .sent: .server
+                        case .delivered: .delivered
+                        case .read: .read
+                        case .played, .failed: .played
+                        }
+                    events.append(event(.receipt(MessageReceipt(messageID: status.messageID, chat: chat, level: level, timestamp: status.timestamp)), key: key))
+                    continue
+                }
+                let error = status.errors.first ?? GraphError(code: 0, message: "WhatsApp gave no reason")
+                let reason =
+                    switch GraphVerdict(error) {
+                    case .retry(let reason), .fail(let reason): reason
+                    }
+                var job = try await services.store.job(sessionID: target.id, waMessageID: status.messageID)
+                if let found = job, found.status != JobStatus.failed.rawValue {
+                    job = try await services.store.updateJob(id: found.id) { job in
+                        job.status = JobStatus.failed.rawValue
+                        job.error = reason
+                        job.updatedAt = now
+                    }
+                }
+                events.append(event(.deliveryFailed(messageID: status.messageID, chat: chat, reason: reason, code: error.code, job: job), key: key))
+            }
+        }
+        return events
+    }
+}
