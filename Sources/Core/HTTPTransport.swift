@@ -41,11 +41,15 @@ public struct HTTPTransportResponse: Sendable, Equatable {
     /// The server's `Retry-After`, if it sent one.
     public var retryAfter: Duration?
     public var error: String?
+    /// `false` only when the request certainly never reached the server (no connection was made);
+    /// after a timeout or a reset, the server may have acted on it.
+    public var mayHaveBeenReceived: Bool
 
-    public init(status: Int?, body: Data = Data(), retryAfter: Duration? = nil, error: String? = nil) {
+    public init(status: Int?, body: Data = Data(), retryAfter: Duration? = nil, error: String? = nil, mayHaveBeenReceived: Bool = true) {
         self.status = status
         self.body = body
         self.retryAfter = retryAfter
         self.error = error
+        self.mayHaveBeenReceived = mayHaveBeenReceived || status != nil
     }
 }

@@ -165,7 +165,7 @@ public struct Wharf: Sendable {
         AdminConsoleController(console: console).addRoutes(to: router)
         TenantConsoleController(console: console).addRoutes(to: router)
         WebhookController(services: services).addRoutes(to: router)
-        CloudWebhookController(services: services).addRoutes(to: router)
+        CloudWebhookController(services: services, dispatcher: dispatcher).addRoutes(to: router)
         DeliveryController(services: services).addRoutes(to: router)
         MetricsController(services: services).addRoutes(to: router)
         let messages = MessageController(services: services, dispatcher: dispatcher, media: media)

@@ -154,13 +154,15 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
     case unsupported(String)
     /// WhatsApp did not answer a request in time.
     case timedOut(String)
-    /// A limit or a passing fault: the same request may succeed later.
-    case temporary(String)
+    /// A limit or a passing fault: the same request may succeed later, after `retryAfter` when the
+    /// service said so; `affectsWholeSession` when every chat of the session must wait (a limit of
+    /// the number, not of one recipient).
+    case temporary(String, retryAfter: Duration? = nil, affectsWholeSession: Bool = false)
 
     public var description: String {
         switch self {
         case .timedOut(let what): "\(what)"
-        case .temporary(let reason): reason
+        case .temporary(let reason, _, _): reason
         case .notConnected: "the session is not connected to WhatsApp"
         case .loggedOut: "the session is logged out; link it again"
         case .rejected(let reason): "WhatsApp rejected the request: \(reason)"

@@ -175,6 +175,13 @@ import WharfCore
             privateBase["graphBaseUrl"] = "http://10.1.2.3:8080"
             let refused = try await create(.object(privateBase))
             #expect(refused.status == .unprocessableContent && refused.string("detail")?.contains("OUTBOUND_ALLOW") == true)
+            let made = try await create(.object(good))
+            #expect(made.status == .created)
+            let session = try #require(made.string("id"))
+            let moved = try await app.call(
+                .patch, "/v1/sessions/\(session)", json: ["cloud": ["graphBaseUrl": "http://169.254.169.254"]], as: .bearer(tenant.token))
+            #expect(moved.status == .unprocessableContent && moved.string("field") == "cloud.graphBaseUrl")
+            _ = try await app.call(.delete, "/v1/sessions/\(session)", as: .bearer(tenant.token))
             var version = good
             version["graphVersion"] = "latest"
             #expect(try await create(.object(version)).string("field") == "cloud.graphVersion")
@@ -259,6 +266,11 @@ import WharfCore
 
             let notJSON = "not json"
             #expect(try await post(app, setup.session, notJSON).status == .badRequest)
+            // Meta's notifications may be larger than MAX_BODY_BYTES (64 KiB in these tests).
+            let padding = String(repeating: "x", count: 200_000)
+            let large = Self.textMessage.replacingOccurrences(of: "\"object\":", with: "\"padding\":\"\(padding)\",\"object\":")
+            #expect(try await post(app, setup.session, large).status == .ok)
+            #expect(try await app.call(.post, "/v1/sessions", raw: large, as: .bearer(setup.tenant.token)).status == .contentTooLarge)
             await setup.graph.stop()
             await setup.receiver.stop()
         }
@@ -276,7 +288,7 @@ import WharfCore
                 json: [
                     "name": "Second", "engine": "cloud",
                     "cloud": [
-                        "phoneNumberId": "590968830767958", "accessToken": .string(second.token), "appSecret": "another-secret",
+                        "phoneNumberId": "590968830767958", "accessToken": .string(second.token), "appSecret": .string(Self.appSecret),
                         "verifyToken": "v2", "graphBaseUrl": .string(second.baseURL),
                     ],
                 ], as: .bearer(setup.tenant.token))
@@ -290,6 +302,13 @@ import WharfCore
             #expect(ackData["ack"] as? String == "server")
             #expect(ackData["id"] as? String == "wamid.HBgNNTUxNjk5MjMxODIyMhUCABEYEjgxQkVFRDVBQTVDODFDOTg3MQA=")
             #expect(ackData["chat_id"] as? String == "5516992318222@s.whatsapp.net")
+            // A number of another Meta app (another app secret) is not reachable with this one's signature.
+            let patched = try await app.call(
+                .patch, "/v1/sessions/\(secondSession)", json: ["cloud": ["appSecret": "another-apps-secret"]], as: .bearer(setup.tenant.token))
+            #expect(patched.status == .ok)
+            let delivered = CloudExamples.sentStatus.replacingOccurrences(of: "\"sent\"", with: "\"delivered\"")
+            #expect(try await post(app, setup.session, CloudExamples.statusNotification(delivered)).status == .ok)
+            #expect(try await storedEvents(app, "message.ack").count == 1)
 
             // A message Wharf sent, failed later by Meta: its job fails with a clear reason.
             let jobID = try await send(app, setup, ["chatId": .string(Self.customer), "text": "Your order shipped"])
@@ -308,6 +327,19 @@ import WharfCore
             #expect(failure["id"] as? String == messageID)
             #expect(failure["code"] as? Double == 131047)
             #expect((failure["reason"] as? String)?.contains("template") == true)
+
+            // Failed for a limit after Meta accepted it: sent again later, not reported as failed.
+            let limited = try await send(app, setup, ["chatId": .string(Self.customer), "text": "Sale ends tonight"])
+            try await advance(app) { try await job(app, limited, token: setup.tenant.token).string("status") == "sent" }
+            let firstID = try #require(try await job(app, limited, token: setup.tenant.token).string("messageId"))
+            let throttled = Self.failedStatus(for: firstID, recipient: Self.customer, code: 130429, details: "Cloud API message throughput has been reached.")
+            #expect(try await post(app, setup.session, throttled).status == .ok)
+            try await advance(app, by: .milliseconds(250)) {
+                let again = try await job(app, limited, token: setup.tenant.token)
+                return again.string("status") == "sent" && again.string("messageId") != firstID
+            }
+            #expect(try await job(app, limited, token: setup.tenant.token)["attempts"]?.intValue == 2)
+            #expect(events(setup, "message.failed").count == 1)
             #expect(setup.graph.violations.isEmpty && second.violations.isEmpty)
             await second.stop()
             await setup.graph.stop()
@@ -443,15 +475,31 @@ import WharfCore
             let setup = try await setUp(app, humanize: false)
             setup.graph.failNextSends([.throughput, .throughput])
             let jobID = try await send(app, setup, ["chatId": .string(Self.customer), "text": "hello"])
-            try await advance(app, by: .milliseconds(250)) { try await job(app, jobID, token: setup.tenant.token).string("status") == "sent" }
-            let attempts = setup.graph.messageRequests.map(\.at)
-            #expect(attempts.count == 3)
-            let first = attempts[1].timeIntervalSince(attempts[0])
-            let second = attempts[2].timeIntervalSince(attempts[1])
+            try await advance(app, by: .milliseconds(250)) { setup.graph.messageRequests.count == 1 }
+            // The number's throughput is the limit, so another chat waits too.
+            let other = try await send(app, setup, ["chatId": "4915112345678", "text": "and you"])
+            try await advance(app, by: .milliseconds(250)) {
+                for id in [jobID, other] where try await job(app, id, token: setup.tenant.token).string("status") != "sent" { return false }
+                return true
+            }
+            let calls = setup.graph.messageRequests
+            let mine = calls.filter { $0.body["to"] as? String == Self.customer }.map(\.at)
+            #expect(mine.count == 3)
+            let first = mine[1].timeIntervalSince(mine[0])
+            let second = mine[2].timeIntervalSince(mine[1])
             #expect(first >= 4 && first <= 6.5, "first retry after \(first) s")
             #expect(second >= 8 && second <= 12.5, "second retry after \(second) s")
+            let theirs = try #require(calls.first { $0.body["to"] as? String == "4915112345678" }?.at)
+            #expect(theirs.timeIntervalSince(mine[0]) >= 4, "the other chat waited out the number's limit")
             #expect(try await job(app, jobID, token: setup.tenant.token)["attempts"]?.intValue == 3)
             #expect(events(setup, "message.failed").isEmpty)
+
+            // No readable answer to a send: it may have gone out, so it is not sent twice.
+            setup.graph.failNextSends([.badGateway])
+            let unsure = try await send(app, setup, ["chatId": .string(Self.customer), "text": "once only"])
+            try await advance(app) { try await job(app, unsure, token: setup.tenant.token).string("status") == "failed" }
+            #expect(try await job(app, unsure, token: setup.tenant.token).string("error")?.contains("may have been sent") == true)
+            #expect(setup.graph.messageRequests.filter { ($0.body["text"] as? [String: Any])?["body"] as? String == "once only" }.count == 1)
             await setup.graph.stop()
             await setup.receiver.stop()
         }
@@ -522,6 +570,12 @@ import WharfCore
         let raw = try await store.writer.read { db in try Data.fetchOne(db, sql: "SELECT value FROM session_credential") }
         #expect(raw?.starts(with: [0x57, 0x58, 0x01]) == true)
         #expect(try await store.credentials(sessionID: "ses_a").value(forKey: "web.device") == Data("{\"noise\":\"k\"}".utf8))
+        // A value in the clear found later was not written by Wharf: refused.
+        try await store.writer.write { db in
+            try db.execute(sql: "INSERT INTO session_credential VALUES ('ses_b', 'cloud.config', ?)", arguments: [Data("{}".utf8)])
+        }
+        await #expect(throws: SecretBoxError.notSealed) { try await store.credentials(sessionID: "ses_b").value(forKey: "cloud.config") }
+        try await store.writer.write { db in try db.execute(sql: "DELETE FROM session_credential WHERE session_id = 'ses_b'") }
         // Moved to another session's row, the sealed value does not open.
         try await store.writer.write { db in try db.execute(sql: "UPDATE session_credential SET session_id = 'ses_b'") }
         await #expect(throws: SecretBoxError.self) { try await store.credentials(sessionID: "ses_b").value(forKey: "web.device") }

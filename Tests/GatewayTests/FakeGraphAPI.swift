@@ -36,6 +36,8 @@ final class FakeGraphAPI: Sendable {
         var status: HTTPResponse.Status
         var message: String
         var details: String
+        /// Answers with a bare HTML page instead of Graph's error object (a proxy in the way).
+        var isBare = false
 
         static let expiredToken = Failure(
             code: 190, status: .unauthorized, message: "Error validating access token: Session has expired on Tuesday, 01-Dec-26 10:00:00 PST.",
@@ -46,6 +48,7 @@ final class FakeGraphAPI: Sendable {
         static let throughput = Failure(
             code: 130429, status: .badRequest, message: "(#130429) Rate limit hit",
             details: "Cloud API message throughput has been reached.")
+        static let badGateway = Failure(code: 0, status: .badGateway, message: "", details: "", isBare: true)
         static let undeliverable = Failure(
             code: 131026, status: .badRequest, message: "(#131026) Message undeliverable",
             details: "Message failed to send because the recipient phone number is not a WhatsApp number.")
@@ -214,6 +217,10 @@ final class FakeGraphAPI: Sendable {
 
     /// Graph's error object, as Meta documents it.
     private func graphError(_ failure: Failure) -> Response {
+        if failure.isBare {
+            return Response(
+                status: failure.status, headers: [.contentType: "text/html"], body: .init(byteBuffer: ByteBuffer(string: "<html>Bad Gateway</html>")))
+        }
         var error: [String: Any] = [
             "message": failure.message, "type": "OAuthException", "code": failure.code, "fbtrace_id": "AbCdEfGhIjKlMnOp",
         ]

@@ -8,7 +8,7 @@ import Testing
 @Suite struct MigrationTests {
     @Test func freshDatabaseGetsEveryTable() throws {
         let database = try SQLiteDatabase.openInMemory()
-        _ = try SQLiteGatewayStore(database)
+        _ = try SQLiteGatewayStore(database, secretBox: .ephemeral())
         let tables = try database.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         }
@@ -20,7 +20,7 @@ import Testing
     @Test func existingDatabaseKeepsItsRowsAndIsNotMigratedTwice() async throws {
         let path = TestWharf.temporaryDirectory() + "/wharf.sqlite"
         do {
-            let store = try SQLiteGatewayStore(try SQLiteDatabase.openPool(at: path))
+            let store = try SQLiteGatewayStore(try SQLiteDatabase.openPool(at: path), secretBox: .ephemeral())
             let now = Date()
             try await store.createTenant(
                 TenantRecord(id: "ten_a", name: "A", maxSessions: 1, settings: "{}", createdAt: now, updatedAt: now),
@@ -29,7 +29,7 @@ import Testing
                     passwordChangedAt: now))
         }
         let pool = try SQLiteDatabase.openPool(at: path)
-        let store = try SQLiteGatewayStore(pool)
+        let store = try SQLiteGatewayStore(pool, secretBox: .ephemeral())
         #expect(try await store.tenant(id: "ten_a")?.name == "A")
         let applied = try await pool.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") }
         #expect(applied == ["gateway.v1", "gateway.v2.jobs", "gateway.v3.web_sessions", "gateway.v4.cloud"])

@@ -68,7 +68,14 @@ import Testing
         let error = try #require(GraphClient.graphError(in: documented))
         #expect(error == GraphError(code: 130429, title: "OAuthException", message: "(#130429) Rate limit hit", details: "Cloud API message throughput has been reached."))
         #expect(GraphClient.graphError(in: Data("<html>502</html>".utf8)) == nil)
-        #expect(GraphClient.Failure.unreachable("timed out").verdict == .retry("the Graph API could not be reached: timed out"))
+        #expect(GraphClient.Failure.unreachable("refused").verdict == .retry("the Graph API could not be reached: refused"))
+        guard case .fail(let unsure) = GraphClient.Failure.unanswered("timed out").verdict else {
+            Issue.record("a send that may have arrived is not sent again")
+            return
+        }
+        #expect(unsure.contains("may have been sent"))
+        #expect(GraphClient.Failure.graph(GraphError(code: 130429), status: 400).limitsWholeNumber)
+        #expect(!GraphClient.Failure.graph(GraphError(code: 131056), status: 400).limitsWholeNumber)
         guard case .fail(let reason) = GraphClient.Failure.unexpected(status: 404, body: "Not Found").verdict else {
             Issue.record("a foreign 404 is not worth retrying")
             return

@@ -14,6 +14,8 @@ import WharfCore
 /// redelivery is stored once.
 struct CloudWebhookController {
     let services: GatewayServices
+    /// Takes back jobs that Meta reports as not sent for a passing reason.
+    let dispatcher: Dispatcher
 
     static let signatureHeader = HTTPField.Name("X-Hub-Signature-256")!
 
@@ -54,7 +56,7 @@ struct CloudWebhookController {
                     throw Problem.badRequest("the notification is for '\(object)', not 'whatsapp_business_account'")
                 }
             }
-            try await services.eventSink.publish(try await events(in: notification, session: session))
+            try await services.eventSink.publish(try await events(in: notification, session: session, appSecret: configuration.appSecret))
             return Response(status: .ok)
         }
     }
@@ -79,17 +81,23 @@ struct CloudWebhookController {
     }
 
     /// Our events for a notification. One Meta app may post every number it serves to one URL, so
-    /// a part for another number goes to the tenant's session of that number, if it has one.
-    private func events(in notification: CloudWebhook.Notification, session: SessionRecord) async throws -> [SessionEvent] {
+    /// a part for another number goes to the tenant's session of that number, if it has one and it
+    /// belongs to the same app (its app secret is the one that signed the notification).
+    private func events(in notification: CloudWebhook.Notification, session: SessionRecord, appSecret: String) async throws
+        -> [SessionEvent]
+    {
         let now = services.clock.now
         let ownNumber = JSONValue(json: session.options)?["phoneNumberId"]?.stringValue
         var events: [SessionEvent] = []
         for change in notification.changes {
             var target = session
             if let number = change.phoneNumberID, number != ownNumber {
-                guard let other = try await services.store.cloudSession(tenantID: session.tenantId, phoneNumberID: number) else {
+                guard let other = try await services.store.cloudSession(tenantID: session.tenantId, phoneNumberID: number),
+                    try await sameApp(other, appSecret: appSecret)
+                else {
                     services.logger.warning(
-                        "cloud notification for a number without a session", metadata: ["session": "\(session.id)", "phone_number_id": "\(number)"])
+                        "cloud notification for a number without a session of this Meta app",
+                        metadata: ["session": "\(session.id)", "phone_number_id": "\(number)"])
                     continue
                 }
                 target = other
@@ -116,22 +124,38 @@ struct CloudWebhookController {
                     events.append(event(.receipt(MessageReceipt(messageID: status.messageID, chat: chat, level: level, timestamp: status.timestamp)), key: key))
                     continue
                 }
-                let error = status.errors.first ?? GraphError(code: 0, message: "WhatsApp gave no reason")
-                let reason =
-                    switch GraphVerdict(error) {
-                    case .retry(let reason), .fail(let reason): reason
-                    }
+                let verdict = status.errors.first.map(GraphVerdict.init) ?? .fail("WhatsApp reported the message as not sent, without a reason")
                 var job = try await services.store.job(sessionID: target.id, waMessageID: status.messageID)
-                if let found = job, found.status != JobStatus.failed.rawValue {
-                    job = try await services.store.updateJob(id: found.id) { job in
-                        job.status = JobStatus.failed.rawValue
-                        job.error = reason
-                        job.updatedAt = now
+                switch verdict {
+                case .retry(let reason):
+                    // A limit, not a refusal: the job goes again later, and nobody is told it failed.
+                    if let found = job, found.status == JobStatus.sent.rawValue, try await dispatcher.retry(found, reason: reason) {
+                        continue
                     }
+                    fallthrough
+                case .fail:
+                    let reason: String = switch verdict { case .retry(let reason), .fail(let reason): reason }
+                    if let found = job, found.status != JobStatus.failed.rawValue {
+                        job = try await services.store.updateJob(id: found.id) { job in
+                            job.status = JobStatus.failed.rawValue
+                            job.error = reason
+                            job.updatedAt = now
+                        }
+                    }
+                    events.append(event(
+                        .deliveryFailed(messageID: status.messageID, chat: chat, reason: reason, code: status.errors.first?.code, job: job),
+                        key: key))
                 }
-                events.append(event(.deliveryFailed(messageID: status.messageID, chat: chat, reason: reason, code: error.code, job: job), key: key))
             }
         }
         return events
+    }
+
+    /// Whether `session` is a number of the Meta app whose secret signed the notification.
+    private func sameApp(_ session: SessionRecord, appSecret: String) async throws -> Bool {
+        guard let stored = try? await services.store.credentials(sessionID: session.id).value(forKey: CloudConfiguration.credentialsKey),
+            let configuration = try? JSONDecoder().decode(CloudConfiguration.self, from: stored)
+        else { return false }
+        return CloudWebhook.constantTimeEqual(Array(configuration.appSecret.utf8), Array(appSecret.utf8))
     }
 }

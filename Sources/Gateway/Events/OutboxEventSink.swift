@@ -51,12 +51,13 @@ final class OutboxEventSink: SessionEventSink {
         guard !stored.isEmpty else { return }
         let isNew = try await outbox.accept(stored.map(\.1))
         delivery.wake()
+        // Stored, so acknowledged from here on: nothing after this may make the caller think otherwise.
         for ((event, _), new) in zip(stored, isNew) where new {
             // What "mark as read" and the Cloud API's typing indicator point at.
             if case .message(let message) = event.kind, !message.isFromMe {
-                try await store.setLastInbound(sessionID: event.sessionID, chatID: message.chat.rawValue, messageID: message.id)
+                try? await store.setLastInbound(sessionID: event.sessionID, chatID: message.chat.rawValue, messageID: message.id)
             }
-            try await hub.publish(event)
+            try? await hub.publish(event)
         }
     }
 

@@ -46,11 +46,19 @@ struct ProblemMiddleware: RouterMiddleware {
 /// `Content-Length` when it can, so no handler ever reads an unbounded body.
 struct BodyLimitMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
-    let limit: Int
+    let configuredLimit: Int
+
+    init(limit: Int) { configuredLimit = limit }
+
+    /// Meta posts Cloud API notifications of up to about 3 MB and gives up on a number's events
+    /// after days of refusals, so its route takes at least 4 MiB whatever `MAX_BODY_BYTES` says.
+    static let cloudWebhookLimit = 4 << 20
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
     {
+        let limit =
+            request.uri.path.hasPrefix("/v1/cloud/webhook/") ? max(configuredLimit, Self.cloudWebhookLimit) : configuredLimit
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
             throw Problem.contentTooLarge(limit: limit)
         }

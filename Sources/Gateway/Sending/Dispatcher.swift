@@ -28,6 +28,8 @@ public final class Dispatcher: Service, Sendable {
         var task: Task<Void, Never>?
         var bucket: TokenBucket?
         var chatReadyAt: [String: Date] = [:]
+        /// Every chat waits until then (a limit of the whole number).
+        var heldUntil: Date?
     }
 
     private struct State {
@@ -157,6 +159,7 @@ public final class Dispatcher: Service, Sendable {
         let defaults = HumanizePolicy.resolve(settings: settings, overrides: nil)
         if let until = defaults.quietUntil(now) { return .at(until) }
 
+        if let held = state.withLock({ $0.sessions[sessionID]?.heldUntil }), held > now { return .at(held) }
         let readyAt = state.withLock { $0.sessions[sessionID]?.chatReadyAt ?? [:] }
         guard let head = heads.first(where: { (readyAt[$0.chatID] ?? .distantPast) <= now }) else {
             return .at(heads.compactMap { readyAt[$0.chatID] }.min() ?? now)
@@ -193,7 +196,9 @@ public final class Dispatcher: Service, Sendable {
         do {
             if policy.enabled { try await humanize(sending, policy: policy, engine: engine) }
             let sent = try await engine.send(
-                OutboundMessage(clientMessageID: sending.clientMessageId, chat: chat, content: try content(of: sending), replyTo: sending.replyTo))
+                OutboundMessage(
+                    clientMessageID: sending.clientMessageId, chat: chat, content: try content(of: sending, for: engine.kind),
+                    replyTo: sending.replyTo))
             let sentAt = clock.now
             var done = sending
             done.status = JobStatus.sent.rawValue
@@ -221,11 +226,16 @@ public final class Dispatcher: Service, Sendable {
             }
             finished(job.id)
         } catch let error as EngineError where error == .notConnected {
-            // Back in the queue; it waits for the session to come back.
-            try await store.updateJob(id: job.id) { job in job.status = JobStatus.queued.rawValue }
-        } catch EngineError.temporary(let reason) where sending.attempts < options.maximumAttempts {
-            try await retryLater(sending, reason: reason)
-        } catch EngineError.temporary(let reason) {
+            // Back in the queue; it waits for the session to come back, and a lost connection costs
+            // it no attempt.
+            let attempts = job.attempts
+            try await store.updateJob(id: job.id) { job in
+                job.status = JobStatus.queued.rawValue
+                job.attempts = attempts
+            }
+        } catch EngineError.temporary(let reason, let retryAfter, let wholeSession) where sending.attempts < options.maximumAttempts {
+            try await retryLater(sending, reason: reason, after: retryAfter, wholeSession: wholeSession)
+        } catch EngineError.temporary(let reason, _, _) {
             try await fail(sending, reason: "\(reason); gave up after \(sending.attempts) attempts")
         } catch is CancellationError {
             throw CancellationError()
@@ -276,13 +286,15 @@ public final class Dispatcher: Service, Sendable {
         }
     }
 
-    /// Puts a job back after a limit or a passing fault, and keeps its chat waiting: 5 s after the
-    /// first such answer, doubling, ±20 %.
-    private func retryLater(_ job: JobRecord, reason: String) async throws {
+    /// Puts a job back after a limit or a passing fault, and keeps its chat (or, for a limit of the
+    /// whole number, every chat) waiting: 5 s after the first such answer, doubling, ±20 %, and no
+    /// less than the service's `Retry-After`.
+    private func retryLater(_ job: JobRecord, reason: String, after retryAfter: Duration?, wholeSession: Bool) async throws {
         let now = clock.now
         let attempts = job.attempts
         try await store.updateJob(id: job.id) { stored in
             stored.status = JobStatus.queued.rawValue
+            stored.waMessageId = nil
             stored.attempts = attempts
             stored.error = reason
             stored.updatedAt = now
@@ -290,10 +302,27 @@ public final class Dispatcher: Service, Sendable {
         let exponent = min(max(attempts - 1, 0), 20)
         let base = min(options.firstRetryDelay.timeInterval * Double(1 << exponent), options.maximumRetryDelay.timeInterval)
         state.withLock { state in
-            let delay = base * (1 + Double.random(in: -0.2...0.2, using: &state.random))
-            state.sessions[job.sessionId]?.chatReadyAt[job.chatId] = now.addingTimeInterval(delay)
+            let delay = max(base * (1 + Double.random(in: -0.2...0.2, using: &state.random)), retryAfter?.timeInterval ?? 0)
+            let until = now.addingTimeInterval(delay)
+            if state.sessions[job.sessionId] == nil { state.sessions[job.sessionId] = QueueState() }
+            if wholeSession {
+                state.sessions[job.sessionId]?.heldUntil = until
+            } else {
+                state.sessions[job.sessionId]?.chatReadyAt[job.chatId] = until
+            }
         }
         logger.info("send deferred", metadata: ["job": "\(job.id)", "attempt": "\(attempts)", "reason": "\(reason)"])
+    }
+
+    /// A job WhatsApp accepted and then reported as not sent for a passing reason (a Cloud API
+    /// status with a rate-limit code): queued again with backoff, unless it has used its attempts.
+    ///
+    /// - Returns: whether the job goes again; `false` means the caller should fail it.
+    public func retry(_ job: JobRecord, reason: String) async throws -> Bool {
+        guard job.attempts < options.maximumAttempts else { return false }
+        try await retryLater(job, reason: reason, after: nil, wholeSession: false)
+        wake(sessionID: job.sessionId)
+        return true
     }
 
     /// Fails jobs that waited longer than allowed for a disconnected session; says when the next will.
@@ -332,10 +361,10 @@ public final class Dispatcher: Service, Sendable {
         for waiter in waiters { waiter.fire() }
     }
 
-    private func content(of job: JobRecord) throws -> OutboundMessage.Content {
+    private func content(of job: JobRecord, for engine: EngineKind) throws -> OutboundMessage.Content {
         if job.kind == "text" { return .text(job.text ?? "") }
         guard let kind = MediaKind(rawValue: job.kind) else { throw EngineError.rejected("the job's media kind '\(job.kind)' is unknown") }
-        if job.mediaFile == nil, let url = job.mediaUrl {
+        if engine == .cloud, let url = job.mediaUrl {
             return .mediaLink(kind: kind, url: url, caption: job.text, fileName: job.fileName)
         }
         guard let file = job.mediaFile else {

@@ -13,9 +13,8 @@ public struct SQLiteGatewayStore: Sendable {
 
     /// Wraps `writer` and brings its schema up to date.
     ///
-    /// - Parameter secretBox: the key engine credentials are encrypted with; a random one (good for
-    ///   one process only) when none is given.
-    public init(_ writer: any DatabaseWriter, batcher: WriteBatcher? = nil, secretBox: SecretBox = .ephemeral()) throws {
+    /// - Parameter secretBox: the key engine credentials are encrypted with.
+    public init(_ writer: any DatabaseWriter, batcher: WriteBatcher? = nil, secretBox: SecretBox) throws {
         self.writer = writer
         self.batcher = batcher ?? WriteBatcher(writer: writer)
         self.secretBox = secretBox

@@ -30,9 +30,10 @@ public struct SecretBox: Sendable {
         return Data(Self.magic) + combined
     }
 
-    /// The plaintext of a sealed value; a value stored before encryption is returned as it is.
+    /// The plaintext of a sealed value. A value in the clear is refused: start-up seals what an
+    /// earlier version stored, so one found later was put there by someone else.
     public func open(_ stored: Data, context: String) throws -> Data {
-        guard Self.isSealed(stored) else { return stored }
+        guard Self.isSealed(stored) else { throw SecretBoxError.notSealed }
         do {
             let box = try AES.GCM.SealedBox(combined: stored.dropFirst(Self.magic.count))
             return try AES.GCM.open(box, using: key, authenticating: Data(context.utf8))
@@ -47,11 +48,13 @@ public struct SecretBox: Sendable {
 public enum SecretBoxError: Error, CustomStringConvertible {
     case cannotSeal
     case cannotOpen
+    case notSealed
 
     public var description: String {
         switch self {
         case .cannotSeal: "the value could not be encrypted"
         case .cannotOpen: "the stored value cannot be decrypted: ENCRYPTION_KEY is not the key it was written with"
+        case .notSealed: "the stored value is not encrypted, so it was not written by Wharf"
         }
     }
 }

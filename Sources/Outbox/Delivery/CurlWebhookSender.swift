@@ -36,6 +36,8 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
             var error: String?
             var isTooLarge: Bool
             var duration: Duration
+            /// No connection was made (name not resolved, refused, or refused by the policy).
+            var neverConnected = false
         }
 
         let url: String
@@ -145,7 +147,7 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
                         returning: HTTPTransportResponse(
                             status: outcome.status, body: outcome.body,
                             retryAfter: outcome.retryAfter.flatMap { WebhookResponse.parseRetryAfter($0, now: Date()) },
-                            error: outcome.error))
+                            error: outcome.error, mayHaveBeenReceived: !outcome.neverConnected))
                 })
         }
     }
@@ -290,9 +292,10 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
                 error = "curl error \(code.rawValue): \(String(cString: curl_easy_strerror(code)))"
             }
         }
+        let neverConnected = [CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_COULDNT_CONNECT].contains(code)
         transfer.completion(
             .init(
                 status: status, retryAfter: transfer.retryAfter, contentType: transfer.contentType, body: transfer.body,
-                error: error, isTooLarge: transfer.isTooLarge, duration: duration))
+                error: error, isTooLarge: transfer.isTooLarge, duration: duration, neverConnected: neverConnected))
     }
 }

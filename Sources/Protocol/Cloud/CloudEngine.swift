@@ -23,6 +23,8 @@ public actor CloudEngine: Engine {
     private let continuation: AsyncStream<EngineEvent>.Continuation
     private var client: GraphClient?
     private var account: Account?
+    /// Counts disconnects, so a connect that was waiting on Meta when one happened does not undo it.
+    private var generation = 0
 
     public init(
         credentials: any CredentialsStore, transport: any HTTPTransport, clock: any WharfClock,
@@ -53,14 +55,17 @@ public actor CloudEngine: Engine {
         }
         continuation.yield(.status(.connecting))
         let client = GraphClient(configuration: configuration, transport: transport, timeout: timeout)
+        let attempt = generation
         do {
             let number = try await client.phoneNumber()
+            guard attempt == generation else { return }
             let digits = (number.display_phone_number ?? "").filter(\.isNumber)
             let account = Account(jid: "\(digits)@s.whatsapp.net", phone: digits, pushName: number.verified_name)
             self.client = client
             self.account = account
             continuation.yield(.status(.connected(account)))
         } catch {
+            guard attempt == generation else { return }
             switch error.verdict {
             case .retry(let reason):
                 continuation.yield(.status(.disconnected(reason: reason)))
@@ -102,10 +107,11 @@ public actor CloudEngine: Engine {
             throw EngineError.unsupported("media from a local file; the Cloud API sends media by link")
         }
         let json = try CloudRequest.encoded(body)
-        guard let id = try await perform({ try await client.postMessages(json) }) else {
-            throw EngineError.temporary("the Graph API accepted the message but returned no message id")
-        }
-        return SentMessage(messageID: id, timestamp: clock.now)
+        // Accepted is accepted: without an id in the answer the message still went out, and sending
+        // it again would deliver it twice. Its statuses then name no job.
+        let id = try await perform({ try await client.postMessages(json, isRepeatable: false) })
+        if id == nil { logger.warning("the Graph API accepted a message without returning its id") }
+        return SentMessage(messageID: id ?? "", timestamp: clock.now)
     }
 
     public func setPresence(_ presence: ChatPresence, in chat: ChatID, answering messageID: String?) async throws {
@@ -113,7 +119,7 @@ public actor CloudEngine: Engine {
         guard presence != .paused, let messageID else { return }
         let client = try connectedClient()
         let json = try CloudRequest.encoded(CloudRequest.read(messageID: messageID, typing: true))
-        try await perform({ try await client.postMessages(json) })
+        try await perform({ try await client.postMessages(json, isRepeatable: true) })
     }
 
     /// Marking the newest message read marks every earlier one of the chat read too.
@@ -121,7 +127,7 @@ public actor CloudEngine: Engine {
         guard let newest = messageIDs.last else { return }
         let client = try connectedClient()
         let json = try CloudRequest.encoded(CloudRequest.read(messageID: newest))
-        try await perform({ try await client.postMessages(json) })
+        try await perform({ try await client.postMessages(json, isRepeatable: true) })
     }
 
     // MARK: Private
@@ -134,6 +140,7 @@ public actor CloudEngine: Engine {
     private func drop() {
         client = nil
         account = nil
+        generation += 1
     }
 
     /// Runs a Graph call and turns its failure into the engine contract's errors. A refused token
@@ -146,7 +153,7 @@ public actor CloudEngine: Engine {
             logger.debug("graph call failed", metadata: ["error": "\(error)"])
             switch error.verdict {
             case .retry(let reason):
-                throw EngineError.temporary(reason)
+                throw EngineError.temporary(reason, retryAfter: error.retryAfter, affectsWholeSession: error.limitsWholeNumber)
             case .fail(let reason):
                 if error.refusesToken, account != nil {
                     drop()

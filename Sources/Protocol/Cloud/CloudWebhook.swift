@@ -74,7 +74,7 @@ public enum CloudWebhook {
                 guard let id = status.id, let kind = Status.Kind(rawValue: status.status ?? "") else { continue }
                 part.statuses.append(Status(
                     messageID: id, recipient: status.recipient_id ?? "", kind: kind, timestamp: date(status.timestamp),
-                    errors: (status.errors ?? []).map(\.graphError)))
+                    errors: (status.errors ?? []).compactMap(\.graphError)))
             }
             notification.changes.append(part)
         }
@@ -85,7 +85,8 @@ public enum CloudWebhook {
         Date(timeIntervalSince1970: seconds.flatMap(TimeInterval.init) ?? 0)
     }
 
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    /// Compares without stopping at the first difference, so timing says nothing about a secret.
+    public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }
         return zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }

@@ -153,7 +153,8 @@ struct GraphErrorObject: Decodable {
     var message: String?
     var error_data: Data?
 
-    var graphError: GraphError {
-        GraphError(code: code ?? 0, title: title ?? type, message: message, details: error_data?.details)
+    /// `nil` without a code: a guessed code would name a wrong reason.
+    var graphError: GraphError? {
+        code.map { GraphError(code: $0, title: title ?? type, message: message, details: error_data?.details) }
     }
 }

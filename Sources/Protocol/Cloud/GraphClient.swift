@@ -11,17 +11,22 @@ struct GraphClient: Sendable {
 
     /// Why a Graph call did not succeed.
     enum Failure: Error, Equatable {
-        /// The Graph API answered with its error object.
-        case graph(GraphError, status: Int)
-        /// No answer, an overloaded server, or an answer that could not be read: worth retrying.
+        /// The Graph API answered with its error object (and perhaps a `Retry-After`).
+        case graph(GraphError, status: Int, retryAfter: Duration? = nil)
+        /// The request never reached Meta (or asked only for data): worth retrying.
         case unreachable(String)
+        /// A send that may have reached Meta but got no readable answer (a timeout, a reset, a bare
+        /// 5xx): sending it again could deliver it twice, and the Cloud API has no idempotency key.
+        case unanswered(String)
         /// A refusal that is not the Graph API's error object (a proxy in the way, a wrong base URL).
         case unexpected(status: Int, body: String)
 
         var verdict: GraphVerdict {
             switch self {
-            case .graph(let error, _): GraphVerdict(error)
+            case .graph(let error, _, _): GraphVerdict(error)
             case .unreachable(let reason): .retry("the Graph API could not be reached: \(reason)")
+            case .unanswered(let reason):
+                .fail("the Graph API did not answer (\(reason)); the message may have been sent, so it is not sent again")
             case .unexpected(let status, let body):
                 .fail("the Graph API answered HTTP \(status)\(body.isEmpty ? "" : ": \(body)"); check the session's graphBaseUrl")
             }
@@ -29,8 +34,19 @@ struct GraphClient: Sendable {
 
         /// The token itself is refused: nothing will work until the session gets a new one.
         var refusesToken: Bool {
-            guard case .graph(let error, _) = self else { return false }
+            guard case .graph(let error, _, _) = self else { return false }
             return error.code == 190 || error.code == 0 || error.code == 10 || (200...299).contains(error.code)
+        }
+
+        /// A limit of the whole number (or app), not of one recipient: every chat must wait.
+        var limitsWholeNumber: Bool {
+            guard case .graph(let error, _, _) = self else { return false }
+            return [130429, 80007, 4].contains(error.code)
+        }
+
+        var retryAfter: Duration? {
+            guard case .graph(_, _, let retryAfter) = self else { return nil }
+            return retryAfter
         }
     }
 
@@ -42,7 +58,7 @@ struct GraphClient: Sendable {
 
     /// The number's display form and verified name; proves the token may act for it.
     func phoneNumber() async throws(Failure) -> PhoneNumber {
-        let data = try await call(.get, configuration.phoneNumberURL + "?fields=display_phone_number,verified_name", body: nil)
+        let data = try await call(.get, configuration.phoneNumberURL + "?fields=display_phone_number,verified_name", body: nil, isRepeatable: true)
         guard let number = try? JSONDecoder().decode(PhoneNumber.self, from: data) else {
             throw .unreachable("the phone number's details were not JSON")
         }
@@ -50,9 +66,11 @@ struct GraphClient: Sendable {
     }
 
     /// Posts to `…/<phone-number-id>/messages`; returns the sent message's `wamid`, if the body was a message.
+    ///
+    /// - Parameter isRepeatable: whether doing it twice is harmless (a read receipt is; a message is not).
     @discardableResult
-    func postMessages(_ json: Data) async throws(Failure) -> String? {
-        let data = try await call(.post, configuration.phoneNumberURL + "/messages", body: json)
+    func postMessages(_ json: Data, isRepeatable: Bool) async throws(Failure) -> String? {
+        let data = try await call(.post, configuration.phoneNumberURL + "/messages", body: json, isRepeatable: isRepeatable)
         struct Sent: Decodable {
             struct Message: Decodable { var id: String? }
             var messages: [Message]?
@@ -60,22 +78,25 @@ struct GraphClient: Sendable {
         return (try? JSONDecoder().decode(Sent.self, from: data))?.messages?.first?.id
     }
 
-    private func call(_ method: HTTPTransportRequest.Method, _ url: String, body: Data?) async throws(Failure) -> Data {
+    private func call(_ method: HTTPTransportRequest.Method, _ url: String, body: Data?, isRepeatable: Bool) async throws(Failure) -> Data {
         var headers = [("Authorization", "Bearer \(configuration.accessToken)"), ("User-Agent", "Wharf/1.0")]
         if body != nil { headers.append(("Content-Type", "application/json")) }
         let response = await transport.perform(
             HTTPTransportRequest(method: method, url: url, headers: headers, body: body, timeout: timeout))
-        guard let status = response.status else { throw .unreachable(response.error ?? "no answer") }
+        guard let status = response.status else {
+            let reason = response.error ?? "no answer"
+            throw isRepeatable || !response.mayHaveBeenReceived ? .unreachable(reason) : .unanswered(reason)
+        }
         if (200..<300).contains(status) { return response.body }
-        if let error = Self.graphError(in: response.body) { throw .graph(error, status: status) }
-        if status >= 500 || status == 429 { throw .unreachable("HTTP \(status)") }
+        if let error = Self.graphError(in: response.body) { throw .graph(error, status: status, retryAfter: response.retryAfter) }
+        if status == 429 { throw .unreachable("HTTP 429") }
+        if status >= 500 { throw isRepeatable ? .unreachable("HTTP \(status)") : .unanswered("HTTP \(status)") }
         throw .unexpected(status: status, body: String(decoding: response.body.prefix(200), as: UTF8.self))
     }
 
     /// Meta's `{"error":{"message","type","code","error_data":{"details"},"fbtrace_id"}}`.
     static func graphError(in body: Data) -> GraphError? {
         struct Envelope: Decodable { var error: GraphErrorObject? }
-        guard let error = (try? JSONDecoder().decode(Envelope.self, from: body))?.error, error.code != nil else { return nil }
-        return error.graphError
+        return (try? JSONDecoder().decode(Envelope.self, from: body))?.error?.graphError
     }
 }

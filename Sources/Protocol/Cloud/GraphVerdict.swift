@@ -22,7 +22,7 @@ public enum GraphVerdict: Sendable, Equatable {
             self = .retry("too many messages to this customer in a short time (pair rate limit)")
         case 4, 80007:
             self = .retry("the Graph API rate limit was reached")
-        case 1, 2, 131000, 133004:
+        case 1, 2, 131000, 131016, 133004:
             self = .retry("WhatsApp had a temporary problem (Graph error \(error.code))")
         case 131026:
             self = .fail("WhatsApp could not deliver the message: the number may not be on WhatsApp (\(said))")
