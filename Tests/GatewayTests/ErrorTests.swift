@@ -36,6 +36,30 @@ import WharfCore
         }
     }
 
+    /// Found by schemathesis and a reading of the handlers.
+    @Test func refusedFieldsChangeNothingAndOddInputIsHandled() async throws {
+        try await TestWharf.run { app in
+            let tenant = try await app.makeTenant("careful")
+            let before = try await app.call(.get, "/v1/tenants/\(tenant.id)", as: .admin)
+            let refused = try await app.call(
+                .patch, "/v1/tenants/\(tenant.id)", json: ["webhookUrl": "https://hooks.example.com/new", "maxSessions": -5], as: .admin)
+            #expect(refused.status == .unprocessableContent)
+            let after = try await app.call(.get, "/v1/tenants/\(tenant.id)", as: .admin)
+            #expect(after.string("webhookUrl") == before.string("webhookUrl"))
+            #expect(try await app.call(.get, "/v1/webhooks", as: .bearer(tenant.token))["items"]?.arrayValue?.isEmpty == true)
+
+            for text in ["nan|x", "inf|x"] {
+                let cursor = Data(text.utf8).base64EncodedString()
+                let reply = try await app.call(.get, "/v1/sessions?cursor=\(cursor)", as: .bearer(tenant.token))
+                #expect(reply.status == .badRequest && reply.string("field") == "cursor")
+            }
+
+            let bare = try await app.call(.post, "/v1/keys", as: .bearer(tenant.token))
+            #expect(bare.status == .created)
+            #expect(bare.string("name") == "API key")
+        }
+    }
+
     @Test func oversizedBodiesGet413() async throws {
         try await TestWharf.run { app in
             let big = String(repeating: "a", count: 70 * 1024)

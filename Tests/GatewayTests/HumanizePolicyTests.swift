@@ -66,4 +66,12 @@ import WharfCore
     func garbageChatIDsAreRefused(input: String) {
         #expect(ChatAddress.normalize(input) == nil)
     }
+
+    @Test func settingsCannotStallAQueue() {
+        let policy = HumanizePolicy.resolve(
+            settings: ["typingMinMs": 100_000_000_000_000, "pauseMs": 1e14, "gapMs": 1e14], overrides: nil)
+        #expect(policy.typingMinMs == 60_000 && policy.typingMaxMs == 60_000)
+        #expect(policy.pauseMs == 60_000)
+        #expect(policy.gapMs == 3_600_000)
+    }
 }

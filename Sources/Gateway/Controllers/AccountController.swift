@@ -98,8 +98,10 @@ struct AccountController {
         }
         router.post("/v1/keys") { request, context in
             let tenantID = try context.requireTenant()
-            let input: KeyInput =
-                request.headers[.contentLength] == "0" ? KeyInput(name: nil) : try await request.decodeJSON()
+            // The name is optional, so is the body: an empty POST makes a key named "API key".
+            var body = request
+            let bytes = try await body.collectBody(upTo: .max)
+            let input: KeyInput = bytes.readableBytes == 0 ? KeyInput(name: nil) : try await body.decodeJSON()
             let name = input.name ?? "API key"
             try Validation.name(name, field: "name")
             let key = APIKeyFormat.make()

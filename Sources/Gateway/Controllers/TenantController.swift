@@ -122,19 +122,16 @@ struct TenantController {
             try Validation.name(name, field: "name")
             tenant.name = name.trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        if let url = input.webhookUrl {
-            try await services.setSeedWebhookURL(url.isEmpty ? nil : try services.validateWebhookURL(url), tenantID: id)
-        }
+        // Everything is checked before anything is written: a refused field changes nothing.
+        let webhookURL = try input.webhookUrl.map { $0.isEmpty ? "" : try services.validateWebhookURL($0) }
         if let max = input.maxSessions { tenant.maxSessions = try Validation.maxSessions(max) }
         if let settings = input.settings { tenant.settings = try Validation.settings(settings) }
+        if let username = input.username { try Validation.username(username) }
+        if let password = input.password { try Validation.password(password) }
         if input.username != nil || input.password != nil {
             guard var user = try await services.store.user(tenantID: id) else { throw Problem.notFound("the tenant's login") }
-            if let username = input.username {
-                try Validation.username(username)
-                user.username = username
-            }
+            if let username = input.username { user.username = username }
             if let password = input.password {
-                try Validation.password(password)
                 user.passwordHash = try await services.hasher.hash(password)
                 user.passwordChangedAt = services.clock.now
             }
@@ -145,6 +142,7 @@ struct TenantController {
             }
             if input.password != nil { try await services.store.deleteWebSessions(tenantID: id) }
         }
+        if let webhookURL { try await services.setSeedWebhookURL(webhookURL.isEmpty ? nil : webhookURL, tenantID: id) }
         tenant.updatedAt = services.clock.now
         try await services.store.updateTenant(tenant)
         services.eventSink.invalidate()

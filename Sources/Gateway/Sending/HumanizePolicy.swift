@@ -35,6 +35,11 @@ public struct HumanizePolicy: Sendable, Equatable, Codable {
 
     public init() {}
 
+    /// The longest typing time or pause a setting may ask for (a fixed `typingMs` too).
+    static let longestTypingMs = 60_000
+    /// The longest gap between two messages to one chat a setting may ask for.
+    static let longestGapMs = 3_600_000
+
     /// Tenant defaults overlaid with a request's overrides (both JSON objects; unknown members ignored).
     static func resolve(settings: JSONValue?, overrides: JSONValue?) -> HumanizePolicy {
         var merged: [String: JSONValue] = [:]
@@ -57,12 +62,14 @@ public struct HumanizePolicy: Sendable, Equatable, Codable {
         enabled = (try? container.decodeIfPresent(Bool.self, forKey: .enabled)) ?? defaults.enabled
         markRead = (try? container.decodeIfPresent(Bool.self, forKey: .markRead)) ?? defaults.markRead
         charsPerSecond = max(1, (try? container.decodeIfPresent(Double.self, forKey: .charsPerSecond)) ?? defaults.charsPerSecond)
-        typingMinMs = max(0, (try? container.decodeIfPresent(Int.self, forKey: .typingMinMs)) ?? defaults.typingMinMs)
-        typingMaxMs = max(typingMinMs, (try? container.decodeIfPresent(Int.self, forKey: .typingMaxMs)) ?? defaults.typingMaxMs)
+        // Bounded so that a mistyped value cannot stall a session's queue for days.
+        typingMinMs = min(max(0, (try? container.decodeIfPresent(Int.self, forKey: .typingMinMs)) ?? defaults.typingMinMs), Self.longestTypingMs)
+        typingMaxMs = min(
+            max(typingMinMs, (try? container.decodeIfPresent(Int.self, forKey: .typingMaxMs)) ?? defaults.typingMaxMs), Self.longestTypingMs)
         jitter = min(0.9, max(0, (try? container.decodeIfPresent(Double.self, forKey: .jitter)) ?? defaults.jitter))
         typingMs = (try? container.decodeIfPresent(Int.self, forKey: .typingMs)).flatMap { $0 }
-        pauseMs = max(0, (try? container.decodeIfPresent(Int.self, forKey: .pauseMs)) ?? defaults.pauseMs)
-        gapMs = max(0, (try? container.decodeIfPresent(Int.self, forKey: .gapMs)) ?? defaults.gapMs)
+        pauseMs = min(max(0, (try? container.decodeIfPresent(Int.self, forKey: .pauseMs)) ?? defaults.pauseMs), Self.longestTypingMs)
+        gapMs = min(max(0, (try? container.decodeIfPresent(Int.self, forKey: .gapMs)) ?? defaults.gapMs), Self.longestGapMs)
         maxPerMinute = max(1, (try? container.decodeIfPresent(Int.self, forKey: .maxPerMinute)) ?? defaults.maxPerMinute)
         quietHours = (try? container.decodeIfPresent(QuietHours.self, forKey: .quietHours)).flatMap { $0 }
     }
@@ -70,7 +77,7 @@ public struct HumanizePolicy: Sendable, Equatable, Codable {
     /// How long to show "typing…" for a text of `characters`: length over speed, with jitter,
     /// clamped to [`typingMinMs`, `typingMaxMs`]; a fixed `typingMs` wins.
     public func typingDuration(characters: Int, random: inout some RandomNumberGenerator) -> Duration {
-        if let typingMs { return .milliseconds(min(max(typingMs, 0), 60_000)) }
+        if let typingMs { return .milliseconds(min(max(typingMs, 0), Self.longestTypingMs)) }
         let base = Double(characters) / charsPerSecond * 1000
         let jittered = base * (1 + Double.random(in: -jitter...jitter, using: &random))
         let clamped = min(max(jittered, Double(typingMinMs)), Double(typingMaxMs))

@@ -30,7 +30,7 @@ public struct PageCursor: Sendable, Equatable {
     public init?(token: String) {
         guard let data = Data(base64Encoded: token), let text = String(data: data, encoding: .utf8) else { return nil }
         let parts = text.split(separator: "|", maxSplits: 1)
-        guard parts.count == 2, let seconds = TimeInterval(parts[0]) else { return nil }
+        guard parts.count == 2, let seconds = TimeInterval(parts[0]), seconds.isFinite else { return nil }
         self.init(createdAt: Date(timeIntervalSince1970: seconds), id: String(parts[1]))
     }
 }
