@@ -24,6 +24,8 @@ test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	python3 Tests/browser/test_consoles.py
+	python3 Tests/n8n/test_workflows.py
+	python3 Tests/api/test_openapi.py
 
 # Benchmarks print figures (see BENCHMARKS.md); they are not tests.
 bench: deps

@@ -7,6 +7,8 @@ packages=(libsqlite3-dev libssl-dev libcurl4-openssl-dev libqrencode-dev libsodi
 if [[ "${1:-}" == "--test" ]]; then
   # The consoles' browser tests: Debian's Chromium and its WebDriver.
   packages+=(python3 python3-pip chromium chromium-driver fonts-dejavu-core)
+  # The n8n examples' JavaScript (expressions, Code nodes) runs in Node.js; Debian's when none is there.
+  command -v node >/dev/null || packages+=(nodejs)
 fi
 
 missing=()
@@ -18,9 +20,9 @@ done
 
 install_python_packages() {
   # Independent peers the tests check our output against (Standard Webhooks, a QR decoder, Noise,
-  # XEdDSA, the pairing ciphers), and the browser driver.
-  if [[ "${1:-}" == "--test" ]] && ! python3 -c "import standardwebhooks, selenium, zxingcpp, PIL, noise, xeddsa, cryptography, websockets" 2>/dev/null; then
-    local wanted=(standardwebhooks selenium zxing-cpp pillow noiseprotocol xeddsa cryptography websockets)
+  # XEdDSA, the pairing ciphers), the browser driver, and the OpenAPI document's checkers.
+  if [[ "${1:-}" == "--test" ]] && ! python3 -c "import standardwebhooks, selenium, zxingcpp, PIL, noise, xeddsa, cryptography, websockets, jsonschema, referencing, openapi_spec_validator, schemathesis" 2>/dev/null; then
+    local wanted=(standardwebhooks selenium zxing-cpp pillow noiseprotocol xeddsa cryptography websockets jsonschema referencing openapi-spec-validator schemathesis)
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "${wanted[@]}" \
       || python3 -m pip install --quiet --break-system-packages "${wanted[@]}"
   fi

@@ -18,6 +18,8 @@ public struct Wharf: Sendable {
     public let dispatcher: Dispatcher
     public let events: SessionEventHub
     public let configuration: WharfConfiguration
+    /// Every route the router serves, as `METHOD /path/:parameter`, for the OpenAPI document's test.
+    public let routes: [String]
 
     /// Builds Wharf from `configuration`.
     ///
@@ -123,6 +125,7 @@ public struct Wharf: Sendable {
             sessions: sessions, events: events, outbox: outbox, delivery: delivery, eventSink: sink, clock: clock,
             logger: logger, boundPort: BoundPort())
         let router = makeRouter(services, dispatcher: dispatcher, media: media)
+        let routes = router.routes.map { "\($0.method) \($0.path)" }
         let application = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wharf"),
@@ -134,7 +137,8 @@ public struct Wharf: Sendable {
             logger: logger)
         return Wharf(
             application: application, generatedAdminPassword: generatedPassword, store: store, outbox: outbox,
-            delivery: delivery, sessions: sessions, dispatcher: dispatcher, events: events, configuration: configuration)
+            delivery: delivery, sessions: sessions, dispatcher: dispatcher, events: events, configuration: configuration,
+            routes: routes)
     }
 
     static func makeRouter(_ services: GatewayServices, dispatcher: Dispatcher, media: MediaFetcher) -> Router<AppRequestContext> {
@@ -162,6 +166,7 @@ public struct Wharf: Sendable {
         account.addRoutes(to: router)
         let console = Console(services: services)
         ConsoleAssets.addRoutes(to: router)
+        APIDocsController.addRoutes(to: router)
         AdminConsoleController(console: console).addRoutes(to: router)
         TenantConsoleController(console: console).addRoutes(to: router)
         WebhookController(services: services).addRoutes(to: router)

@@ -12,14 +12,10 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
-import urllib.error
 import urllib.request
 
 from selenium import webdriver
@@ -31,17 +27,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support"))
+from wharf_process import ADMIN_KEY, ADMIN_PASSWORD, ROOT, Wharf, free_port  # noqa: E402
+
 SHOTS = os.path.join(ROOT, "test-output", "browser")
-ADMIN_PASSWORD = "admin password for the browser test"
-ADMIN_KEY = "admin-key-for-the-browser-test-0123456789"
 HOSTILE = "<script>alert(\"x\")</script> 'quoted' \"name\""
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Receiver:
@@ -75,46 +65,6 @@ class Receiver:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
-
-
-class Wharf:
-    """The debug binary on a free port with a fresh data directory."""
-
-    def __init__(self):
-        self.data = tempfile.mkdtemp(prefix="wharf-browser-")
-        binary = os.path.join(ROOT, ".build", "debug", "wharf")
-        env = dict(os.environ, DATA_DIR=self.data, HOST="127.0.0.1", PORT="0", ADMIN_PASSWORD=ADMIN_PASSWORD, ADMIN_API_KEY=ADMIN_KEY,
-                   BCRYPT_COST="4", OUTBOUND_ALLOW="127.0.0.1/32", WEBHOOK_RETRY_SCHEDULE="none",
-                   WEBHOOK_CONNECT_TIMEOUT_MS="1000", LOG_LEVEL="warning")
-        self.process = subprocess.Popen([binary], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            line = self.process.stdout.readline()
-            match = re.search(r"listening on port (\d+)", line)
-            if match:
-                self.base = f"http://127.0.0.1:{match.group(1)}"
-                threading.Thread(target=lambda: [None for _ in self.process.stdout], daemon=True).start()
-                return
-        raise RuntimeError("wharf did not start")
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=20)
-        shutil.rmtree(self.data, ignore_errors=True)
-
-    def api(self, method, path, body=None, token=None):
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.base + path, data=data, method=method)
-        if body is not None:
-            request.add_header("content-type", "application/json")
-        if token:
-            request.add_header("authorization", "Bearer " + token)
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                text = response.read().decode()
-                return response.status, json.loads(text) if text else None
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read().decode() or "null")
 
 
 def make_browser():
@@ -400,6 +350,17 @@ class ConsoleTests(unittest.TestCase):
         self.wait(EC.presence_of_element_located((By.ID, "cloud-token-form")))
         self.assertIn(self.css("#session-status").text, ("starting", "disconnected", "stopped"))
         self.assertNotIn("EAAG-second-token", self.browser.page_source)
+
+    def test_4_api_docs_page_lays_out_the_document(self):
+        self.go("/docs")
+        self.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#api section details.operation")) > 80)
+        self.assertIn("/v1/sessions/{sessionId}/messages", self.text())
+        self.assertIn("seed route", self.text())
+        first = self.css("#api details.operation")
+        first.find_element(By.TAG_NAME, "summary").click()
+        self.wait(lambda d: first.find_element(By.TAG_NAME, "h3").is_displayed())
+        self.assert_no_alert()
+        self.shot("api-docs")
 
     def check_qr_decodes(self):
         """The QR code on screen, decoded by zxing-cpp, is the engine's QR string."""

@@ -9,7 +9,7 @@ enum ConsoleAssets {
         router.get("/assets/console.js") { _, _ in asset(script, type: "text/javascript; charset=utf-8") }
     }
 
-    private static func asset(_ text: String, type: String) -> Response {
+    static func asset(_ text: String, type: String) -> Response {
         Response(
             status: .ok,
             headers: [.contentType: type, .cacheControl: "public, max-age=300", Console.cspHeader: Console.contentSecurityPolicy],
@@ -56,6 +56,11 @@ enum ConsoleAssets {
         output { display:block; background:#eef6f1; border:1px solid #b9dcc9; padding:.5rem .6rem; border-radius:4px; margin-top:.4rem; overflow-wrap:anywhere; }
         .muted { color:var(--muted); } .bad { color:var(--bad); }
         [hidden] { display:none !important; }
+        main.docs { max-width:1100px; margin:0 auto; padding:1.5rem; }
+        main.docs details.operation { background:#fff; border:1px solid var(--line); border-radius:6px; margin:.4rem 0; padding:.5rem .8rem; }
+        main.docs summary { cursor:pointer; }
+        main.docs .method { display:inline-block; min-width:4.2rem; font-weight:600; text-transform:uppercase; }
+        nav#tags a { margin-right:.6rem; }
         .qr { display:flex; gap:1.2rem; align-items:center; flex-wrap:wrap; }
         .qr img { width:264px; height:264px; image-rendering:pixelated; background:#fff; border:1px solid var(--line); }
         .pairing-code { font:600 2rem ui-monospace, monospace; letter-spacing:.2rem; }

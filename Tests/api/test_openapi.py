@@ -1,0 +1,93 @@
+"""The OpenAPI document against independent tools and a running Wharf.
+
+`openapi-spec-validator` checks it is a valid OpenAPI 3.1 document, and it must be what `/openapi.json`
+serves. Then `schemathesis` generates requests for every operation from the document, a bounded
+number per operation, once with the admin's credentials and once with a tenant's: no answer may be
+a 5xx, and none may break the schema the document gives for its status. (The document and the
+router are checked against each other, route by route, in the Swift suite: OpenAPITests.)
+
+Run by `make test` (after `swift build`); standalone: `python3 Tests/api/test_openapi.py`.
+Set SCHEMATHESIS_EXAMPLES for more cases per operation (default 8).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+import urllib.request
+
+from openapi_spec_validator import validate
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "support"))
+from wharf_process import ADMIN_KEY, ROOT, Wharf  # noqa: E402
+
+DOCUMENT = os.path.join(ROOT, "Sources", "Gateway", "OpenAPI", "openapi.json")
+EXAMPLES = os.environ.get("SCHEMATHESIS_EXAMPLES", "8")
+
+
+class OpenAPITests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.wharf = Wharf()
+        cls.tenant_id, token = cls.wharf.tenant("apifuzz", max_sessions=5)
+        status, key = cls.wharf.api("POST", "/v1/keys", {"name": "schemathesis"}, token=token)
+        assert status == 201, key
+        cls.tenant_key = key["key"]
+        # Something for the routes to find: a linked session with a job, and a webhook endpoint.
+        status, session = cls.wharf.api("POST", "/v1/sessions", {"name": "fuzzed", "engine": "sandbox"}, token=token)
+        assert status == 201, session
+        cls.wharf.wait_for("the session", lambda: cls.wharf.api("GET", f"/v1/sessions/{session['id']}", token=token)[1]["status"] == "connected")
+        cls.wharf.api("POST", "/v1/webhooks", {"url": "http://127.0.0.1:9/unreachable"}, token=token)
+        cls.wharf.api("POST", f"/v1/sessions/{session['id']}/messages", {"chatId": "4915112345678", "text": "hello"}, token=token)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.wharf.stop()
+
+    def test_0_the_document_is_valid_openapi_31_and_is_what_wharf_serves(self):
+        generated = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "generate-openapi.py"), "--check"],
+                                   capture_output=True, text=True)
+        self.assertEqual(generated.returncode, 0, generated.stdout + generated.stderr)
+        with open(DOCUMENT) as file:
+            document = json.load(file)
+        self.assertEqual(document["openapi"], "3.1.0")
+        validate(document)
+        with urllib.request.urlopen(self.wharf.base + "/openapi.json", timeout=10) as response:
+            self.assertEqual(response.headers["content-type"].split(";")[0], "application/json")
+            self.assertEqual(json.load(response), document)
+        seed = [op for item in document["paths"].values() for op in item.values()
+                if isinstance(op, dict) and op.get("x-seed")]
+        self.assertGreaterEqual(len(seed), 10, "the seed routes are marked")
+        with urllib.request.urlopen(self.wharf.base + "/docs", timeout=10) as response:
+            page = response.read().decode()
+        self.assertIn('src="/assets/docs.js"', page)
+        self.assertNotIn("https://", page, "the page loads nothing from elsewhere")
+
+    def fuzz(self, credential):
+        with tempfile.TemporaryDirectory() as scratch:
+            command = [sys.executable, "-c", "import sys; from schemathesis.cli import schemathesis; sys.argv[0] = 'schemathesis'; schemathesis()",
+                       "run", self.wharf.base + "/openapi.json", "--url", self.wharf.base,
+                       "--checks", "not_a_server_error,response_schema_conformance",
+                       "--max-examples", EXAMPLES, "--header", f"Authorization: Bearer {credential}",
+                       "--phases", "examples,coverage,fuzzing", "--generation-database", "none", "--seed", "2026",
+                       "--request-timeout", "70", "--no-color"]
+            result = subprocess.run(command, cwd=scratch, capture_output=True, text=True, timeout=1800)
+        output = result.stdout + result.stderr
+        self.assertEqual(result.returncode, 0, output[-12000:])
+        self.assertRegex(output, r"\d+ generated, \d+ passed", output[-4000:])
+        self.assertNotIn("errored", output, output[-4000:])
+
+    # The tenant goes first: the admin's run deletes tenants, this one among them.
+    def test_1_tenant_requests_get_no_5xx_and_answers_that_match_the_document(self):
+        self.fuzz(self.tenant_key)
+
+    def test_2_admin_requests_get_no_5xx_and_answers_that_match_the_document(self):
+        self.fuzz(ADMIN_KEY)
+
+
+if __name__ == "__main__":
+    result = unittest.main(exit=False, verbosity=2).result
+    sys.exit(0 if result.wasSuccessful() else 1)
