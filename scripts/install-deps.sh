@@ -22,7 +22,7 @@ install_python_packages() {
   # Independent peers the tests check our output against (Standard Webhooks, a QR decoder, Noise,
   # XEdDSA, the pairing ciphers), the browser driver, and the OpenAPI document's checkers.
   if [[ "${1:-}" == "--test" ]] && ! python3 -c "import standardwebhooks, selenium, zxingcpp, PIL, noise, xeddsa, cryptography, websockets, jsonschema, referencing, openapi_spec_validator, schemathesis" 2>/dev/null; then
-    local wanted=(standardwebhooks selenium zxing-cpp pillow noiseprotocol xeddsa cryptography websockets jsonschema referencing openapi-spec-validator schemathesis)
+    local wanted=(standardwebhooks selenium zxing-cpp pillow noiseprotocol xeddsa cryptography websockets jsonschema referencing openapi-spec-validator "schemathesis>=4.30,<5")
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "${wanted[@]}" \
       || python3 -m pip install --quiet --break-system-packages "${wanted[@]}"
   fi

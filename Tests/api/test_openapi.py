@@ -8,8 +8,13 @@ router are checked against each other, route by route, in the Swift suite: OpenA
 
 Run by `make test` (after `swift build`); standalone: `python3 Tests/api/test_openapi.py`.
 Set SCHEMATHESIS_EXAMPLES for more cases per operation (default 8).
+
+The web engine is pointed at a closed loopback port: sessions the fuzzer creates never reach
+WhatsApp. GET routes get the ids of real objects (a session, its job, a webhook endpoint and its
+delivery), so their success answers are checked too, and the test proves they were.
 """
 
+import glob
 import json
 import os
 import subprocess
@@ -31,7 +36,7 @@ EXAMPLES = os.environ.get("SCHEMATHESIS_EXAMPLES", "8")
 class OpenAPITests(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.wharf = Wharf()
+        cls.wharf = Wharf(WA_WS_URL="ws://127.0.0.1:9/ws/chat")
         cls.tenant_id, token = cls.wharf.tenant("apifuzz", max_sessions=5)
         status, key = cls.wharf.api("POST", "/v1/keys", {"name": "schemathesis"}, token=token)
         assert status == 201, key
@@ -40,8 +45,14 @@ class OpenAPITests(unittest.TestCase):
         status, session = cls.wharf.api("POST", "/v1/sessions", {"name": "fuzzed", "engine": "sandbox"}, token=token)
         assert status == 201, session
         cls.wharf.wait_for("the session", lambda: cls.wharf.api("GET", f"/v1/sessions/{session['id']}", token=token)[1]["status"] == "connected")
-        cls.wharf.api("POST", "/v1/webhooks", {"url": "http://127.0.0.1:9/unreachable"}, token=token)
-        cls.wharf.api("POST", f"/v1/sessions/{session['id']}/messages", {"chatId": "4915112345678", "text": "hello"}, token=token)
+        status, webhook = cls.wharf.api("POST", "/v1/webhooks", {"url": "http://127.0.0.1:9/unreachable"}, token=token)
+        assert status == 201, webhook
+        status, job = cls.wharf.api("POST", f"/v1/sessions/{session['id']}/messages", {"chatId": "4915112345678", "text": "hello"},
+                                    token=token)
+        assert status == 202, job
+        delivery = cls.wharf.wait_for("a delivery", lambda: cls.wharf.api("GET", "/v1/deliveries", token=token)[1]["items"])[0]
+        cls.ids = {"sessionId": session["id"], "jobId": job["jobId"], "webhookId": webhook["id"],
+                   "deliveryId": str(delivery["id"]), "tenantId": cls.tenant_id}
 
     @classmethod
     def tearDownClass(cls):
@@ -68,14 +79,33 @@ class OpenAPITests(unittest.TestCase):
 
     def fuzz(self, credential):
         with tempfile.TemporaryDirectory() as scratch:
+            # Reads and harmless writes use the real objects' ids; every other write names objects that
+            # do not exist, so that no delete or logout takes away what the run needs.
+            def table(ids):
+                return "{ " + ", ".join(f'"path.{name}" = "{value}"' for name, value in ids.items()) + " }"
+            missing = {name: value.split("_")[0] + "_missing" if "_" in value else "999999999" for name, value in self.ids.items()}
+            harmless = "^(GET .*|POST /v1/sessions/\\{sessionId\\}/(messages|restart|sandbox/inbound)|POST /v1/webhooks/\\{webhookId\\}/test|POST /v1/deliveries/\\{deliveryId\\}/retry)$"
+            with open(os.path.join(scratch, "schemathesis.toml"), "w") as config:
+                config.write(f'[[operations]]\ninclude-name-regex = \'{harmless}\'\nparameters = {table(self.ids)}\n\n'
+                             f'[[operations]]\nexclude-name-regex = \'{harmless}\'\nparameters = {table(missing)}\n')
             command = [sys.executable, "-c", "import sys; from schemathesis.cli import schemathesis; sys.argv[0] = 'schemathesis'; schemathesis()",
+                       "--config-file", os.path.join(scratch, "schemathesis.toml"),
                        "run", self.wharf.base + "/openapi.json", "--url", self.wharf.base,
                        "--checks", "not_a_server_error,response_schema_conformance",
                        "--max-examples", EXAMPLES, "--header", f"Authorization: Bearer {credential}",
                        "--phases", "examples,coverage,fuzzing", "--generation-database", "none", "--seed", "2026",
-                       "--request-timeout", "70", "--no-color"]
+                       "--request-timeout", "70", "--no-color", "--report", "har", "--report-dir", scratch]
             result = subprocess.run(command, cwd=scratch, capture_output=True, text=True, timeout=1800)
+            answered = set()
+            for report in glob.glob(os.path.join(scratch, "*.json")):
+                with open(report) as file:
+                    for entry in json.load(file)["log"]["entries"]:
+                        if entry["request"]["method"] == "GET" and entry["response"]["status"] == 200:
+                            answered.add(entry["request"]["url"].split("?")[0].removeprefix(self.wharf.base))
         output = result.stdout + result.stderr
+        for path in [f"/v1/sessions/{self.ids['sessionId']}", f"/v1/jobs/{self.ids['jobId']}",
+                     f"/v1/webhooks/{self.ids['webhookId']}", f"/v1/deliveries/{self.ids['deliveryId']}"]:
+            self.assertIn(path, answered, "the success answers of the id routes were checked")
         self.assertEqual(result.returncode, 0, output[-12000:])
         self.assertRegex(output, r"\d+ generated, \d+ passed", output[-4000:])
         self.assertNotIn("errored", output, output[-4000:])

@@ -1,9 +1,9 @@
 // Evaluates the expressions in an n8n node's parameters the way n8n does for the parts Wharf's
 // examples use: a string that starts with "=" is a template whose {{ … }} segments are
-// JavaScript, with $json, $input, $('Node'), $node, $execution and $env in scope. A template that
+// JavaScript, with $json, $input, $('Node'), $node, $execution, $runIndex and $env in scope. A template that
 // is one segment and nothing else yields the value itself; otherwise the text with values filled in.
 // Reads {"params", "context": {"json", "nodes": {name: [json…]}, "execution", "env"}} on stdin and
-// prints the evaluated parameters, or {"error": "…"}.
+// prints the evaluated parameters, or {"error": "…"}. ($runIndex: how often this node ran before.)
 const chunks = [];
 process.stdin.on('data', (chunk) => chunks.push(chunk));
 process.stdin.on('end', () => {
@@ -22,6 +22,7 @@ process.stdin.on('end', () => {
     $: nodeOutput,
     $node: new Proxy({}, { get: (_, name) => nodeOutput(String(name)) }),
     $execution: context.execution || { id: '1' },
+    $runIndex: context.runIndex || 0,
     $env: context.env || {},
   };
   const names = Object.keys(scope);

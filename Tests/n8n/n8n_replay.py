@@ -73,9 +73,10 @@ class Replay:
 
     # Nodes
 
-    def evaluate(self, params, item):
-        answer = node_js("evaluate.js", {"params": params, "context": {
-            "json": item["json"], "nodes": self.outputs, "execution": self.execution, "env": {}}})
+    def evaluate(self, node, item):
+        answer = node_js("evaluate.js", {"params": node["parameters"], "context": {
+            "json": item["json"], "nodes": self.outputs, "execution": self.execution, "env": {},
+            "runIndex": self.ran.count(node["name"])}})
         if "error" in answer:
             raise AssertionError("an expression failed: " + answer["error"])
         return answer["params"]
@@ -90,7 +91,7 @@ class Replay:
         if kind == "if":
             passed, failed = [], []
             for item in items:
-                params = self.evaluate(node["parameters"], item)
+                params = self.evaluate(node, item)
                 (passed if self.holds(params["conditions"]) else failed).append(item)
             return [passed, failed]
         if kind == "switch":
@@ -109,7 +110,7 @@ class Replay:
         fallback = node["parameters"].get("options", {}).get("fallbackOutput", "none")
         outputs = [[] for _ in range(len(rules) + (1 if fallback == "extra" else 0))]
         for item in items:
-            params = self.evaluate(node["parameters"], item)
+            params = self.evaluate(node, item)
             for index, rule in enumerate(params["rules"]["values"]):
                 if self.holds(rule["conditions"]):
                     outputs[index].append(item)
@@ -140,7 +141,7 @@ class Replay:
         return all(results) if filter_.get("combinator", "and") == "and" else any(results)
 
     def request(self, node, item):
-        params = self.evaluate(node["parameters"], item)
+        params = self.evaluate(node, item)
         url = params["url"]
         if params.get("sendQuery"):
             query = urllib.parse.urlencode([(p["name"], p["value"]) for p in params["queryParameters"]["parameters"]])

@@ -115,6 +115,13 @@ class OpenAPIAnswers:
         resource = referencing.Resource.from_contents(self.document, default_specification=referencing.jsonschema.DRAFT202012)
         self.registry = referencing.Registry().with_resource("urn:wharf:openapi", resource)
 
+    def check_event(self, body):
+        """A webhook body against the document's `webhooks` entry for its type."""
+        escape = lambda part: part.replace("~", "~0").replace("/", "~1")
+        assert body["type"] in self.document["webhooks"], f"{body['type']} is not documented"
+        pointer = f"webhooks/{escape(body['type'])}/post/requestBody/content/application~1json/schema"
+        jsonschema.Draft202012Validator({"$ref": f"urn:wharf:openapi#/{pointer}"}, registry=self.registry).validate(body)
+
     def check(self, method, path, status, answer):
         responses = self.document["paths"][path][method]["responses"]
         assert str(status) in responses, f"{method.upper()} {path} does not document {status}"
@@ -270,6 +277,16 @@ class WorkflowTests(unittest.TestCase):
         self.wharf.wait_for("n8n's 403 for a wrong header value", refused)
         self.wharf.api("DELETE", f"/v1/webhooks/{wrong['id']}", token=self.token)
 
+    def test_every_event_wharf_sent_fits_the_documented_webhooks(self):
+        self.inbound("Does my order ship today?")
+        self.wharf.wait_for("a message at n8n", lambda: self.n8n.events("wharf-events", "message.received"))
+        seen = set()
+        for path in self.secrets:
+            for _, _, body in self.n8n.events(path):
+                self.answers.check_event(body)
+                seen.add(body["type"])
+        self.assertTrue({"message.received", "session.status"} <= seen, seen)
+
     def test_inbound_message_gets_a_humanized_reply(self):
         message = self.inbound("Hi there")
         events = self.wharf.wait_for("message.received at n8n", lambda: [
@@ -322,14 +339,26 @@ class WorkflowTests(unittest.TestCase):
         ok, error = run_code(code, [trigger_item(stale, raw)])
         self.assertFalse(ok)
         self.assertIn("more than 5 minutes", error)
+        # Ten minutes ahead is refused too (a clock that is off, or a forged timestamp).
+        ahead = str(int(time.time()) + 600)
+        signature = base64.b64encode(hmac.new(secret, f"{headers['webhook-id']}.{ahead}.".encode() + raw, hashlib.sha256).digest())
+        ok, error = run_code(code, [trigger_item(dict(headers, **{"webhook-timestamp": ahead, "webhook-signature": "v1," + signature.decode()}), raw)])
+        self.assertFalse(ok)
+        self.assertIn("more than 5 minutes", error)
+        # During a secret rotation Wharf sends two signatures; one that matches is enough.
+        rotated = dict(headers, **{"webhook-signature": "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= " + headers["webhook-signature"]})
+        ok, result = run_code(code, [trigger_item(rotated, raw)])
+        self.assertTrue(ok, result)
+        ok, error = run_code(code, [trigger_item(dict(headers, **{"webhook-signature": "v1a,notours v2,notthis"}), raw)])
+        self.assertFalse(ok)
         unsigned = {k: v for k, v in headers.items() if not k.startswith("webhook-")}
         ok, error = run_code(code, [trigger_item(unsigned, raw)])
         self.assertFalse(ok)
         self.assertIn("not a signed Wharf event", error)
 
     def test_an_image_is_sent_and_its_job_tracked(self):
-        replay = Replay(self.workflow("send-media-track-job.json"), self.credentials, execution_id="media-1").run(
-            "Start", [{"json": {}}])
+        replay = Replay(self.workflow("send-media-track-job.json"), self.credentials, execution_id="media-1",
+                        max_steps=400).run("Start", [{"json": {}}])
         self.assertEqual(replay.ran[:3], ["Start", "Send image", "Wait 5 s"])
         self.assertEqual(replay.ran[-1], "Job finished")
         self.expect_answers(replay, {"Send image": ("post", "/v1/sessions/{sessionId}/messages", 202),

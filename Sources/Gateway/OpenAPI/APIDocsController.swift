@@ -22,7 +22,7 @@ enum APIDocsController {
         <title>Wharf API</title><link rel="stylesheet" href="/assets/console.css"></head>
         <body><main class="docs"><h1>Wharf API</h1>
         <p class="muted">The OpenAPI 3.1 document behind this page: <a href="/openapi.json">/openapi.json</a>.
-        Import it into n8n, Postman or any OpenAPI tool.</p>
+        Import it into Postman, Insomnia or any OpenAPI tool.</p>
         <nav id="tags" aria-label="Sections"></nav><div id="api"><p class="muted">Loading…</p></div></main>
         <script src="/assets/docs.js"></script></body></html>
         """
