@@ -86,7 +86,7 @@ import WharfCore
 
     func storedEvents(_ app: TestWharf, _ type: String) async throws -> [JSONValue] {
         try await app.wharf.outbox.writer.read { db in
-            try Data.fetchAll(db, sql: "SELECT payload FROM event WHERE type = ? ORDER BY created_at", arguments: [type])
+            try Data.fetchAll(db, sql: "SELECT payload FROM event WHERE type = ? ORDER BY created_at, rowid", arguments: [type])
         }.compactMap { try? JSONDecoder().decode(JSONValue.self, from: $0) }
     }
 
@@ -309,6 +309,16 @@ import WharfCore
             let delivered = CloudExamples.sentStatus.replacingOccurrences(of: "\"sent\"", with: "\"delivered\"")
             #expect(try await post(app, setup.session, CloudExamples.statusNotification(delivered)).status == .ok)
             #expect(try await storedEvents(app, "message.ack").count == 1)
+
+            // Delivered, read and played, for this session's own number.
+            let later = ["delivered", "read", "played"].map { kind in
+                "{\"id\":\"wamid.LATER\",\"status\":\"\(kind)\",\"timestamp\":\"1750857400\",\"recipient_id\":\"\(Self.customer)\"}"
+            }
+            let own = CloudExamples.statusNotification(later.joined(separator: ","))
+                .replacingOccurrences(of: "590968830767958", with: setup.graph.phoneNumberID)
+            #expect(try await post(app, setup.session, own).status == .ok)
+            let acks = try await storedEvents(app, "message.ack").compactMap { $0["data"]?["ack"]?.stringValue }
+            #expect(acks == ["server", "delivered", "read", "played"])
 
             // A message Wharf sent, failed later by Meta: its job fails with a clear reason.
             let jobID = try await send(app, setup, ["chatId": .string(Self.customer), "text": "Your order shipped"])
