@@ -149,7 +149,10 @@ public struct Wharf: Sendable {
             clock: services.clock)
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: ProblemMiddleware())
-        router.add(middleware: BodyLimitMiddleware(limit: services.configuration.maxBodyBytes))
+        router.add(
+            middleware: BodyLimitMiddleware(
+                limit: services.configuration.maxBodyBytes,
+                largerLimits: [CloudWebhookController.pathPrefix: CloudWebhookController.bodyLimit]))
         router.add(middleware: AuthenticationMiddleware(authenticator: authenticator, allowsQueryToken: false))
 
         router.get("/health") { _, _ in try JSONResponse.make(["status": "ok"]) }

@@ -72,7 +72,7 @@ final class FakeGraphAPI: Sendable {
     var violations: [String] { violationLog.withLock { $0 } }
     var baseURL: String { "http://127.0.0.1:\(server.port)" }
 
-    private init(phoneNumberID: String, token: String, now: @escaping @Sendable () -> Date, server: ServiceGroupBox, box: Box) {
+    private init(phoneNumberID: String, token: String, now: @escaping @Sendable () -> Date, server: ServiceGroupBox) {
         self.phoneNumberID = phoneNumberID
         self.token = token
         self.currentToken = Mutex(token)
@@ -95,7 +95,7 @@ final class FakeGraphAPI: Sendable {
             try await box.api!.handle(request, context: context, method: "POST")
         }
         let server = try await ServiceGroupBox.start(router: router)
-        let api = FakeGraphAPI(phoneNumberID: phoneNumberID, token: token, now: now, server: server, box: box)
+        let api = FakeGraphAPI(phoneNumberID: phoneNumberID, token: token, now: now, server: server)
         box.api = api
         return api
     }

@@ -106,6 +106,11 @@ def trigger_item(headers, raw):
             "binary": {"data": {"data": base64.b64encode(raw).decode(), "mimeType": "application/json"}}}
 
 
+def escape(part):
+    """One JSON Pointer token (RFC 6901)."""
+    return part.replace("~", "~0").replace("/", "~1")
+
+
 class OpenAPIAnswers:
     """Checks an answer against the OpenAPI document's schema for that route and status."""
 
@@ -117,7 +122,6 @@ class OpenAPIAnswers:
 
     def check_event(self, body):
         """A webhook body against the document's `webhooks` entry for its type."""
-        escape = lambda part: part.replace("~", "~0").replace("/", "~1")
         assert body["type"] in self.document["webhooks"], f"{body['type']} is not documented"
         pointer = f"webhooks/{escape(body['type'])}/post/requestBody/content/application~1json/schema"
         jsonschema.Draft202012Validator({"$ref": f"urn:wharf:openapi#/{pointer}"}, registry=self.registry).validate(body)
@@ -125,7 +129,6 @@ class OpenAPIAnswers:
     def check(self, method, path, status, answer):
         responses = self.document["paths"][path][method]["responses"]
         assert str(status) in responses, f"{method.upper()} {path} does not document {status}"
-        escape = lambda part: part.replace("~", "~0").replace("/", "~1")
         pointer = "/".join(escape(part) for part in ["paths", path, method, "responses", str(status)])
         response = responses[str(status)]
         if "$ref" in response:

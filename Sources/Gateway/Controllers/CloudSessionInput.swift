@@ -65,13 +65,4 @@ struct CloudSessionInput: Decodable {
             configuration.graphVersion = graphVersion
         }
     }
-
-    /// What the session's options column shows of a configuration: nothing secret.
-    static func options(_ configuration: CloudConfiguration) -> String {
-        let shown: JSONValue = [
-            "phoneNumberId": .string(configuration.phoneNumberId), "graphBaseUrl": .string(configuration.graphBaseUrl),
-            "graphVersion": .string(configuration.graphVersion),
-        ]
-        return String(decoding: (try? JSONEncoder.wharf.encode(shown)) ?? Data("{}".utf8), as: UTF8.self)
-    }
 }

@@ -19,6 +19,15 @@ struct CloudWebhookController {
 
     static let signatureHeader = HTTPField.Name("X-Hub-Signature-256")!
 
+    static let pathPrefix = "/v1/cloud/webhook/"
+
+    /// The callback URL's path for a session, to enter at Meta under the public base URL.
+    static func path(sessionID: String) -> String { pathPrefix + sessionID }
+
+    /// Meta posts notifications of up to about 3 MB and gives up on a number's events after days of
+    /// refusals, so this route takes at least 4 MiB whatever `MAX_BODY_BYTES` says.
+    static let bodyLimit = 4 << 20
+
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/v1/cloud/webhook/:sessionId") { request, context in
             let (_, configuration) = try await cloudSession(context)
@@ -67,10 +76,10 @@ struct CloudWebhookController {
         guard let session = try await services.store.session(id: id, scope: .everything), session.engine == EngineKind.cloud.rawValue
         else { throw Problem.notFound("Cloud API session '\(id)'") }
         do {
-            guard let stored = try await services.store.credentials(sessionID: id).value(forKey: CloudConfiguration.credentialsKey) else {
+            guard let configuration = try await CloudConfiguration.load(from: services.store.credentials(sessionID: id)) else {
                 throw Problem(.serviceUnavailable, detail: "session '\(id)' has no Cloud API settings")
             }
-            return (session, try JSONDecoder().decode(CloudConfiguration.self, from: stored))
+            return (session, configuration)
         } catch let problem as Problem {
             throw problem
         } catch {
@@ -87,7 +96,7 @@ struct CloudWebhookController {
         -> [SessionEvent]
     {
         let now = services.clock.now
-        let ownNumber = JSONValue(json: session.options)?["phoneNumberId"]?.stringValue
+        let ownNumber = CloudSessionOptions(session)?.phoneNumberId
         var events: [SessionEvent] = []
         for change in notification.changes {
             var target = session
@@ -111,51 +120,48 @@ struct CloudWebhookController {
                 events.append(event(.message(message), key: message.id.isEmpty ? nil : "message/\(message.id)"))
             }
             for status in change.statuses {
-                let chat = ChatID("\(status.recipient)@s.whatsapp.net")
                 let key = "status/\(status.messageID)/\(status.kind.rawValue)"
-                guard status.kind == .failed else {
-                    let level: MessageReceipt.Level =
-                        switch status.kind {
-                        case .sent: .server
-                        case .delivered: .delivered
-                        case .read: .read
-                        case .played, .failed: .played
-                        }
-                    events.append(event(.receipt(MessageReceipt(messageID: status.messageID, chat: chat, level: level, timestamp: status.timestamp)), key: key))
-                    continue
-                }
-                let verdict = status.errors.first.map(GraphVerdict.init) ?? .fail("WhatsApp reported the message as not sent, without a reason")
-                var job = try await services.store.job(sessionID: target.id, waMessageID: status.messageID)
-                switch verdict {
-                case .retry(let reason):
-                    // A limit, not a refusal: the job goes again later, and nobody is told it failed.
-                    if let found = job, found.status == JobStatus.sent.rawValue, try await dispatcher.retry(found, reason: reason) {
-                        continue
-                    }
-                    fallthrough
-                case .fail:
-                    let reason: String = switch verdict { case .retry(let reason), .fail(let reason): reason }
-                    if let found = job, found.status != JobStatus.failed.rawValue {
-                        job = try await services.store.updateJob(id: found.id) { job in
-                            job.status = JobStatus.failed.rawValue
-                            job.error = reason
-                            job.updatedAt = now
-                        }
-                    }
-                    events.append(event(
-                        .deliveryFailed(messageID: status.messageID, chat: chat, reason: reason, code: status.errors.first?.code, job: job),
-                        key: key))
-                }
+                if let kind = try await eventKind(of: status, sessionID: target.id, now: now) { events.append(event(kind, key: key)) }
             }
         }
         return events
     }
 
+    /// An ack for a status; for a failure, the job failed with its reason, or `nil` when the
+    /// failure was a limit and the job goes again later (nobody is told it failed).
+    private func eventKind(of status: CloudWebhook.Status, sessionID: String, now: Date) async throws -> SessionEvent.Kind? {
+        let chat = ChatID("\(status.recipient)@s.whatsapp.net")
+        let level: MessageReceipt.Level
+        switch status.kind {
+        case .sent: level = .server
+        case .delivered: level = .delivered
+        case .read: level = .read
+        case .played: level = .played
+        case .failed:
+            let verdict = status.errors.first.map(GraphVerdict.init) ?? .fail("WhatsApp reported the message as not sent, without a reason")
+            var job = try await services.store.job(sessionID: sessionID, waMessageID: status.messageID)
+            if case .retry = verdict, let found = job, found.status == JobStatus.sent.rawValue,
+                try await dispatcher.retry(found, reason: verdict.reason)
+            {
+                return nil
+            }
+            if let found = job, found.status != JobStatus.failed.rawValue {
+                job = try await services.store.updateJob(id: found.id) { job in
+                    job.status = JobStatus.failed.rawValue
+                    job.error = verdict.reason
+                    job.updatedAt = now
+                }
+            }
+            return .deliveryFailed(messageID: status.messageID, chat: chat, reason: verdict.reason, code: status.errors.first?.code, job: job)
+        }
+        return .receipt(MessageReceipt(messageID: status.messageID, chat: chat, level: level, timestamp: status.timestamp))
+    }
+
     /// Whether `session` is a number of the Meta app whose secret signed the notification.
     private func sameApp(_ session: SessionRecord, appSecret: String) async throws -> Bool {
-        guard let stored = try? await services.store.credentials(sessionID: session.id).value(forKey: CloudConfiguration.credentialsKey),
-            let configuration = try? JSONDecoder().decode(CloudConfiguration.self, from: stored)
-        else { return false }
+        guard let configuration = try? await CloudConfiguration.load(from: services.store.credentials(sessionID: session.id)) else {
+            return false
+        }
         return CloudWebhook.constantTimeEqual(Array(configuration.appSecret.utf8), Array(appSecret.utf8))
     }
 }

@@ -76,14 +76,7 @@ struct GatewayServices: Sendable {
 
     /// Checks a webhook URL the way deliveries will: absolute http(s) and allowed by the policy.
     func validateWebhookURL(_ text: String, field: String = "webhookUrl") throws -> String {
-        guard let url = URL(string: text), url.scheme != nil, url.host() != nil else {
-            throw Problem.unprocessable("field '\(field)' must be an absolute http:// or https:// URL", field: field)
-        }
-        do {
-            try outboundPolicy.check(url)
-        } catch {
-            throw Problem.unprocessable("field '\(field)': \(error)", field: field)
-        }
+        _ = try outboundPolicy.url(in: text, field: field)
         return text
     }
 }
@@ -92,6 +85,9 @@ struct GatewayServices: Sendable {
 final class BoundPort: Sendable {
     private let port = Atomic<Int>(0)
     init() {}
-    var value: Int? { port.load(ordering: .relaxed) == 0 ? nil : port.load(ordering: .relaxed) }
+    var value: Int? {
+        let port = port.load(ordering: .relaxed)
+        return port == 0 ? nil : port
+    }
     func set(_ value: Int) { port.store(value, ordering: .relaxed) }
 }

@@ -104,7 +104,7 @@ struct MessageController {
         guard let chat = ChatAddress.normalize(rawChat) else {
             throw Problem.unprocessable("field 'chatId': '\(rawChat)' is not a chat id; use \(ChatAddress.acceptedForms)", field: "chatId")
         }
-        if session.engine == EngineKind.cloud.rawValue, !chat.rawValue.hasSuffix("@s.whatsapp.net") {
+        if session.engine == EngineKind.cloud.rawValue, (try? CloudEngine.recipient(chat)) == nil {
             throw Problem.unprocessable(
                 "field 'chatId': the Cloud API sends to phone numbers only, not to '\(rawChat)'", field: "chatId")
         }

@@ -63,11 +63,10 @@ struct SessionController {
             updatedAt = record.updatedAt
             connectedAt = record.connectedAt
             lastActivityAt = record.lastActivityAt
-            if record.engine == EngineKind.cloud.rawValue {
-                let options = JSONValue(json: record.options)
+            if let options = CloudSessionOptions(record) {
                 cloud = CloudView(
-                    phoneNumberId: options?["phoneNumberId"]?.stringValue, graphBaseUrl: options?["graphBaseUrl"]?.stringValue,
-                    graphVersion: options?["graphVersion"]?.stringValue, webhookUrl: "\(baseURL)/v1/cloud/webhook/\(record.id)")
+                    phoneNumberId: options.phoneNumberId, graphBaseUrl: options.graphBaseUrl, graphVersion: options.graphVersion,
+                    webhookUrl: baseURL + CloudWebhookController.path(sessionID: record.id))
             }
         }
     }
@@ -236,8 +235,8 @@ struct SessionController {
                     field: "cloud")
             }
             let configuration = try cloud.configuration(services: services)
-            options = CloudSessionInput.options(configuration)
-            credentials[CloudConfiguration.credentialsKey] = try JSONEncoder().encode(configuration)
+            options = CloudSessionOptions(configuration).text
+            credentials[CloudConfiguration.credentialsKey] = try configuration.encoded()
         case .web:
             break
         }
@@ -274,12 +273,12 @@ struct SessionController {
                 throw Problem.unprocessable("field 'cloud': session '\(id)' uses the \(session.engine) engine, not cloud", field: "cloud")
             }
             let credentials = services.store.credentials(sessionID: id)
-            guard let stored = try await credentials.value(forKey: CloudConfiguration.credentialsKey),
-                var configuration = try? JSONDecoder().decode(CloudConfiguration.self, from: stored)
-            else { throw Problem(.conflict, detail: "session '\(id)' has no readable Cloud API settings; delete it and create it again") }
+            guard var configuration = try? await CloudConfiguration.load(from: credentials) else {
+                throw Problem(.conflict, detail: "session '\(id)' has no readable Cloud API settings; delete it and create it again")
+            }
             try cloud.apply(to: &configuration, services: services)
-            try await credentials.setValue(try JSONEncoder().encode(configuration), forKey: CloudConfiguration.credentialsKey)
-            newOptions = CloudSessionInput.options(configuration)
+            try await configuration.save(to: credentials)
+            newOptions = CloudSessionOptions(configuration).text
         }
         let name = input.name?.trimmingCharacters(in: .whitespacesAndNewlines)
         let options = newOptions

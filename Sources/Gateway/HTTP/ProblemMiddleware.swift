@@ -47,18 +47,19 @@ struct ProblemMiddleware: RouterMiddleware {
 struct BodyLimitMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let configuredLimit: Int
+    /// Larger limits for the routes under these path prefixes (a peer whose bodies Wharf must take).
+    let largerLimits: [String: Int]
 
-    init(limit: Int) { configuredLimit = limit }
-
-    /// Meta posts Cloud API notifications of up to about 3 MB and gives up on a number's events
-    /// after days of refusals, so its route takes at least 4 MiB whatever `MAX_BODY_BYTES` says.
-    static let cloudWebhookLimit = 4 << 20
+    init(limit: Int, largerLimits: [String: Int] = [:]) {
+        configuredLimit = limit
+        self.largerLimits = largerLimits
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
     {
-        let limit =
-            request.uri.path.hasPrefix("/v1/cloud/webhook/") ? max(configuredLimit, Self.cloudWebhookLimit) : configuredLimit
+        let path = request.uri.path
+        let limit = max(configuredLimit, largerLimits.first { path.hasPrefix($0.key) }?.value ?? 0)
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
             throw Problem.contentTooLarge(limit: limit)
         }

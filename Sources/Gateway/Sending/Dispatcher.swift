@@ -299,11 +299,10 @@ public final class Dispatcher: Service, Sendable {
             stored.error = reason
             stored.updatedAt = now
         }
-        let exponent = min(max(attempts - 1, 0), 20)
-        let base = min(options.firstRetryDelay.timeInterval * Double(1 << exponent), options.maximumRetryDelay.timeInterval)
         state.withLock { state in
-            let delay = max(base * (1 + Double.random(in: -0.2...0.2, using: &state.random)), retryAfter?.timeInterval ?? 0)
-            let until = now.addingTimeInterval(delay)
+            let backoff = ReconnectBackoff.delay(
+                attempt: attempts - 1, base: options.firstRetryDelay, maximum: options.maximumRetryDelay, jitter: 0.2, using: &state.random)
+            let until = now.addingTimeInterval(max(backoff.timeInterval, retryAfter?.timeInterval ?? 0))
             if state.sessions[job.sessionId] == nil { state.sessions[job.sessionId] = QueueState() }
             if wholeSession {
                 state.sessions[job.sessionId]?.heldUntil = until

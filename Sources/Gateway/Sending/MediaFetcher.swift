@@ -44,15 +44,9 @@ struct MediaFetcher: Sendable {
     /// does not name a private, loopback or link-local address (Meta could not reach it). Nothing
     /// is downloaded, so the kind comes from the request, else from the file name's extension.
     func checkLink(_ text: String, kind: MediaKind?) throws -> MediaKind {
-        guard let url = URL(string: text), url.scheme != nil, url.host() != nil else {
-            throw Problem.unprocessable("field 'mediaUrl' must be an absolute http:// or https:// URL", field: "mediaUrl")
-        }
-        do {
-            // Host names are not resolved here: Meta resolves them, and Wharf connects nowhere.
-            try policy.check(url, resolve: { _ in [] })
-        } catch {
-            throw Problem.unprocessable("field 'mediaUrl' must be a public URL that WhatsApp can fetch: \(error)", field: "mediaUrl")
-        }
+        // Host names are not resolved here: Meta resolves them, and Wharf connects nowhere.
+        let url = try policy.url(
+            in: text, field: "mediaUrl", resolvingHosts: false, refusal: "field 'mediaUrl' must be a public URL that WhatsApp can fetch")
         if let kind { return kind }
         switch url.pathExtension.lowercased() {
         case "jpg", "jpeg", "png", "webp": return .image
@@ -69,14 +63,7 @@ struct MediaFetcher: Sendable {
 
     /// Downloads `url` for a job into `DATA_DIR/media`; throws a problem that says what was wrong.
     func fetch(_ text: String, kind: MediaKind, jobID: String) async throws -> Fetched {
-        guard let url = URL(string: text), url.scheme != nil, url.host() != nil else {
-            throw Problem.unprocessable("field 'mediaUrl' must be an absolute http:// or https:// URL", field: "mediaUrl")
-        }
-        do {
-            try policy.check(url)
-        } catch {
-            throw Problem.unprocessable("field 'mediaUrl': \(error)", field: "mediaUrl")
-        }
+        _ = try policy.url(in: text, field: "mediaUrl")
         let limit = Self.sizeLimit(kind)
         let result = await downloader.download(text, maximumBytes: limit, timeout: timeout)
         if result.isTooLarge { throw Self.tooLarge(kind) }

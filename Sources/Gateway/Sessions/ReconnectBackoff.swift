@@ -17,9 +17,16 @@ public struct ReconnectBackoff: Sendable {
 
     /// The wait before the next attempt; each call counts one attempt.
     public mutating func nextDelay() -> Duration {
-        let exponent = min(attempt, 30)
-        attempt += 1
-        let raw = min(base.timeInterval * Double(1 << exponent), maximum.timeInterval)
+        defer { attempt += 1 }
+        return Self.delay(attempt: attempt, base: base, maximum: maximum, jitter: jitter, using: &random)
+    }
+
+    /// `base` doubled `attempt` times (0 for the first wait), at most `maximum`, times 1 ± `jitter`:
+    /// the rule, for callers that keep the attempt count elsewhere (a send job keeps it in its row).
+    public static func delay(
+        attempt: Int, base: Duration, maximum: Duration, jitter: Double, using random: inout some RandomNumberGenerator
+    ) -> Duration {
+        let raw = min(base.timeInterval * Double(1 << min(max(attempt, 0), 30)), maximum.timeInterval)
         let factor = 1 + Double.random(in: -jitter...jitter, using: &random)
         return .milliseconds(Int64((raw * factor * 1000).rounded()))
     }

@@ -112,7 +112,7 @@ enum GatewayMigrations {
                     DROP TABLE admin_web_session;
                     """)
         }
-            // The Cloud API: typing needs the chat's last inbound message even after it was marked
+        // The Cloud API: typing needs the chat's last inbound message even after it was marked
         // read, and status webhooks name our messages by WhatsApp's id.
         migrator.registerMigration("gateway.v4.cloud") { db in
             try db.alter(table: "chat_read_marker") { t in
@@ -120,5 +120,5 @@ enum GatewayMigrations {
             }
             try db.execute(sql: "CREATE INDEX job_wa_message ON job(session_id, wa_message_id) WHERE wa_message_id IS NOT NULL")
         }
-}
+    }
 }

@@ -40,9 +40,12 @@ public struct SQLiteGatewayStore: Sendable {
         let box = secretBox
         return try await writer.write { db in
             var count = 0
-            for row in try Row.fetchAll(db, sql: "SELECT session_id, key, value FROM session_credential") {
+            // Sealed rows stay in the database: only the ones without the mark are read.
+            for row in try Row.fetchAll(
+                db, sql: "SELECT session_id, key, value FROM session_credential WHERE substr(value, 1, ?) <> ?",
+                arguments: [SecretBox.magic.count, Data(SecretBox.magic)])
+            {
                 let value: Data = row["value"]
-                guard !SecretBox.isSealed(value) else { continue }
                 let sessionID: String = row["session_id"]
                 let key: String = row["key"]
                 try db.execute(

@@ -100,11 +100,12 @@ struct TenantConsoleController {
             "qr": session.qr ?? "", "pairingCode": session.pairingCode ?? "",
             "linking": session.qr != nil || session.pairingCode != nil, "isSandbox": session.engine == EngineKind.sandbox.rawValue,
             "isWeb": session.engine == EngineKind.web.rawValue,
-            "cloud": session.engine == EngineKind.cloud.rawValue
-                ? [
-                    "webhookUrl": "\(services.baseURL)/v1/cloud/webhook/\(session.id)",
-                    "phoneNumberId": JSONValue(json: session.options)?["phoneNumberId"]?.stringValue ?? "",
-                ] as Any : false,
+            "cloud": CloudSessionOptions(session).map { options in
+                [
+                    "webhookUrl": services.baseURL + CloudWebhookController.path(sessionID: session.id),
+                    "phoneNumberId": options.phoneNumberId,
+                ] as Any
+            } ?? false,
             "created": row.created,
         ]
         return render("tenantSession", session.name, visit, current: "", model)

@@ -32,6 +32,19 @@ public struct CloudConfiguration: Sendable, Codable, Equatable {
         self.graphVersion = graphVersion
     }
 
+    /// The configuration kept in a session's credentials store; `nil` when there is none.
+    public static func load(from credentials: any CredentialsStore) async throws -> CloudConfiguration? {
+        guard let stored = try await credentials.value(forKey: credentialsKey) else { return nil }
+        return try JSONDecoder().decode(CloudConfiguration.self, from: stored)
+    }
+
+    /// The bytes `load(from:)` reads back, for a store that is written in one transaction with more.
+    public func encoded() throws -> Data { try JSONEncoder().encode(self) }
+
+    public func save(to credentials: any CredentialsStore) async throws {
+        try await credentials.setValue(try encoded(), forKey: Self.credentialsKey)
+    }
+
     /// `https://graph.facebook.com/v24.0/<phone-number-id>`, without a trailing slash.
     var phoneNumberURL: String {
         var base = graphBaseUrl

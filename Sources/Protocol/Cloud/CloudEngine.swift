@@ -44,11 +44,11 @@ public actor CloudEngine: Engine {
         if account != nil { return }
         let configuration: CloudConfiguration
         do {
-            guard let stored = try await credentials.value(forKey: CloudConfiguration.credentialsKey) else {
+            guard let stored = try await CloudConfiguration.load(from: credentials) else {
                 continuation.yield(.status(.stopped(reason: "the session has no Cloud API settings; delete it and create it again with 'cloud'")))
                 return
             }
-            configuration = try JSONDecoder().decode(CloudConfiguration.self, from: stored)
+            configuration = stored
         } catch {
             continuation.yield(.status(.stopped(reason: "the session's Cloud API settings cannot be read: \(error)")))
             return
@@ -165,7 +165,7 @@ public actor CloudEngine: Engine {
     }
 
     /// The Cloud API addresses people by phone number; groups and LIDs have no number to send to.
-    static func recipient(_ chat: ChatID) throws -> String {
+    public static func recipient(_ chat: ChatID) throws -> String {
         let server = chat.rawValue.split(separator: "@").dropFirst().first.map(String.init) ?? ""
         guard server == "s.whatsapp.net" || server == "c.us", !chat.user.isEmpty, chat.user.allSatisfy(\.isNumber) else {
             throw EngineError.rejected("the Cloud API sends to phone numbers only, not to '\(chat.rawValue)'")

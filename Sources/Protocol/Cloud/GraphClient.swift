@@ -35,13 +35,13 @@ struct GraphClient: Sendable {
         /// The token itself is refused: nothing will work until the session gets a new one.
         var refusesToken: Bool {
             guard case .graph(let error, _, _) = self else { return false }
-            return error.code == 190 || error.code == 0 || error.code == 10 || (200...299).contains(error.code)
+            return error.refusesToken
         }
 
         /// A limit of the whole number (or app), not of one recipient: every chat must wait.
         var limitsWholeNumber: Bool {
             guard case .graph(let error, _, _) = self else { return false }
-            return [130429, 80007, 4].contains(error.code)
+            return error.limitsWholeNumber
         }
 
         var retryAfter: Duration? {

@@ -35,3 +35,20 @@ public enum GraphVerdict: Sendable, Equatable {
         }
     }
 }
+
+extension GraphVerdict {
+    /// What to tell the sender, whichever the verdict.
+    public var reason: String {
+        switch self {
+        case .retry(let reason), .fail(let reason): reason
+        }
+    }
+}
+
+extension GraphError {
+    /// The token itself is refused: nothing will work until the session gets a new one.
+    var refusesToken: Bool { code == 190 || code == 0 || code == 10 || (200...299).contains(code) }
+
+    /// A limit of the whole number (or app), not of one recipient: every chat must wait.
+    var limitsWholeNumber: Bool { [130429, 80007, 4].contains(code) }
+}
