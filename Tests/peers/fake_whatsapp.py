@@ -3,7 +3,8 @@
 
 Written from the protocol facts alone, independently of Wharf's Swift code. It speaks the real
 transport (WebSocket, 3-byte frames, Noise XX with a test certificate chain, binary XML nodes) and
-plays the server and the user's phone: QR and phone-code pairing, login, keepalive, logout.
+plays the server and the user's phone: QR and phone-code pairing, login, keepalive, logout; and it
+relays end-to-end encrypted 1:1 traffic between devices it knows (it never decrypts anything).
 
 usage: fake_whatsapp.py        (needs the PyPI packages websockets, noiseprotocol, xeddsa, cryptography)
 
@@ -11,8 +12,81 @@ It prints one line, `ready ws://127.0.0.1:PORT/ws/chat http://127.0.0.1:CPORT RO
 ROOTKEYHEX is the test root key the client must trust, and exits when its stdin closes. Every stanza
 in and out is logged to stderr.
 
+The directory. An account is a phone number with a LID user (LIDUSER@lid) and devices: device 0 is
+the phone, companions are 2, 3, … (key index = device - 1). Devices come from pairing (/scan,
+/pair-code: Wharf's), from POST /accounts with generated credentials (pyaileys via wa_contact.py,
+which logs in with them), or from POST /accounts with keys only (a device that never connects; an
+oracle such as axolotl_peer.py reads its inbox in /state and answers through /deliver). A device
+is listed by usync, and gets bundles fetched, only once it has Signal keys (its first prekey
+upload, or the keys given): a listed device without keys would make every sender's send fail. The
+requesting device is listed too, as WhatsApp does; clients leave themselves out.
+
+Login and delivery. Login checks the noise key registered for username:device. Stanzas for a
+device (messages, receipts, notifications) are delivered once its connection sent
+<iq xmlns="passive"><active/></iq>: first the backlog in order, then <ib><offline count=N/></ib>
+(N = stanzas in the backlog; no <offline_preview>), then live. Each stays pending until the device
+acknowledges it: a message by any <receipt> for its id (delivery, read, retry…) or
+<ack class="message">, a receipt or notification by <ack class=…>; everything pending goes out
+again on the device's next connection. Chat states and presences go only to active connections.
+
+Relaying (1:1 only; a <message> to a group is acked with error 501):
+  <message id to type [t]><participants><to jid=DEVICE><enc/></to>…</participants>[<device-identity/>]
+  or one <enc> for the `to` device itself (retry and peer form; a user JID means its device 0)
+    -> each DEVICE gets <message from=SENDER_DEVICE id t type [notify=push name] [category] [edit]>
+       <enc …as sent…/>[<device-identity/>]</message>. A copy for the sender's own other device
+       adds recipient=CHAT (the message's `recipient`, else its `to`); the sender gets
+       <ack class="message" id from=TO t [phash]> (phash only if the message carried one: the
+       server's own 8-character whatsmeow-style hash over the listed devices of both accounts).
+  Addressing: the sender shows as LIDUSER:D@lid with addressing_mode="lid" and sender_pn=PHONE@s.whatsapp.net
+    when it addressed a LID (to=…@lid) or its account is in "lid" mode (POST /addressing), else as
+    PHONE:D@s.whatsapp.net (plus sender_lid when the account has lidHints). Own-device copies add
+    peer_recipient_pn when the chat is a LID (peer_recipient_lid with lidHints). A message to a
+    LID-migrated account's phone number is delivered all the same, in the PN namespace: the real
+    server keeps a 1:1 chat in the namespace the sender addressed it in, and only the sender's own
+    migration makes it show by LID. usync answers a `<lid/>` query only for "lid"-mode accounts.
+  <receipt id to [type] [recipient] [participant] [t]>[<list><item id/></list>|<retry/>…]</receipt>
+    -> <receipt from=READER_DEVICE id t [type] [recipient] [participant]>…same children…</receipt> to
+       every device of the `to` account (type="retry": only the `to` device), and for read/played a
+       copy to the reader's own other devices with recipient=THE CHAT (read-self/played-self: only
+       those); the reader gets <ack class="receipt" id from=TO [type]>.
+  <chatstate to=JID><composing [media="audio"]/>|<paused/></chatstate>
+    -> <chatstate from=SENDER_USER>…</chatstate> to the `to` account's active connections.
+  <presence [type=available|unavailable] [name]> sets the connection's presence (name: the push
+    name); <presence type=subscribe to=JID> answers <presence from=USER [type=unavailable last=T]>
+    at once and on every change of that account (available while any of its connections is).
+
+IQs answered: encrypt set (prekey upload: registration, type, identity, list, skey; adds to the
+keys left), get count (<count value=N/>), get key (<list><user jid><registration/><type/>
+<identity/><skey/>[<key/>]</user>…</list>, flat as pyaileys reads it; one one-time prekey popped per
+fetch, <key> left out when none is left, <user jid><error code="404"/></user> for an unknown
+device), get digest, set rotate (new signed prekey); usync (devices with key-index on companions,
+lid, contact); passive active/passive; w:p ping; w props (empty); anything else an empty result
+(and kept in the connection's "received" in /state).
+
+Notifications: <notification from="s.whatsapp.net" type="encrypt"><count value=N/></notification> to
+a device when a fetch leaves it fewer one-time prekeys than the threshold (once until it uploads
+enough; default 5, like whatsmeow's minimum); <notification from=PHONE@s.whatsapp.net lid=LID
+type="devices"><add|remove device_hash device_lid_hash><device jid lid [key-index]/></…>
+</notification> to every other device when an account gains a listed device or loses one;
+<notification from=PHONE@s.whatsapp.net type="encrypt"><identity/></notification> to every other
+account's devices when a device's identity key changes.
+
 The control server takes and answers JSON:
-  GET  /state          devices and live connections
+  GET  /state          devices, accounts, connections, and what the relay saw:
+                         devices: {JID: {lid, keyIndex, canLogIn, connected, registrationId, identity,
+                           identityMatchesPairing, signedPreKeyId, signedPreKeyValid, preKeys, preKeyIds,
+                           pending, faults: {corrupt, dropAcks}}}
+                         accounts: {PHONE: {lid, addressing, lidHints, pushName, devices, listed}}
+                         inbox: {JID: [{seq, tag, id, from, type, attrs, acked (null: not tracked),
+                           corrupted?, enc?: [{type, v, count, bytes}], node}]}: all delivered to it
+                         sent: [{from, to, id, type, attrs, participants: [{jid, type, count}],
+                           deviceIdentity, delivered: [JID], node}]: every <message> a device sent
+                         receipts: [{from, to, id, ids, type, delivered, node}]
+                         retries: [{from, to, id, retryId, count, t, v, error, registration (int),
+                           keys: null | {type, identity, key: {id, value}, skey: {id, value, signature},
+                           deviceIdentity}, node}]
+                         chatstates, presences, acks ([{to, id, dropped, error, phash}]), undeliverable,
+                         prekeyThreshold, connections
   POST /scan           {"qr", "phone"}: the phone scans a QR code and pairs the device
   POST /pair-code      {"phone", "code"}: the user types the pairing code into the phone
   POST /stream-error   {"code", "jid"?, "conflict"?}: send <stream:error> and close
@@ -21,6 +95,29 @@ The control server takes and answers JSON:
   POST /compress       {"on"}: zlib-compress the frames sent from now on
   POST /refs           {"count"}: send fresh <pair-device> refs to every registration connection
   POST /pings          {"answer"}: answer keepalive pings or leave them unanswered (counted in /state)
+  POST /accounts       {"phone", "device"?, "pushName"?, "keys"?}: a device without pairing. device
+                       defaults to 0 for a new account, else the account's next id. Without keys:
+                       -> {phone, device, jid, lid, keyIndex, creds: {noiseKey: {private, public},
+                       identityKey: {…}, signedPreKey: {id, private, public, signature}, registrationId,
+                       advSecret (base64), account (hex ADVSignedDeviceIdentity signed by the phone,
+                       null for device 0, whose identity is the phone's), accountSignatureKey}}, for a
+                       client that logs in and uploads its own prekeys. With keys {"registrationId",
+                       "identity", "signedPreKey": {"id", "public", "signature"}, "preKeys": [{"id",
+                       "public"}]} (hex, 32 or 33 bytes): a device listed at once that never logs in;
+                       again for an existing device, it replaces that device's keys (a new identity
+                       is announced as an identity change).
+  POST /addressing     {"phone", "mode"?: "pn"|"lid", "lidHints"?: bool} -> {phone, mode, lidHints, lid}
+  POST /faults         {"jid", "corrupt"?: N, "dropAcks"?: N}: break the MAC of the next N messages
+                       delivered to jid (the receiver must send retry receipts; see "retries"), or do
+                       not ack its next N messages -> {corrupt, dropAcks} left
+  POST /deliver        {"jid", "node", "queue"?}: hand a stanza to a device as is. node is {"tag",
+                       "attrs"?, "content"?: [node] | "text", "bytes"?: HEX}; attribute values with
+                       an "@" go out as JIDs. Messages, receipts and notifications with an id are
+                       queued like relayed ones unless queue is false -> {seq, queued, sent}
+  POST /prekey-threshold {"value"}: the one-time prekey count below which devices are told
+  POST /notify-prekeys {"jid", "count"?}: send the low-prekey notification now (count: the real
+                       number left unless given) -> {id, node}
+JIDs in requests may be PN or LID device JIDs.
 """
 import asyncio
 import base64
@@ -35,7 +132,7 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -52,13 +149,16 @@ import protowire
 import wa_certificates
 import wabinary
 from wa_noise_responder import PROLOGUE, skip_first_payload_hash
-from wabinary import JID, Node
+from wabinary import JID, Node, node_from_json
 
 SERVER = JID("", "s.whatsapp.net")
 QR_PREFIX = "https://wa.me/settings/linked_devices#"
 PAIRING_TIMEOUT = 10
 LOG_LIMIT = 4000
 MAX_FRAME = (1 << 24) - 1
+# Below this many one-time prekeys the server tells a device to upload more (whatsmeow's
+# MinPreKeyCount is the same 5); POST /prekey-threshold changes it.
+PREKEY_THRESHOLD = 5
 
 
 def log(text):
@@ -130,16 +230,112 @@ def unwrap_ephemeral(code, wrapped):
     return ctr(code_key(code, wrapped[:32]), wrapped[32:48], wrapped[48:80])
 
 
+def as_jid(value):
+    """An address attribute as a JID, whether the client encoded it as a JID or as text."""
+    if isinstance(value, JID):
+        return value
+    if isinstance(value, str) and "@" in value:
+        return JID.parse(value)
+    return None
+
+
+def user_of(jid):
+    return JID(jid.user, jid.server)
+
+
+def ad_string(jid):
+    """whatsmeow's `user.agent:device@server`, the form participant-list hashes are taken over."""
+    return f"{jid.user}.{jid.agent}:{jid.device}@{jid.server}"
+
+
+def participant_hash(jids):
+    """"2:" + unpadded base64 of the first 6 bytes of SHA-256 over the sorted AD strings (whatsmeow's
+    form, 8 characters; Baileys truncates the base64 to 6 instead). The server's value is the one
+    clients compare against."""
+    digest = hashlib.sha256("".join(sorted(ad_string(j) for j in jids)).encode()).digest()
+    return "2:" + base64.b64encode(digest[:6]).decode().rstrip("=")
+
+
+def uint_bytes(value, size):
+    return int(value).to_bytes(size, "big")
+
+
+def corrupt_ciphertext(kind, data):
+    """Flips a bit of the MAC, so the receiver's MAC check fails while the message still parses: the
+    last byte of a msg (its 8-byte MAC), or the last byte of the SignalMessage inside a pkmsg (field 4
+    after the version byte; the pkmsg's own last bytes are registration and signed-prekey ids, whose
+    change would fail differently); for anything else (skmsg: its signature) the last byte."""
+    data = bytearray(data)
+    position = len(data) - 1
+    if kind == "pkmsg":
+        span = protowire.field_span(bytes(data), 4, start=1)
+        if span and span[1] > span[0]:
+            position = span[1] - 1
+    data[position] ^= 0x01
+    return bytes(data)
+
+
 class BadRequest(Exception):
     pass
 
 
 @dataclass
+class SignalKeys:
+    """What a device uploaded with <iq xmlns="encrypt" type="set">: all a peer needs for X3DH."""
+    registration_id: int
+    identity: bytes
+    signed_id: int
+    signed_public: bytes
+    signed_signature: bytes
+    prekeys: dict = field(default_factory=dict)  # id -> public, in upload order; each fetch pops the oldest
+
+    @property
+    def signature_valid(self):
+        return signature_valid(self.identity, b"\x05" + self.signed_public, self.signed_signature)
+
+    def skey_node(self):
+        return Node("skey", {}, [Node("id", {}, uint_bytes(self.signed_id, 3)), Node("value", {}, self.signed_public),
+                                 Node("signature", {}, self.signed_signature)])
+
+    @classmethod
+    def from_json(cls, keys):
+        """The /accounts form: hex keys, 33-byte (0x05-prefixed) public keys accepted too."""
+        def key(text):
+            raw = bytes.fromhex(text)
+            raw = raw[1:] if len(raw) == 33 and raw[0] == 5 else raw
+            if len(raw) != 32:
+                raise BadRequest(f"a public key of {len(raw)} bytes")
+            return raw
+        try:
+            signed = keys["signedPreKey"]
+            return cls(int(keys["registrationId"]), key(keys["identity"]), int(signed["id"]), key(signed["public"]),
+                       bytes.fromhex(signed["signature"]),
+                       {int(pre["id"]): key(pre["public"]) for pre in keys.get("preKeys", [])})
+        except (ValueError, TypeError) as bad:
+            raise BadRequest(f"bad keys: {bad}")
+
+
+@dataclass
+class Pending:
+    """A stanza a device has not acknowledged yet; sent again on each new connection until it is."""
+    entry: dict  # its record in the device's inbox (/state)
+    node: Node
+    sent_on: set = field(default_factory=set)  # connection ids it went out on
+
+
+@dataclass
 class Device:
-    noise_pub: bytes
+    noise_pub: bytes  # None for a device registered with keys only, which never logs in
     identity_pub: bytes
     lid: JID
     created: int
+    key_index: int = 0
+    keys: SignalKeys = None  # set by its first prekey upload; only then is it listed by usync
+    pending: list = field(default_factory=list)  # Pending stanzas, in delivery order
+    inbox: list = field(default_factory=list)  # every stanza delivered to it, for /state
+    low_prekeys_notified: bool = False
+    corrupt: int = 0  # fault: break the ciphertext of the next N messages delivered to it
+    drop_acks: int = 0  # fault: do not ack its next N messages
 
 
 class Phone:
@@ -149,6 +345,11 @@ class Phone:
         self.identity_private, self.identity_public = wa_certificates.keypair()
         self.lid_user = str(10**14 + secrets.randbelow(9 * 10**14))
         self.next_device = 2
+        self.push_name = None
+        # "pn": others see its devices as PHONE:D@s.whatsapp.net unless they address it by LID;
+        # "lid": always as LID:D@lid, with sender_pn (POST /addressing).
+        self.addressing = "pn"
+        self.lid_hints = False  # in "pn" mode, add sender_lid / peer_recipient_lid anyway
 
 
 @dataclass
@@ -178,6 +379,9 @@ class Connection:
         self.buffer = bytearray()
         self.header_seen = False
         self.send_lock = asyncio.Lock()
+        self.delivering = False  # backlog flushed after <passive><active/>: live stanzas go out now
+        self.presence = None  # "available" / "unavailable" as the client last announced
+        self.subscriptions = {}  # phone number -> whether it was subscribed to by LID
 
     async def read_frame(self):
         """One frame's payload; frames may be split across WebSocket messages or share one."""
@@ -234,7 +438,8 @@ class Connection:
 
     def summary(self):
         return {"id": self.id, "kind": self.kind, "jid": self.jid, "active": self.active, "refs": self.refs,
-                "refsAcked": self.refs_acked, "received": self.received, "pings": self.pings}
+                "refsAcked": self.refs_acked, "received": self.received, "pings": self.pings,
+                "delivering": self.delivering, "presence": self.presence}
 
 
 class FakeWhatsApp:
@@ -251,6 +456,16 @@ class FakeWhatsApp:
         self.connection_count = 0
         self.compress = False
         self.answer_pings = True
+        self.prekey_threshold = PREKEY_THRESHOLD
+        self.seq = 0  # numbers inbox entries in delivery order across devices
+        # What the relay saw, for /state: stanzas sent by devices and what became of them.
+        self.sent = []
+        self.receipts = []
+        self.retries = []
+        self.chatstates = []
+        self.presences = []
+        self.acks = []
+        self.undeliverable = []
 
     def phone(self, number):
         return self.phones.setdefault(number, Phone())
@@ -285,6 +500,11 @@ class FakeWhatsApp:
                 if pairing.connection is conn and pairing.finish and not pairing.finish.done():
                     pairing.finish.set_exception(closed)
             log(f"[conn {conn.id}] closed")
+            if conn.presence == "available" and conn.jid in self.devices:
+                try:  # its account may have gone offline with it
+                    await self.announce_presence(JID.parse(conn.jid).user)
+                except Exception:
+                    log(f"presence update after closing conn {conn.id} failed:\n{traceback.format_exc()}")
 
     async def handshake(self, conn):
         """Noise XX as the responder; returns the parsed ClientPayload."""
@@ -326,7 +546,7 @@ class FakeWhatsApp:
             conn.kind = "registration"
             return await self.send_refs(conn, 6)
         if 1 in payload and 18 in payload:
-            jid = f"{protowire.first(payload, 1)}:{protowire.first(payload, 18)}@s.whatsapp.net"
+            jid = str(JID(str(protowire.first(payload, 1)), device=protowire.first(payload, 18)))
             device = self.devices.get(jid)
             if device is None or device.noise_pub != conn.remote_static:
                 log(f"[conn {conn.id}] login as {jid} refused: {'unknown device' if device is None else 'wrong noise key'}")
@@ -347,6 +567,11 @@ class FakeWhatsApp:
     async def dispatch(self, conn, node):
         if node.tag == "iq":
             return await self.on_iq(conn, node)
+        if conn.kind == "login" and conn.jid in self.devices:
+            handler = {"message": self.on_message, "receipt": self.on_receipt, "ack": self.on_ack,
+                       "chatstate": self.on_chatstate, "presence": self.on_presence}.get(node.tag)
+            if handler:
+                return await handler(conn, node)
         if node.tag == "ack" and node.attrs.get("class") == "notification":
             return  # the client's receipt for a notification we sent
         conn.received.append(str(node))
@@ -374,6 +599,18 @@ class FakeWhatsApp:
         elif xmlns == "passive" and name == "active":
             conn.active = True
             await conn.send(result(iq_id))
+            if conn.kind == "login" and conn.jid in self.devices:
+                await self.start_delivery(conn)
+        elif xmlns == "passive" and name == "passive":
+            conn.active = conn.delivering = False
+            await conn.send(result(iq_id))
+        elif xmlns == "encrypt" and conn.kind == "login" and conn.jid in self.devices:
+            await self.on_encrypt(conn, iq)
+        elif xmlns == "usync" and conn.kind == "login":
+            await conn.send(result(iq_id, [self.usync_answer(iq)]))
+        elif xmlns == "w" and name == "props":
+            # No feature flags: clients treat an empty set as defaults. The hash lets them skip a refetch.
+            await conn.send(result(iq_id, [Node("props", {"protocol": "2", "hash": "fake-props-1"})]))
         elif xmlns == "md" and name == "remove-companion-device":
             await conn.send(result(iq_id))
             await self.remove_device(str(child.attrs.get("jid")))
@@ -384,11 +621,15 @@ class FakeWhatsApp:
             await conn.send(result(iq_id))
 
     async def remove_device(self, jid):
-        """Forgets the device and sends its live connections the logged-out stream error."""
-        removed = self.devices.pop(jid, None) is not None
+        """Forgets the device, sends its live connections the logged-out stream error, and tells
+        everyone else the account lost a device (if it was listed)."""
+        removed = self.devices.pop(jid, None)
         for conn in [c for c in self.connections if c.jid == jid]:
             await conn.close_with(stream_error("401", "device_removed"))
-        return removed
+        if removed is not None and removed.keys is not None:
+            parsed = JID.parse(jid)
+            await self.announce_devices(parsed.user, "remove", parsed.device, removed)
+        return removed is not None
 
     async def on_link_code(self, conn, iq, reg):
         iq_id, stage = iq.attrs.get("id"), reg.attrs.get("stage")
@@ -415,6 +656,543 @@ class FakeWhatsApp:
             return
         conn.received.append(str(iq))
         await conn.send(result(iq_id))
+
+    # The directory: accounts (Phone), their devices, and how each looks to the others
+
+    def device_key(self, number, device):
+        return str(JID(number, device=device))
+
+    def resolve(self, jid):
+        """(phone number, device, addressed by LID) for a PN or LID address of a known account."""
+        jid = as_jid(jid)
+        if jid is None:
+            return None
+        if jid.server == "s.whatsapp.net" and jid.user in self.phones:
+            return jid.user, jid.device, False
+        if jid.server == "lid":
+            number = next((n for n, p in self.phones.items() if p.lid_user == jid.user), None)
+            if number is not None:
+                return number, jid.device, True
+        return None
+
+    def account_keys(self, number):
+        """Device keys (PN device JIDs) of an account, device 0 first."""
+        keys = [key for key in self.devices if JID.parse(key).user == number]
+        return sorted(keys, key=lambda key: JID.parse(key).device)
+
+    def visible_devices(self, number):
+        """The devices usync lists: those that uploaded Signal keys. A device without keys would make
+        every sender fail to build a session (pyaileys fails the whole send)."""
+        return [JID.parse(key).device for key in self.account_keys(number) if self.devices[key].keys]
+
+    def address(self, number, device, lid):
+        phone = self.phones[number]
+        return JID(phone.lid_user, "lid", device) if lid else JID(number, device=device)
+
+    def alternate(self, jid):
+        """The other namespace's user JID for an account's user JID (PN <-> LID), or None."""
+        where = self.resolve(jid)
+        if where is None:
+            return None
+        return self.address(where[0], 0, not where[2])
+
+    def lid_view(self, number, to):
+        """Whether the devices of `number` show up by LID for a stanza they addressed to `to`: when
+        they wrote to a LID, or their account was switched to LID addressing. The real server keeps a
+        1:1 chat in the namespace the sender addressed it in; a LID-migrated account is always LID."""
+        return (to is not None and to.server == "lid") or self.phones[number].addressing == "lid"
+
+    def live(self, key):
+        return [c for c in self.connections if c.jid == key and c.delivering and not c.closed]
+
+    # Delivery, acknowledgements and the offline queue
+
+    async def send_quietly(self, conn, node):
+        try:
+            await conn.send(node)
+        except websockets.ConnectionClosed:
+            pass  # still pending: it goes out again on the next connection
+
+    async def deliver(self, key, node, queue=True):
+        """Hands a stanza to a device: now if it is connected and active, else on its next login.
+        Messages, receipts and notifications with an id stay pending until the device acknowledges
+        them; chat states and presences (queue=False) are only for whoever is connected now."""
+        device = self.devices.get(key)
+        if device is None:
+            return None
+        self.seq += 1
+        entry = {"seq": self.seq, "tag": node.tag, "id": node.attrs.get("id"), "from": str(node.attrs.get("from", "")),
+                 "type": node.attrs.get("type"), "attrs": {n: str(v) for n, v in node.attrs.items()},
+                 "acked": False, "node": str(node)}
+        if node.tag == "message":
+            entry["enc"] = [{"type": enc.attrs.get("type"), "v": enc.attrs.get("v"), "count": enc.attrs.get("count"),
+                             "bytes": content_bytes(enc).hex()} for enc in node.children("enc")]
+        device.inbox.append(entry)
+        pending = None
+        if queue and entry["id"]:
+            pending = Pending(entry, node)
+            device.pending.append(pending)
+        else:
+            entry["acked"] = None  # not tracked
+        for conn in self.live(key):
+            if pending:
+                pending.sent_on.add(conn.id)
+            await self.send_quietly(conn, node)
+        return entry
+
+    def acknowledge(self, key, ids, tags):
+        device = self.devices.get(key)
+        if device is None:
+            return
+        kept = []
+        for pending in device.pending:
+            if pending.entry["id"] in ids and pending.node.tag in tags:
+                pending.entry["acked"] = True
+            else:
+                kept.append(pending)
+        device.pending = kept
+
+    async def start_delivery(self, conn):
+        """After <passive><active/>: the backlog in order, then <ib><offline count=N/></ib>, and from
+        then on live delivery. WhatsApp holds stanzas for a passive connection, which lets a client
+        upload prekeys before messages that need them arrive (whatsmeow does exactly that)."""
+        device = self.devices[conn.jid]
+        count = 0
+        while True:  # what arrives during the flush joins the backlog instead of overtaking it
+            backlog = [p for p in device.pending if conn.id not in p.sent_on]
+            if not backlog or conn.closed:
+                break
+            for pending in backlog:
+                pending.sent_on.add(conn.id)
+                await conn.send(pending.node)
+                count += 1
+        conn.delivering = True
+        await conn.send(Node("ib", {"from": SERVER}, [Node("offline", {"count": str(count)})]))
+
+    async def on_ack(self, conn, node):
+        """<ack class=message|receipt|notification id>: the device has the stanza; stop resending."""
+        kind = node.attrs.get("class")
+        if kind in ("message", "receipt", "notification"):
+            self.acknowledge(conn.jid, {node.attrs.get("id")}, {kind})
+        else:
+            conn.received.append(str(node))
+
+    # <message>: fan-out to the devices named in <participants>, or one <enc> to the `to` device
+
+    async def on_message(self, conn, node):
+        number, device_id, _ = self.resolve(conn.jid)
+        phone = self.phones[number]
+        msg_id = node.attrs.get("id") or new_id()
+        to = as_jid(node.attrs.get("to"))
+        stamp = str(node.attrs.get("t") or now())
+        identity = node.child("device-identity")
+        targets = []
+        participants = node.child("participants")
+        for to_node in participants.children("to") if participants else []:
+            targets += [(as_jid(to_node.attrs.get("jid")), enc) for enc in to_node.children("enc")]
+        if to is not None:  # the retry and peer form: one <enc> for the `to` device (device 0 for a user)
+            targets += [(to, enc) for enc in node.children("enc")]
+        record = {"from": conn.jid, "to": str(to), "id": msg_id, "type": node.attrs.get("type"),
+                  "attrs": {n: str(v) for n, v in node.attrs.items()},
+                  "participants": [{"jid": str(jid), "type": enc.attrs.get("type"), "count": enc.attrs.get("count")}
+                                   for jid, enc in targets],
+                  "deviceIdentity": identity is not None, "delivered": [], "node": str(node)}
+        self.sent.append(record)
+
+        if to is None or to.server not in ("s.whatsapp.net", "lid"):
+            self.undeliverable.append({"from": conn.jid, "to": str(to), "id": msg_id, "reason": "only 1:1 chats are relayed"})
+            return await self.ack_message(conn, msg_id, to, stamp, node, error="501")
+        lid = self.lid_view(number, to)
+        for target, enc in targets:
+            where = self.resolve(target)
+            key = self.device_key(where[0], where[1]) if where else None
+            if key not in self.devices:
+                self.undeliverable.append({"from": conn.jid, "to": str(target), "id": msg_id, "reason": "no such device"})
+                continue
+            if key == conn.jid:
+                self.undeliverable.append({"from": conn.jid, "to": str(target), "id": msg_id, "reason": "the sender itself"})
+                continue
+            attrs = {"from": self.address(number, device_id, lid), "id": msg_id, "t": stamp,
+                     "type": node.attrs.get("type", "text")}
+            for name in ("category", "edit"):
+                if name in node.attrs:
+                    attrs[name] = node.attrs[name]
+            if phone.push_name:
+                attrs["notify"] = phone.push_name
+            if where[0] == number:
+                # A copy for the sender's own other device: `recipient` names the chat, as whatsmeow
+                # and Baileys expect on a message from their own account.
+                chat = as_jid(node.attrs.get("recipient")) or user_of(to)
+                attrs["recipient"] = chat
+                other = self.alternate(chat)
+                chat_account = self.resolve(chat)
+                if other is not None and (chat.server == "lid" or self.phones[chat_account[0]].lid_hints):
+                    attrs["peer_recipient_pn" if chat.server == "lid" else "peer_recipient_lid"] = other
+            elif lid:
+                attrs["addressing_mode"] = "lid"
+                attrs["sender_pn"] = JID(number)
+            elif phone.lid_hints:
+                attrs["sender_lid"] = JID(phone.lid_user, "lid")
+            device = self.devices[key]
+            corrupted = device.corrupt > 0 and isinstance(enc.content, bytes)
+            if corrupted:
+                device.corrupt -= 1
+                enc = Node(enc.tag, dict(enc.attrs), corrupt_ciphertext(enc.attrs.get("type"), enc.content))
+            entry = await self.deliver(key, Node("message", attrs, [enc] + ([identity] if identity else [])))
+            entry["corrupted"] = corrupted
+            record["delivered"].append(key)
+        await self.ack_message(conn, msg_id, to, stamp, node)
+
+    async def ack_message(self, conn, msg_id, to, stamp, node, error=None):
+        """The server's <ack class=message> to the sender; with the fault set, nothing."""
+        sender = self.devices[conn.jid]
+        if sender.drop_acks > 0:
+            sender.drop_acks -= 1
+            self.acks.append({"to": conn.jid, "id": msg_id, "dropped": True})
+            return
+        attrs = {"class": "message", "id": msg_id, "from": to if to is not None else SERVER, "t": stamp}
+        if error:
+            attrs["error"] = error
+        encs = node.children("enc") + [e for t in (node.child("participants") or Node("")).children("to")
+                                       for e in t.children("enc")]
+        if to is not None and ("phash" in node.attrs or any("phash" in e.attrs for e in encs)):
+            # The server's own hash over the listed devices of both accounts, in the namespace addressed.
+            accounts = {self.resolve(conn.jid)[0]} | ({self.resolve(to)[0]} if self.resolve(to) else set())
+            lid = to.server == "lid"
+            attrs["phash"] = participant_hash([self.address(n, d, lid) for n in accounts for d in self.visible_devices(n)])
+        self.acks.append({"to": conn.jid, "id": msg_id, "dropped": False, "error": error, "phash": attrs.get("phash")})
+        await conn.send(Node("ack", attrs))
+
+    # <receipt>: back to the sender's devices (retry receipts to the one device named)
+
+    async def on_receipt(self, conn, node):
+        number, device_id, _ = self.resolve(conn.jid)
+        receipt_id = node.attrs.get("id", "")
+        kind = node.attrs.get("type")
+        listed = node.child("list")
+        ids = [receipt_id] + [item.attrs.get("id") for item in (listed.children("item") if listed else [])]
+        self.acknowledge(conn.jid, set(ids), {"message"})  # any receipt for a message acknowledges it
+        to = as_jid(node.attrs.get("to"))
+        where = self.resolve(to)
+        record = {"from": conn.jid, "to": str(to), "id": receipt_id, "ids": ids, "type": kind,
+                  "delivered": [], "node": str(node)}
+        self.receipts.append(record)
+        if kind == "retry":
+            self.retries.append(self.describe_retry(conn.jid, to, node))
+
+        targets = []  # (device key, whether it is a copy for the reader's own other devices)
+        if where is not None:
+            if kind == "retry":
+                targets.append((self.device_key(where[0], where[1]), False))
+            elif kind not in ("read-self", "played-self"):
+                targets += [(key, False) for key in self.account_keys(where[0])]
+            if kind in ("read", "played", "read-self", "played-self") and where[0] != number:
+                targets += [(key, True) for key in self.account_keys(number)]
+        else:
+            self.undeliverable.append({"from": conn.jid, "to": str(to), "id": receipt_id, "reason": "unknown receipt target"})
+        lid = self.lid_view(number, to)
+        for key, self_copy in targets:
+            if key == conn.jid or key not in self.devices:
+                continue
+            attrs = {"from": self.address(number, device_id, lid), "id": receipt_id, "t": node.attrs.get("t") or str(now())}
+            if kind:
+                attrs["type"] = kind
+            for name in ("recipient", "participant"):
+                if name in node.attrs:
+                    attrs[name] = node.attrs[name]
+            if self_copy and "recipient" not in attrs:
+                attrs["recipient"] = user_of(to)  # "I read this chat", for the reader's other devices
+            content = node.content if isinstance(node.content, list) else None
+            await self.deliver(key, Node("receipt", attrs, content))
+            record["delivered"].append(key)
+        ack = {"class": "receipt", "id": receipt_id, "from": to if to is not None else SERVER}
+        if kind:
+            ack["type"] = kind
+        await conn.send(Node("ack", ack))
+
+    @staticmethod
+    def describe_retry(sender, to, node):
+        retry = node.child("retry") or Node("retry")
+        registration = node.child("registration")
+        keys = node.child("keys")
+        described = {"from": sender, "to": str(to), "id": node.attrs.get("id"), "retryId": retry.attrs.get("id"),
+                     "count": int(retry.attrs["count"]) if str(retry.attrs.get("count", "")).isdigit() else None,
+                     "t": retry.attrs.get("t"), "v": retry.attrs.get("v"), "error": retry.attrs.get("error"),
+                     "registration": int.from_bytes(content_bytes(registration), "big") if registration else None,
+                     "keys": None, "node": str(node)}
+        if keys is not None:
+            def key_of(key_node):
+                if key_node is None:
+                    return None
+                out = {"id": int.from_bytes(content_bytes(key_node.child("id")), "big"),
+                       "value": content_bytes(key_node.child("value")).hex()}
+                if key_node.child("signature") is not None:
+                    out["signature"] = content_bytes(key_node.child("signature")).hex()
+                return out
+            described["keys"] = {
+                "type": content_bytes(keys.child("type")).hex(), "identity": content_bytes(keys.child("identity")).hex(),
+                "key": key_of(keys.child("key")), "skey": key_of(keys.child("skey")),
+                "deviceIdentity": content_bytes(keys.child("device-identity")).hex() if keys.child("device-identity") else None}
+        return described
+
+    # <chatstate> and <presence>
+
+    async def on_chatstate(self, conn, node):
+        number = JID.parse(conn.jid).user
+        to = as_jid(node.attrs.get("to"))
+        where = self.resolve(to)
+        state = (node.children() or [None])[0]
+        self.chatstates.append({"from": conn.jid, "to": str(to), "state": state.tag if state else None,
+                                "media": state.attrs.get("media") if state else None})
+        if where is None or state is None:
+            return
+        out = Node("chatstate", {"from": self.address(number, 0, self.lid_view(number, to))}, [Node(state.tag, dict(state.attrs))])
+        for key in self.account_keys(where[0]):
+            await self.deliver(key, out, queue=False)
+
+    def available(self, number):
+        return any(c.presence == "available" for c in self.connections
+                   if not c.closed and c.jid and JID.parse(c.jid).user == number)
+
+    def presence_of(self, number, lid):
+        attrs = {"from": self.address(number, 0, lid)}
+        if not self.available(number):
+            attrs.update(type="unavailable", last=str(now()))
+        return Node("presence", attrs)
+
+    async def announce_presence(self, number):
+        for conn in [c for c in self.connections if number in c.subscriptions and not c.closed]:
+            await self.send_quietly(conn, self.presence_of(number, conn.subscriptions[number]))
+
+    async def on_presence(self, conn, node):
+        number = JID.parse(conn.jid).user
+        kind = node.attrs.get("type")
+        self.presences.append({"from": conn.jid, "type": kind, "to": str(node.attrs.get("to", "")) or None,
+                               "name": node.attrs.get("name")})
+        if kind in ("subscribe", "unsubscribe"):
+            to = as_jid(node.attrs.get("to"))
+            where = self.resolve(to)
+            if where is None:
+                return
+            if kind == "unsubscribe":
+                conn.subscriptions.pop(where[0], None)
+                return
+            conn.subscriptions[where[0]] = to.server == "lid"
+            return await conn.send(self.presence_of(where[0], to.server == "lid"))
+        if kind not in (None, "available", "unavailable"):
+            return conn.received.append(str(node))
+        before = self.available(number)
+        conn.presence = kind or "available"
+        if node.attrs.get("name"):
+            self.phones[number].push_name = node.attrs["name"]
+        if self.available(number) != before:
+            await self.announce_presence(number)
+
+    # <iq xmlns="encrypt">: prekey upload, count, bundle fetch, digest, signed prekey rotation
+
+    async def on_encrypt(self, conn, iq):
+        iq_id, kind = iq.attrs.get("id"), iq.attrs.get("type")
+        tags = {child.tag for child in iq.children()}
+        device = self.devices[conn.jid]
+        if kind == "set" and "registration" in tags:
+            try:
+                keys = self.parse_upload(iq)
+            except ValueError as bad:
+                log(f"[conn {conn.id}] bad prekey upload: {bad}")
+                return await conn.send(error(iq_id, "400", "bad-request"))
+            if device.keys is not None and device.keys.identity == keys.identity:
+                keys.prekeys = {**device.keys.prekeys, **keys.prekeys}  # an upload adds to what is left
+            await conn.send(result(iq_id))
+            return await self.install_keys(conn.jid, keys)
+        if kind == "set" and "rotate" in tags:
+            skey = iq.child("rotate").child("skey")
+            if device.keys is None or skey is None:
+                return await conn.send(error(iq_id, "404", "item-not-found"))
+            device.keys.signed_id = int.from_bytes(content_bytes(skey.child("id")), "big")
+            device.keys.signed_public = content_bytes(skey.child("value"))
+            device.keys.signed_signature = content_bytes(skey.child("signature"))
+            return await conn.send(result(iq_id))
+        if kind == "get" and "count" in tags:
+            count = len(device.keys.prekeys) if device.keys else 0
+            return await conn.send(result(iq_id, [Node("count", {"value": str(count)})]))
+        if kind == "get" and "key" in tags:
+            users = [self.bundle_for(user) for user in iq.child("key").children("user")]
+            await conn.send(result(iq_id, [Node("list", {}, [answer for answer, _ in users])]))
+            for _, key in users:
+                if key:
+                    await self.check_prekeys_low(key)
+            return
+        if kind == "get" and "digest" in tags:
+            if device.keys is None:
+                return await conn.send(error(iq_id, "404", "item-not-found"))
+            return await conn.send(result(iq_id, [self.digest(device.keys)]))
+        conn.received.append(str(iq))
+        await conn.send(result(iq_id))
+
+    @staticmethod
+    def parse_upload(iq):
+        def number(node, size):
+            raw = content_bytes(node)
+            if len(raw) != size:
+                raise ValueError(f"<{node.tag if node else '?'}> of {len(raw)} bytes, expected {size}")
+            return int.from_bytes(raw, "big")
+
+        def key32(node):
+            raw = content_bytes(node)
+            if len(raw) != 32:
+                raise ValueError(f"a key of {len(raw)} bytes")
+            return raw
+
+        if content_bytes(iq.child("type")) != b"\x05":
+            raise ValueError("key type is not 0x05")
+        skey = iq.child("skey")
+        if skey is None:
+            raise ValueError("no <skey>")
+        signature = content_bytes(skey.child("signature"))
+        if len(signature) != 64:
+            raise ValueError("signed prekey signature is not 64 bytes")
+        prekeys = {number(key.child("id"), 3): key32(key.child("value"))
+                   for key in (iq.child("list") or Node("list")).children("key")}
+        return SignalKeys(number(iq.child("registration"), 4), key32(iq.child("identity")),
+                          number(skey.child("id"), 3), key32(skey.child("value")), signature, prekeys)
+
+    async def install_keys(self, key, keys):
+        """A device's keys arrive (upload, or /accounts for a keys-only device): the first time, its
+        account gained a listed device; a new identity is an identity change for everyone else."""
+        device = self.devices[key]
+        old, device.keys = device.keys, keys
+        if not keys.signature_valid:
+            log(f"{key} uploaded a signed prekey whose signature does not verify")
+        if len(keys.prekeys) >= self.prekey_threshold:
+            device.low_prekeys_notified = False
+        parsed = JID.parse(key)
+        if old is None:
+            await self.announce_devices(parsed.user, "add", parsed.device, device)
+        elif old.identity != keys.identity:
+            await self.announce_identity(parsed.user)
+
+    def bundle_for(self, user):
+        """One <user> of a bundle answer, flat as pyaileys needs it (whatsmeow also takes a <keys>
+        wrapper); pops one one-time prekey. Returns (node, device key whose prekeys were used)."""
+        jid = as_jid(user.attrs.get("jid"))
+        where = self.resolve(jid)
+        key = self.device_key(where[0], where[1]) if where else None
+        device = self.devices.get(key)
+        if device is None or device.keys is None:
+            return Node("user", {"jid": jid or str(user.attrs.get("jid"))},
+                        [Node("error", {"code": "404", "text": "item-not-found"})]), None
+        keys = device.keys
+        content = [Node("registration", {}, uint_bytes(keys.registration_id, 4)), Node("type", {}, b"\x05"),
+                   Node("identity", {}, keys.identity), keys.skey_node()]
+        if keys.prekeys:
+            prekey_id = next(iter(keys.prekeys))
+            content.append(Node("key", {}, [Node("id", {}, uint_bytes(prekey_id, 3)),
+                                            Node("value", {}, keys.prekeys.pop(prekey_id))]))
+        return Node("user", {"jid": jid}, content), key
+
+    @staticmethod
+    def digest(keys):
+        """What the server holds for the device. The hash (SHA-1 over identity, signed prekey, its
+        signature and the one-time keys) is this fake's own: no client we know checks it."""
+        material = keys.identity + keys.signed_public + keys.signed_signature + b"".join(keys.prekeys.values())
+        return Node("digest", {}, [
+            Node("registration", {}, uint_bytes(keys.registration_id, 4)), Node("type", {}, b"\x05"),
+            Node("identity", {}, keys.identity), keys.skey_node(),
+            Node("list", {}, [Node("id", {}, uint_bytes(i, 3)) for i in keys.prekeys]),
+            Node("hash", {}, hashlib.sha1(material).digest())])
+
+    async def check_prekeys_low(self, key):
+        device = self.devices.get(key)
+        if device and device.keys and len(device.keys.prekeys) < self.prekey_threshold and not device.low_prekeys_notified:
+            device.low_prekeys_notified = True
+            await self.notify_prekeys(key)
+
+    async def notify_prekeys(self, key, count=None):
+        device = self.devices[key]
+        value = (len(device.keys.prekeys) if device.keys else 0) if count is None else int(count)
+        return await self.deliver(key, Node("notification", {"from": SERVER, "type": "encrypt", "id": new_id(), "t": str(now())},
+                                            [Node("count", {"value": str(value)})]))
+
+    # <iq xmlns="usync">
+
+    def usync_answer(self, iq):
+        usync = iq.child("usync") or Node("usync")
+        wanted = {child.tag for child in (usync.child("query") or Node("query")).children()}
+        users = []
+        for user in (usync.child("list") or Node("list")).children("user"):
+            jid = as_jid(user.attrs.get("jid"))
+            contact = user.child("contact")
+            if jid is None and contact is not None:  # "is this number on WhatsApp?"
+                jid = JID("".join(c for c in content_bytes(contact).decode() if c.isdigit()))
+            if jid is None:
+                continue
+            where = self.resolve(jid)
+            content = []
+            if "devices" in wanted:
+                devices = []
+                for device in self.visible_devices(where[0]) if where else []:
+                    attrs = {"id": str(device)}
+                    if device:  # clients drop companion devices without a key index
+                        attrs["key-index"] = str(self.devices[self.device_key(where[0], device)].key_index)
+                    devices.append(Node("device", attrs))
+                content.append(Node("devices", {}, [Node("device-list", {}, devices)]))
+            if "lid" in wanted and where and self.phones[where[0]].addressing == "lid":
+                content.append(Node("lid", {"val": JID(self.phones[where[0]].lid_user, "lid")}))
+            if "contact" in wanted:
+                content.append(Node("contact", {"type": "in" if where else "out"},
+                                    content_bytes(contact).decode() if contact is not None else None))
+            users.append(Node("user", {"jid": user_of(jid)}, content))
+        attrs = {name: usync.attrs[name] for name in ("sid", "mode", "context", "index", "last") if name in usync.attrs}
+        return Node("usync", attrs, [Node("list", {}, users)])
+
+    # Notifications about accounts
+
+    async def announce_devices(self, number, change, device_id, device):
+        """<notification type="devices"> to every other device: the account gained or lost one."""
+        phone = self.phones[number]
+        visible = self.visible_devices(number)
+        details = {"jid": JID(number, device=device_id), "lid": JID(phone.lid_user, "lid", device_id)}
+        if device_id:
+            details["key-index"] = str(device.key_index)
+        hashes = {"device_hash": participant_hash([JID(number, device=d) for d in visible]),
+                  "device_lid_hash": participant_hash([JID(phone.lid_user, "lid", d) for d in visible])}
+        note = Node("notification", {"from": JID(number), "lid": JID(phone.lid_user, "lid"), "type": "devices",
+                                     "id": new_id(), "t": str(now())}, [Node(change, hashes, [Node("device", details)])])
+        changed = self.device_key(number, device_id)
+        for key in list(self.devices):
+            if key != changed:
+                await self.deliver(key, note)
+
+    async def announce_identity(self, number):
+        note = Node("notification", {"from": JID(number), "type": "encrypt", "id": new_id(), "t": str(now())},
+                    [Node("identity")])
+        for key in list(self.devices):
+            if JID.parse(key).user != number:
+                await self.deliver(key, note)
+
+    def make_creds(self, phone, device, key_index):
+        """Everything a client needs to log in as a device it did not pair: the phone has signed it."""
+        noise_private, noise_public = wa_certificates.keypair()
+        if device == 0:  # the phone itself: its identity is the account key others verify against
+            identity_private, identity_public = phone.identity_private, phone.identity_public
+            account = None  # a primary device carries no signed device identity
+        else:
+            identity_private, identity_public = wa_certificates.keypair()
+            details = protowire.message((1, secrets.randbits(32)), (2, now()), (3, key_index), (4, 0), (5, 0))
+            account_signature = wa_certificates.sign(phone.identity_private, b"\x06\x00" + details + identity_public)
+            device_signature = wa_certificates.sign(identity_private, b"\x06\x01" + details + identity_public + phone.identity_public)
+            account = protowire.message((1, details), (2, phone.identity_public), (3, account_signature), (4, device_signature))
+        signed_private, signed_public = wa_certificates.keypair()
+        return {
+            "noiseKey": {"private": noise_private.hex(), "public": noise_public.hex()},
+            "identityKey": {"private": identity_private.hex(), "public": identity_public.hex()},
+            "signedPreKey": {"id": 1, "private": signed_private.hex(), "public": signed_public.hex(),
+                             "signature": wa_certificates.sign(identity_private, b"\x05" + signed_public).hex()},
+            "registrationId": secrets.randbelow(16380) + 1,
+            "advSecret": base64.b64encode(os.urandom(32)).decode(),
+            "account": account.hex() if account else None,
+            "accountSignatureKey": phone.identity_public.hex(),
+        }
 
     # The phone's side of pairing
 
@@ -451,7 +1229,7 @@ class FakeWhatsApp:
         if problem:
             log(f"[conn {conn.id}] pairing failed: {problem}")
             return 409, {"error": problem}
-        self.devices[str(jid)] = Device(conn.remote_static, identity_pub, lid, now())
+        self.devices[str(jid)] = Device(conn.remote_static, identity_pub, lid, now(), key_index)
         await conn.close_with(stream_error("515"))
         return 200, {"jid": str(jid), "lid": str(lid), "deviceSignatureValid": True}
 
@@ -511,6 +1289,12 @@ class FakeWhatsApp:
             ("POST", "/compress"): self.set_compress,
             ("POST", "/refs"): self.rotate_refs,
             ("POST", "/pings"): self.set_answer_pings,
+            ("POST", "/accounts"): self.create_account,
+            ("POST", "/addressing"): self.set_addressing,
+            ("POST", "/faults"): self.set_faults,
+            ("POST", "/deliver"): self.deliver_verbatim,
+            ("POST", "/prekey-threshold"): self.set_prekey_threshold,
+            ("POST", "/notify-prekeys"): self.force_prekey_notification,
         }
         handler = routes.get((method, path))
         if handler is None:
@@ -527,10 +1311,111 @@ class FakeWhatsApp:
             return 400, {"error": f"missing field {missing}"}
 
     async def state(self, _request):
+        def describe(jid, device):
+            keys = device.keys
+            return {"lid": str(device.lid), "keyIndex": device.key_index, "canLogIn": device.noise_pub is not None,
+                    "connected": any(c.jid == jid and not c.closed for c in self.connections),
+                    "registrationId": keys.registration_id if keys else None,
+                    "identity": keys.identity.hex() if keys else None,
+                    "identityMatchesPairing": keys.identity == device.identity_pub if keys else None,
+                    "signedPreKeyId": keys.signed_id if keys else None,
+                    "signedPreKeyValid": keys.signature_valid if keys else None,
+                    "preKeys": len(keys.prekeys) if keys else 0,
+                    "preKeyIds": list(keys.prekeys) if keys else [],
+                    "pending": len(device.pending),
+                    "faults": {"corrupt": device.corrupt, "dropAcks": device.drop_acks}}
         return 200, {
-            "devices": {jid: {"lid": str(device.lid)} for jid, device in self.devices.items()},
+            "devices": {jid: describe(jid, device) for jid, device in self.devices.items()},
+            "accounts": {number: {"lid": str(JID(phone.lid_user, "lid")), "addressing": phone.addressing,
+                                  "lidHints": phone.lid_hints, "pushName": phone.push_name,
+                                  "devices": [JID.parse(k).device for k in self.account_keys(number)],
+                                  "listed": self.visible_devices(number)}
+                         for number, phone in self.phones.items()},
+            "inbox": {jid: device.inbox for jid, device in self.devices.items()},
+            "sent": self.sent, "receipts": self.receipts, "retries": self.retries, "chatstates": self.chatstates,
+            "presences": self.presences, "acks": self.acks, "undeliverable": self.undeliverable,
+            "prekeyThreshold": self.prekey_threshold,
             "connections": [conn.summary() for conn in self.connections],
         }
+
+    def known_device(self, request):
+        jid = str(request["jid"])
+        where = self.resolve(jid)
+        key = self.device_key(where[0], where[1]) if where else jid
+        if key not in self.devices:
+            raise BadRequest(f"no device {jid}")
+        return key
+
+    async def create_account(self, request):
+        number = str(request["phone"])
+        if not number.isdigit():
+            raise BadRequest("phone must be digits only")
+        phone = self.phone(number)
+        if request.get("pushName") is not None:
+            phone.push_name = str(request["pushName"])
+        existing = self.account_keys(number)
+        if request.get("device") is None:
+            device = 0 if not existing else phone.next_device
+        else:
+            device = int(request["device"])
+        phone.next_device = max(phone.next_device, device + 1)
+        key = self.device_key(number, device)
+        answer = {"phone": number, "device": device, "jid": key, "lid": str(JID(phone.lid_user, "lid", device)),
+                  "keyIndex": max(device - 1, 0)}
+        keys = SignalKeys.from_json(request["keys"]) if request.get("keys") is not None else None
+        if key in self.devices:
+            if keys is None:
+                return 409, {"error": f"device {key} exists; send keys to replace its keys"}
+            await self.install_keys(key, keys)
+            return 200, answer
+        if keys is not None:
+            self.devices[key] = Device(None, keys.identity, JID(phone.lid_user, "lid", device), now(), answer["keyIndex"])
+            await self.install_keys(key, keys)
+            return 200, answer
+        creds = self.make_creds(phone, device, answer["keyIndex"])
+        self.devices[key] = Device(bytes.fromhex(creds["noiseKey"]["public"]), bytes.fromhex(creds["identityKey"]["public"]),
+                                   JID(phone.lid_user, "lid", device), now(), answer["keyIndex"])
+        return 200, {**answer, "creds": creds}
+
+    async def set_addressing(self, request):
+        number = str(request["phone"])
+        if number not in self.phones:
+            return 404, {"error": f"no account {number}"}
+        mode = str(request.get("mode", self.phones[number].addressing))
+        if mode not in ("pn", "lid"):
+            raise BadRequest("mode is pn or lid")
+        phone = self.phones[number]
+        phone.addressing = mode
+        if "lidHints" in request:
+            phone.lid_hints = bool(request["lidHints"])
+        return 200, {"phone": number, "mode": mode, "lidHints": phone.lid_hints, "lid": str(JID(phone.lid_user, "lid"))}
+
+    async def set_faults(self, request):
+        device = self.devices[self.known_device(request)]
+        if "corrupt" in request:
+            device.corrupt = int(request["corrupt"])
+        if "dropAcks" in request:
+            device.drop_acks = int(request["dropAcks"])
+        return 200, {"corrupt": device.corrupt, "dropAcks": device.drop_acks}
+
+    async def deliver_verbatim(self, request):
+        key = self.known_device(request)
+        try:
+            node = node_from_json(request["node"])
+        except ValueError as bad:
+            raise BadRequest(str(bad))
+        queue = bool(request.get("queue", node.tag in ("message", "receipt", "notification")))
+        entry = await self.deliver(key, node, queue=queue)
+        return 200, {"seq": entry["seq"], "queued": entry["acked"] is not None, "sent": len(self.live(key))}
+
+    async def set_prekey_threshold(self, request):
+        self.prekey_threshold = int(request["value"])
+        return 200, {"value": self.prekey_threshold}
+
+    async def force_prekey_notification(self, request):
+        key = self.known_device(request)
+        entry = await self.notify_prekeys(key, request.get("count"))
+        return 200, {"id": entry["id"], "node": entry["node"]}
 
     async def scan(self, request):
         qr, number = str(request["qr"]), str(request["phone"])

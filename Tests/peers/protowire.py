@@ -72,3 +72,28 @@ def _read_varint(data, i):
         shift += 7
         if not byte & 0x80:
             return value, i
+
+
+def field_span(data, number, start=0):
+    """(begin, end) of the first length-delimited field `number`'s value in data[start:], or None.
+
+    Lets a caller touch one byte of a nested message without re-serializing it (the fake server
+    uses it to break the MAC inside a PreKeySignalMessage)."""
+    i = start
+    while i < len(data):
+        key, i = _read_varint(data, i)
+        kind = key & 7
+        if kind == 0:
+            _, i = _read_varint(data, i)
+        elif kind == 2:
+            length, i = _read_varint(data, i)
+            if key >> 3 == number:
+                return i, i + length
+            i += length
+        elif kind == 5:
+            i += 4
+        elif kind == 1:
+            i += 8
+        else:
+            raise ValueError(f"wire type {kind}")
+    return None

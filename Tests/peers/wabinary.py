@@ -316,3 +316,36 @@ def unmarshal(payload):
         raise ValueError("empty frame")
     data = payload[1:]
     return decode(zlib.decompress(data) if payload[0] & FLAG_COMPRESSED else data)
+
+
+# JSON form, for control routes and drivers that hand stanzas over as text:
+# {"tag", "attrs": {name: str}, "content": [nodes] | "text", "bytes": "hex"}. Attribute values
+# with an "@" are sent as JIDs, as the real server sends addresses.
+
+
+def node_from_json(obj):
+    if not isinstance(obj, dict) or not isinstance(obj.get("tag"), str):
+        raise ValueError("a node is an object with a string tag")
+    attrs = {}
+    for name, value in (obj.get("attrs") or {}).items():
+        value = str(value)
+        attrs[name] = JID.parse(value) if "@" in value else value
+    if obj.get("bytes") is not None:
+        content = bytes.fromhex(obj["bytes"])
+    elif isinstance(obj.get("content"), list):
+        content = [node_from_json(child) for child in obj["content"]]
+    else:
+        content = obj.get("content")
+        content = None if content is None else str(content)
+    return Node(obj["tag"], attrs, content)
+
+
+def node_to_json(node):
+    out = {"tag": node.tag, "attrs": {name: str(value) for name, value in node.attrs.items()}}
+    if isinstance(node.content, list):
+        out["content"] = [node_to_json(child) for child in node.content]
+    elif isinstance(node.content, (bytes, bytearray)):
+        out["bytes"] = bytes(node.content).hex()
+    elif node.content is not None:
+        out["content"] = str(node.content)
+    return out

@@ -1,0 +1,343 @@
+#!/usr/bin/env python3
+"""End-to-end check of fake_whatsapp.py as a relay, with pyaileys clients (wa_contact.py) only: it
+proves the relay independently of Wharf's Swift code.
+
+usage: python3 Tests/peers/test_relay.py     (needs pyaileys==0.1.5 and the fake server's packages)
+
+Three clients: Alice (her phone, device 0), Bob (his phone, device 0) and Bob's companion device.
+The steps share one server and run in order; each prints `ok`/`FAIL`, the last line is the count.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import protowire  # the script's own folder is on sys.path
+
+HERE = Path(__file__).resolve().parent
+ALICE_PHONE, BOB_PHONE, CAROL_PHONE, DAVE_PHONE = "4915550001", "4915550002", "4915550003", "4915550004"
+
+
+class Process:
+    def __init__(self, *args, log=None):
+        env = dict(os.environ)
+        if log:
+            env["WA_PEER_LOG"] = log
+        self.process = subprocess.Popen([sys.executable, *map(str, args)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=open(log or os.devnull, "a"), text=True, env=env, cwd=HERE)
+
+    def line(self):
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"{self.process.args[1]} ended")
+        return line.strip()
+
+    def close(self):
+        self.process.stdin.close()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+class Server(Process):
+    def __init__(self):
+        super().__init__(HERE / "fake_whatsapp.py", log=os.environ.get("FAKE_WHATSAPP_LOG"))
+        _, self.ws, self.control_url, self.root = self.line().split()
+
+    def control(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.control_url + path, data, {"Content-Type": "application/json"}, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return answer.status, json.load(answer)
+        except urllib.error.HTTPError as failure:
+            return failure.code, json.load(failure)
+
+    def state(self):
+        return self.control("GET", "/state")[1]
+
+
+class Peer(Process):
+    def __init__(self, server, phone, name, device=None):
+        args = [HERE / "wa_contact.py", "--ws", server.ws, "--control", server.control_url, "--root", server.root,
+                "--phone", phone, "--push-name", name]
+        if device is not None:
+            args += ["--device", device]
+        super().__init__(*args, log=os.environ.get("WA_PEER_LOG"))
+        word, _, rest = self.line().partition(" ")
+        assert word == "ready", f"{name}: {word} {rest}"
+        self.info = json.loads(rest)
+        self.jid, self.lid, self.name = self.info["jid"], self.info["lid"], name
+        self.user = self.jid.split(":")[0].split("@")[0] + "@s.whatsapp.net"
+        self.lid_user = self.lid.split(":")[0].split("@")[0] + "@lid"
+
+    def __call__(self, op, **request):
+        self.process.stdin.write(json.dumps({"op": op, **request}) + "\n")
+        self.process.stdin.flush()
+        answer = json.loads(self.line())
+        if not answer.get("ok") and op != "wait":
+            raise AssertionError(f"{self.name} {op}: {answer}")
+        return answer
+
+    def wait(self, kind, count=1, timeout=10, **match):
+        answer = self("wait", **{"for": kind, "match": match, "count": count, "timeout": timeout})
+        assert answer["ok"], f"{self.name} waited for {count} {kind} {match}: {answer['items']}"
+        return answer["items"]
+
+
+results = []
+
+
+def check(name):
+    def run(step):
+        started = time.monotonic()
+        try:
+            step()
+            results.append(True)
+            print(f"ok   {name} ({time.monotonic() - started:.1f} s)", flush=True)
+        except Exception:
+            results.append(False)
+            print(f"FAIL {name}\n{traceback.format_exc()}", flush=True)
+        return step
+    return run
+
+
+def main():
+    started = time.monotonic()
+    server = Server()
+    alice = Peer(server, ALICE_PHONE, "Alice")
+    bob = Peer(server, BOB_PHONE, "Bob")
+    companion = Peer(server, BOB_PHONE, "Bob")  # device 2 of Bob's account
+    peers = [alice, bob, companion]
+    try:
+        run_steps(server, alice, bob, companion)
+    finally:
+        for peer in peers:
+            peer.close()
+        server.close()
+    failed = results.count(False)
+    print(f"took {time.monotonic() - started:.1f} s")
+    print(f"{len(results) - failed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+def run_steps(server, alice, bob, companion):
+    first = {}
+
+    @check("the companion is device 2 of Bob's account; usync lists devices that uploaded keys")
+    def _():
+        assert companion.jid == f"{BOB_PHONE}:2@s.whatsapp.net", companion.jid
+        accounts = server.state()["accounts"]
+        assert accounts[BOB_PHONE]["listed"] == [0, 2], accounts[BOB_PHONE]
+        devices = alice.wait("notification", type="devices")
+        assert any(f"{BOB_PHONE}:2@s.whatsapp.net" in d["node"] for d in devices), devices
+
+    @check("text from Alice reaches both of Bob's devices")
+    def _():
+        first["id"] = alice("send_text", to=bob.user, text="hello Bob")["id"]
+        for device in (bob, companion):
+            message = device.wait("message", id=first["id"])[0]
+            assert message["text"] == "hello Bob" and message["chat"] == alice.user, message
+            assert message["encTypes"] == ["pkmsg"] and message["attrs"]["notify"] == "Alice", message
+            assert message["from"] == alice.user, message  # her device 0: no ":0" on the wire
+
+    @check("Bob replies with a quote; his companion gets it as a DeviceSentMessage")
+    def _():
+        reply = bob("send_text", to=alice.user, text="hi Alice", quoted={"id": first["id"], "text": "hello Bob"},
+                    mentions=[alice.user])["id"]
+        message = alice.wait("message", id=reply)[0]
+        assert message["text"] == "hi Alice" and message["quotedId"] == first["id"], message
+        assert message["mentions"] == [alice.user] and "extendedTextMessage" in message["message"], message
+        assert message["quotedText"] == "hello Bob" and message["quotedParticipant"] == alice.user, message
+        copy = companion.wait("message", id=reply)[0]
+        assert copy["deviceSent"] and copy["chat"] == alice.user and copy["text"] == "hi Alice", copy
+        assert copy["attrs"]["recipient"] == alice.user, copy
+        first["reply"] = reply
+
+    @check("Alice's second message is a msg on the established session")
+    def _():
+        again = alice("send_text", to=bob.user, text="second")["id"]
+        assert bob.wait("message", id=again)[0]["encTypes"] == ["msg"]
+
+    @check("receipts: delivery from each device, read to the sender and to the reader's companion")
+    def _():
+        delivered = alice.wait("receipt", count=2, id=first["id"])
+        assert {r["from"] for r in delivered} == {bob.user, companion.jid}, delivered
+        bob("receipt", ids=[first["id"]], type="read")
+        read = alice.wait("receipt", id=first["id"], type="read")[0]
+        assert read["from"] == bob.user, read
+        synced = companion.wait("receipt", id=first["id"], type="read")[0]
+        assert synced["recipient"] == alice.user and synced["from"] == bob.user, synced
+        receipts = [r for r in server.state()["receipts"] if r["type"] == "read"]
+        assert receipts and receipts[-1]["delivered"], receipts
+
+    @check("chat states reach the other account's devices")
+    def _():
+        alice("chatstate", to=bob.user, state="composing")
+        alice("chatstate", to=bob.user, state="recording")
+        alice("chatstate", to=bob.user, state="paused")
+        for device in (bob, companion):
+            states = device.wait("chatstate", count=3, **{"from": alice.user})
+            assert [s["state"] for s in states] == ["composing", "recording", "paused"], states
+            assert states[1]["media"] == "audio"
+
+    @check("presence: a subscriber sees Alice come online and go away")
+    def _():
+        bob("subscribe", to=alice.user)
+        bob.wait("presence", type="unavailable", **{"from": alice.user})
+        alice("presence", type="available", name="Alice A.")
+        bob.wait("presence", type="available", **{"from": alice.user})
+        alice("presence", type="unavailable")
+        bob.wait("presence", count=2, type="unavailable", **{"from": alice.user})
+        assert server.state()["accounts"][ALICE_PHONE]["pushName"] == "Alice A."
+
+    @check("offline queue: a message for a disconnected device arrives after it logs in again")
+    def _():
+        companion("disconnect")
+        queued = alice("send_text", to=bob.user, text="while you were away")["id"]
+        bob.wait("message", id=queued)
+        state = server.state()
+        assert state["devices"][companion.jid]["pending"] >= 1, state["devices"][companion.jid]
+        companion("connect")
+        assert companion.wait("message", id=queued)[0]["text"] == "while you were away"
+        offline = [s for s in companion("list", of="stanza", match={"tag": "ib"})["items"] if "<offline" in s["node"]]
+        assert 'count="0"' not in offline[-1]["node"], offline
+        deadline = time.monotonic() + 5
+        while server.state()["devices"][companion.jid]["pending"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.state()["devices"][companion.jid]["pending"] == 0
+
+    @check("LID addressing: Alice migrates; Bob sees her LID with sender_pn, and answers by LID")
+    def _():
+        status, answer = server.control("POST", "/addressing", {"phone": ALICE_PHONE, "mode": "lid"})
+        assert status == 200 and answer["lid"] == alice.lid_user, answer
+        # pyaileys keeps sessions per address and does not migrate PN sessions to LID, so a LID
+        # chat with it starts on LID addresses: Alice writes to Bob's LID.
+        sent = alice("send_text", to=bob.lid_user, text="via lid")["id"]
+        message = bob.wait("message", id=sent)[0]
+        assert message["from"] == alice.lid_user and message["attrs"]["addressing_mode"] == "lid", message
+        assert message["attrs"]["sender_pn"] == alice.user and message["encTypes"] == ["pkmsg"], message
+        answer = bob("send_text", to=alice.lid_user, text="lid back")["id"]
+        back = alice.wait("message", id=answer)[0]
+        assert back["from"] == bob.lid_user and back["text"] == "lid back", back
+
+    @check("a message addressed to a LID-migrated account's phone number still reaches it")
+    def _():
+        sent = bob("send_text", to=alice.user, text="by number")["id"]
+        message = alice.wait("message", id=sent)[0]
+        assert message["from"] == bob.user and message["text"] == "by number", message
+        server.control("POST", "/addressing", {"phone": ALICE_PHONE, "mode": "pn"})
+
+    @check("a corrupted message fails to decrypt; the retry receipt brings a resend that works")
+    def _():
+        assert server.control("POST", "/faults", {"jid": bob.jid, "corrupt": 1})[0] == 200
+        sent = alice("send_text", to=bob.user, text="bent")["id"]
+        bob.wait("decryptError", id=sent)
+        companion.wait("message", id=sent)  # only Bob's phone got the broken copy
+        retry = bob("retry_receipt", id=sent)
+        assert retry["count"] == 1 and not retry["keys"], retry
+        resent = bob.wait("message", id=sent)[0]
+        assert resent["text"] == "bent" and resent["retryCount"] == "1", resent
+        recorded = [r for r in server.state()["retries"] if r["id"] == sent]
+        assert recorded[0]["count"] == 1 and recorded[0]["registration"] == bob.info["registrationId"], recorded
+        assert recorded[0]["keys"] is None and alice.wait("retryReceipt", id=sent)[0]["resent"]
+
+    @check("a second retry carries <keys>; the sender builds a new session from them")
+    def _():
+        server.control("POST", "/faults", {"jid": bob.jid, "corrupt": 2})
+        sent = alice("send_text", to=bob.user, text="bent twice")["id"]
+        bob.wait("decryptError", id=sent)
+        bob("retry_receipt", id=sent)
+        bob.wait("decryptError", count=2, id=sent)  # the resend was broken too
+        retry = bob("retry_receipt", id=sent)
+        assert retry["count"] == 2 and retry["keys"], retry
+        resent = bob.wait("message", id=sent)[0]
+        assert resent["text"] == "bent twice" and resent["encTypes"] == ["pkmsg"] and resent["retryCount"] == "2", resent
+        recorded = [r for r in server.state()["retries"] if r["id"] == sent]
+        assert [r["count"] for r in recorded] == [1, 2] and recorded[1]["keys"]["key"]["id"] == retry["preKeyId"], recorded
+        assert recorded[1]["keys"]["identity"] and recorded[1]["keys"]["skey"]["signature"], recorded
+
+    @check("low one-time prekeys: the server tells the device, when a fetch crosses the threshold and on demand")
+    def _():
+        server.control("POST", "/prekey-threshold", {"value": 100})
+        carol = Peer(server, CAROL_PHONE, "Carol")
+        try:
+            carol("send_text", to=alice.user, text="hi, I am new")
+            note = alice.wait("notification", type="encrypt")[0]
+            assert '<count value="' in note["node"] and note["from"].endswith("s.whatsapp.net"), note
+            status, forced = server.control("POST", "/notify-prekeys", {"jid": carol.jid, "count": 3})
+            assert status == 200
+            assert '<count value="3"/>' in carol.wait("notification", id=forced["id"])[0]["node"]
+        finally:
+            carol.close()
+            server.control("POST", "/prekey-threshold", {"value": 5})
+
+    @check("a dropped ack: the message is delivered, the sender hears nothing")
+    def _():
+        server.control("POST", "/faults", {"jid": alice.jid, "dropAcks": 1})
+        sent = alice("send_text", to=bob.user, text="no ack", ackTimeout=1)
+        assert not sent["acked"] and bob.wait("message", id=sent["id"])
+        assert any(a["id"] == sent["id"] and a["dropped"] for a in server.state()["acks"])
+
+    @check("an axolotl-keyed device: pyaileys writes to it, its inbox decrypts, its answer goes in by /deliver")
+    def _():
+        oracle = subprocess.Popen([sys.executable, str(HERE / "axolotl_peer.py")], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+
+        def call(op, **request):
+            oracle.stdin.write(json.dumps({"op": op, **request}) + "\n")
+            oracle.stdin.flush()
+            answer = json.loads(oracle.stdout.readline())
+            assert answer["ok"], answer
+            return answer
+
+        try:
+            assert oracle.stdout.readline().startswith("ready ")
+            status, dave = server.control("POST", "/accounts", {"phone": DAVE_PHONE, "pushName": "Dave",
+                                                                "keys": call("keys", count=5)})
+            assert status == 200 and "creds" not in dave, dave
+            sent = alice("send_text", to=f"{DAVE_PHONE}@s.whatsapp.net", text="hi Dave")["id"]
+            entry = next(e for e in server.state()["inbox"][dave["jid"]] if e["id"] == sent)
+            assert entry["enc"][0]["type"] == "pkmsg" and not entry["acked"], entry
+            padded = bytes.fromhex(call("decrypt", peer="alice", type="pkmsg", ciphertext=entry["enc"][0]["bytes"])["plaintext"])
+            message = protowire.parse(padded[:-padded[-1]])  # WhatsApp's padding: n bytes of n
+            assert protowire.first(message, 1) == b"hi Dave", message
+
+            body = protowire.message((1, "hi Alice, Dave here")) + bytes([3, 3, 3])
+            enc = call("encrypt", peer="alice", plaintext=body.hex())
+            assert enc["type"] == "msg"
+            node = {"tag": "message", "attrs": {"from": dave["jid"], "id": "DAVE0001", "type": "text", "t": str(int(time.time())),
+                                                "notify": "Dave"},
+                    "content": [{"tag": "enc", "attrs": {"v": "2", "type": enc["type"]}, "bytes": enc["ciphertext"]}]}
+            assert server.control("POST", "/deliver", {"jid": alice.jid, "node": node})[0] == 200
+            assert alice.wait("message", id="DAVE0001")[0]["text"] == "hi Alice, Dave here"
+
+            # Dave reinstalls: new identity, new keys for the same device. Everyone else hears of it.
+            call("identity", dropSessions=True)
+            status, _ = server.control("POST", "/accounts", {"phone": DAVE_PHONE, "device": 0, "keys": call("keys", count=5)})
+            assert status == 200
+            note = alice.wait("notification", type="encrypt", **{"from": f"{DAVE_PHONE}@s.whatsapp.net"})[0]
+            assert "<identity/>" in note["node"], note
+        finally:
+            oracle.stdin.close()
+            oracle.wait(10)
+
+    @check("a hand-made stanza is delivered verbatim and listed in the inbox")
+    def _():
+        node = {"tag": "message", "attrs": {"from": alice.user, "id": "HANDMADE1", "type": "text", "t": "1"},
+                "content": [{"tag": "enc", "attrs": {"v": "2", "type": "msg"}, "bytes": "33" + "00" * 40}]}
+        status, answer = server.control("POST", "/deliver", {"jid": bob.jid, "node": node})
+        assert status == 200 and answer["queued"] and answer["sent"] == 1, answer
+        bob.wait("decryptError", id="HANDMADE1")
+        inbox = server.state()["inbox"][bob.jid]
+        assert any(e["id"] == "HANDMADE1" and e["enc"][0]["bytes"].startswith("33") for e in inbox)
+
+
+if __name__ == "__main__":
+    main()
