@@ -28,20 +28,20 @@ struct SendBenchmark {
         let now = Date()
         let tenant = TenantRecord(
             id: "ten_bench", name: "Bench", maxSessions: sessionCount,
-            settings: #"{"humanize":{"enabled":false,"maxPerMinute":10000000}}"#, createdAt: now, updatedAt: now)
+            settings: ["humanize": ["enabled": false, "maxPerMinute": 10_000_000]], createdAt: now, updatedAt: now)
         try await wharf.store.createTenant(
             tenant,
             user: TenantUserRecord(id: "usr_bench", tenantId: tenant.id, username: "bench", passwordHash: "x", createdAt: now, passwordChangedAt: now))
         var sessionIDs: [String] = []
         for index in 0..<sessionCount {
             let session = SessionRecord(
-                id: "ses_bench_\(index)", tenantId: tenant.id, name: "bench \(index)", engine: "sandbox", options: "{}",
-                status: "starting", createdAt: now, updatedAt: now)
+                id: "ses_bench_\(index)", tenantId: tenant.id, name: "bench \(index)", engine: .sandbox,
+                status: .starting, createdAt: now, updatedAt: now)
             try await wharf.store.insertSession(session, maxSessions: sessionCount)
             await wharf.sessions.start(session)
             sessionIDs.append(session.id)
         }
-        while try await wharf.store.allSessions().contains(where: { $0.status != "connected" }) {
+        while try await wharf.store.allSessions().contains(where: { $0.status != .connected }) {
             try await Task.sleep(for: .milliseconds(10))
         }
 
@@ -56,8 +56,8 @@ struct SendBenchmark {
                         let session = sessions[index % sessions.count]
                         let job = JobRecord(
                             id: "job_\(index)", tenantId: tenantID, sessionId: session,
-                            chatId: "49151000\(String(format: "%05d", index % 500))@s.whatsapp.net", kind: "text", text: "Benchmark \(index)",
-                            humanize: "false", status: "queued", clientMessageId: "3EB0BENCH\(index)", attempts: 0, createdAt: now,
+                            chatId: "49151000\(String(format: "%05d", index % 500))@s.whatsapp.net", kind: .text, text: "Benchmark \(index)",
+                            humanize: false, status: .queued, clientMessageId: "3EB0BENCH\(index)", attempts: 0, createdAt: now,
                             updatedAt: now)
                         _ = try await wharf.store.enqueue(job, now: now)
                         wharf.dispatcher.wake(sessionID: session)

@@ -10,6 +10,9 @@ public protocol Engine: AnyObject, Sendable {
     /// Which engine this is (`sandbox`, `web`, `cloud`).
     var kind: EngineKind { get }
 
+    /// What every engine of this type can do; ``EngineKind/capabilities`` gives it by kind.
+    static var capabilities: EngineCapabilities { get }
+
     /// Everything the engine observes, in order. The stream finishes when the engine is shut down
     /// for good (after ``shutdown()`` or ``logout()``).
     var events: AsyncStream<EngineEvent> { get }
@@ -33,19 +36,16 @@ public protocol Engine: AnyObject, Sendable {
     /// Shows or clears "typing…" / "recording…" in a chat.
     ///
     /// - Parameter messageID: the inbound message the indicator answers. Engines whose indicator
-    ///   must hang on one (see ``typingIndicator``) show nothing without it; others ignore it.
+    ///   must hang on one (see ``EngineCapabilities/typing``) show nothing without it; others ignore it.
     func setPresence(_ presence: ChatPresence, in chat: ChatID, answering messageID: String?) async throws
 
     /// Marks messages in a chat as read.
     func markRead(chat: ChatID, messageIDs: [String]) async throws
-
-    /// How this engine's "typing…" behaves, which the dispatcher works around.
-    var typingIndicator: TypingIndicator { get }
 }
 
 extension Engine {
-    /// A presence that lasts until it is changed and needs no inbound message: WhatsApp Web's.
-    public var typingIndicator: TypingIndicator { TypingIndicator() }
+    /// What this engine can do (its type's ``Engine/capabilities``).
+    public nonisolated var capabilities: EngineCapabilities { Self.capabilities }
 }
 
 /// How "typing…" works on an engine.

@@ -142,7 +142,10 @@ import WharfCore
             for secret in [setup.graph.token, Self.appSecret, Self.verifyToken] {
                 #expect(sealed.range(of: Data(secret.utf8)) == nil)
             }
-            let options = try await app.wharf.store.session(id: setup.session, scope: .everything)?.options ?? ""
+            let session = setup.session
+            let options = try await app.wharf.store.writer.read { db in
+                try String.fetchOne(db, sql: "SELECT options FROM session WHERE id = ?", arguments: [session])
+            } ?? ""
             #expect(!options.contains(setup.graph.token) && !options.contains(Self.appSecret))
             #expect(setup.graph.violations.isEmpty, "\(setup.graph.violations)")
             await setup.graph.stop()
@@ -568,7 +571,7 @@ import WharfCore
             user: TenantUserRecord(id: "usr_a", tenantId: "ten_a", username: "a", passwordHash: "x", createdAt: now, passwordChangedAt: now))
         for id in ["ses_a", "ses_b"] {
             try await store.insertSession(
-                SessionRecord(id: id, tenantId: "ten_a", name: id, engine: "web", options: "{}", status: "starting", createdAt: now, updatedAt: now),
+                SessionRecord(id: id, tenantId: "ten_a", name: id, engine: .web, status: .starting, createdAt: now, updatedAt: now),
                 maxSessions: 2)
         }
         // As an earlier version stored it: in the clear.

@@ -116,7 +116,7 @@ import WharfCore
             _ = try await inject(app, token: tenant.token, session: session)
             try await settledAttempts(app, count: 1)
             let failed = try #require(try await messageDeliveries(app).first)
-            #expect(failed.status == "pending")
+            #expect(failed.status == .pending)
             #expect(failed.lastError?.contains("curl error 7") == true || failed.lastError?.contains("connect") == true)
 
             let receiver = try await TestReceiver.start(port: port)
@@ -124,7 +124,7 @@ import WharfCore
             app.clock.advance(by: .seconds(7))
             try await eventually("redelivery") { receiver.requests.contains { ($0.json?["type"] as? String) == "message.received" } }
             try await settledAttempts(app, count: 2)
-            #expect(try await messageDeliveries(app).first?.status == "delivered")
+            #expect(try await messageDeliveries(app).first?.status == .delivered)
         }
     }
 
@@ -142,12 +142,12 @@ import WharfCore
             app.clock.advance(by: .seconds(7))
             try await settledAttempts(app, count: 2)
             let second = try #require(try await messageDeliveries(app).first)
-            #expect(second.status == "pending")
+            #expect(second.status == .pending)
             #expect(second.lastStatus == 500)
             app.clock.advance(by: .seconds(37))
             try await settledAttempts(app, count: 3)
             let delivery = try #require(try await messageDeliveries(app).first)
-            #expect(delivery.status == "delivered")
+            #expect(delivery.status == .delivered)
             let detail = try await app.call(.get, "/v1/deliveries/\(delivery.id)", as: .bearer(tenant.token))
             let attempts = try #require(detail["attempts"]?.arrayValue)
             #expect(attempts.map { $0["httpStatus"]?.intValue } == [500, 500, 204])
@@ -173,7 +173,7 @@ import WharfCore
             _ = try await inject(app, token: tenant.token, session: session)
             try await settledAttempts(app, count: 1)
             let delivery = try #require(try await messageDeliveries(app).first)
-            #expect(delivery.status == "pending")
+            #expect(delivery.status == .pending)
             #expect(delivery.lastError?.contains("timed out") == true)
             #expect(delivery.lastStatus == nil)
         }
@@ -192,14 +192,14 @@ import WharfCore
             _ = try await inject(app, token: tenant.token, session: session)
             try await settledAttempts(app, count: 1)
             let delivery = try #require(try await messageDeliveries(app).first)
-            let wait = Date(milliseconds: delivery.nextAttemptAt).timeIntervalSince(start)
+            let wait = delivery.nextAttemptAt.timeIntervalSince(start)
             #expect(wait >= 120 && wait < 121)
             app.clock.advance(by: .seconds(30))
             try await Task.sleep(for: .milliseconds(100))
-            #expect(try await messageDeliveries(app).first?.status == "pending")
+            #expect(try await messageDeliveries(app).first?.status == .pending)
             app.clock.advance(by: .seconds(91))
             try await settledAttempts(app, count: 2)
-            #expect(try await messageDeliveries(app).first?.status == "delivered")
+            #expect(try await messageDeliveries(app).first?.status == .delivered)
         }
     }
 
@@ -218,7 +218,7 @@ import WharfCore
             #expect(operations.status == .created)
             _ = try await inject(app, token: tenant.token, session: session, text: "one")
             try await settledAttempts(app, count: 1)
-            #expect(try await messageDeliveries(app).first?.status == "failed")
+            #expect(try await messageDeliveries(app).first?.status == .failed)
             // The operational event reaches the tenant's other endpoint.
             try await eventually("webhook.disabled event") {
                 receiver.requests.contains { ($0.json?["type"] as? String) == "webhook.disabled" }
@@ -239,7 +239,7 @@ import WharfCore
             let retried = try await app.call(.post, "/v1/deliveries/retry", json: [:], as: .bearer(tenant.token))
             #expect(retried["count"]?.intValue == 1)
             try await settledAttempts(app, count: 2)
-            #expect(try await messageDeliveries(app).first?.status == "delivered")
+            #expect(try await messageDeliveries(app).first?.status == .delivered)
         }
     }
 
@@ -278,7 +278,7 @@ import WharfCore
             receiverIsUp.store(true, ordering: .relaxed)
             app.clock.advance(by: .seconds(61))
             try await eventually("all delivered") {
-                try await messageDeliveries(app).allSatisfy { $0.status == "delivered" }
+                try await messageDeliveries(app).allSatisfy { $0.status == .delivered }
             }
             #expect(try await app.call(.get, "/v1/webhooks/\(webhook)", as: .bearer(tenant.token)).string("breaker") == "closed")
             let metrics = try await app.call(.get, "/metrics")
@@ -297,7 +297,7 @@ import WharfCore
             _ = try await inject(app, token: tenant.token, session: session, text: "replay me")
             try await settledAttempts(app, count: 1)
             let delivery = try #require(try await messageDeliveries(app).first)
-            #expect(delivery.status == "delivered")
+            #expect(delivery.status == .delivered)
 
             let list = try await app.call(
                 .get, "/v1/deliveries?type=message.received&status=delivered", as: .bearer(tenant.token))
@@ -309,8 +309,8 @@ import WharfCore
             #expect(try await app.call(.get, "/v1/deliveries", as: .bearer(other.token))["items"]?.arrayValue?.isEmpty == true)
 
             let range: JSONValue = [
-                "from": .string(Date(milliseconds: delivery.createdAt - 1000).iso8601Milliseconds),
-                "to": .string(Date(milliseconds: delivery.createdAt + 1000).iso8601Milliseconds), "type": "message.received",
+                "from": .string(delivery.createdAt.addingTimeInterval(-1).iso8601Milliseconds),
+                "to": .string(delivery.createdAt.addingTimeInterval(1).iso8601Milliseconds), "type": "message.received",
             ]
             var dryRun = range
             if case .object(var members) = dryRun {
@@ -399,6 +399,6 @@ import WharfCore
             return app.wharf.outbox
         }
         let delivery = try #require(try await store.deliveries(matching: DeliveryFilter(type: "message.received"), before: nil, limit: 1).first)
-        #expect(delivery.status == "delivered")
+        #expect(delivery.status == .delivered)
     }
 }

@@ -19,7 +19,7 @@ import WharfCore
 
     func endpoint(_ id: String, tenant: String = "ten_a", types: [String] = []) -> WebhookEndpoint {
         var endpoint = WebhookEndpoint(id: id, tenantId: tenant, url: "https://example.com/\(id)", secret: .generate(), now: now)
-        endpoint.eventTypes = String(decoding: try! JSONEncoder().encode(types), as: UTF8.self)
+        endpoint.eventTypes = EventFilter(types)
         return endpoint
     }
 
@@ -97,7 +97,7 @@ import WharfCore
                 deliveryID: claimed[1].id, endpointID: "whk_a", attempt: 2, startedAt: now, duration: .milliseconds(5),
                 httpStatus: 500, error: nil, responseSnippet: nil, decision: .fail(reason: "gave up")), now: now)
         let detail = try #require(try await store.delivery(id: claimed[0].id, tenantID: "ten_a"))
-        #expect(detail.delivery.status == "delivered")
+        #expect(detail.delivery.status == .delivered)
         #expect(detail.attempts.map(\.httpStatus) == [200])
         #expect(try await store.delivery(id: claimed[0].id, tenantID: "ten_b") == nil)
 

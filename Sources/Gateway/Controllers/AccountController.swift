@@ -85,7 +85,7 @@ struct AccountController {
         router.get("/v1/me/settings") { _, context in
             let id = try context.requireTenant()
             guard let tenant = try await services.store.tenant(id: id) else { throw Problem.unauthorized }
-            return try JSONResponse.make(["settings": tenant.settingsValue])
+            return try JSONResponse.make(["settings": tenant.settings])
         }
         for method in [HTTPRequest.Method.put, .patch] {
             router.on("/v1/me/settings", method: method) { request, context in
@@ -149,7 +149,7 @@ struct AccountController {
             patch = members
         }
         guard var tenant = try await services.store.tenant(id: tenantID) else { throw Problem.unauthorized }
-        var settings = tenant.settingsValue.objectValue ?? [:]
+        var settings = tenant.settings.objectValue ?? [:]
         for (key, value) in patch {
             if value == .null { settings[key] = nil } else { settings[key] = value }
         }

@@ -14,14 +14,23 @@ struct CloudSessionOptions: Codable, Equatable {
         graphVersion = configuration.graphVersion
     }
 
-    /// The options of a stored session; `nil` for another engine's.
+    /// The options of a stored session; `nil` when it has no Cloud API settings (another engine's).
     init?(_ session: SessionRecord) {
-        guard session.engine == EngineKind.cloud.rawValue,
-            let options = try? JSONDecoder().decode(Self.self, from: Data(session.options.utf8))
+        let options = session.options
+        guard let phoneNumberId = options.phoneNumberId, let graphBaseUrl = options.graphBaseUrl,
+            let graphVersion = options.graphVersion
         else { return nil }
-        self = options
+        self.phoneNumberId = phoneNumberId
+        self.graphBaseUrl = graphBaseUrl
+        self.graphVersion = graphVersion
     }
 
-    /// The JSON text for the options column.
-    var text: String { String(decoding: (try? JSONEncoder.wharf.encode(self)) ?? Data("{}".utf8), as: UTF8.self) }
+    /// The session options that hold these settings.
+    var sessionOptions: SessionOptions {
+        var options = SessionOptions()
+        options.phoneNumberId = phoneNumberId
+        options.graphBaseUrl = graphBaseUrl
+        options.graphVersion = graphVersion
+        return options
+    }
 }

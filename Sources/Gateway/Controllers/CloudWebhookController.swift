@@ -73,7 +73,7 @@ struct CloudWebhookController {
     /// The session named in the path, if it is a Cloud API session, with its settings.
     private func cloudSession(_ context: AppRequestContext) async throws -> (SessionRecord, CloudConfiguration) {
         let id = try context.parameters.require("sessionId")
-        guard let session = try await services.store.session(id: id, scope: .everything), session.engine == EngineKind.cloud.rawValue
+        guard let session = try await services.store.session(id: id, scope: .everything), session.engine == EngineKind.cloud
         else { throw Problem.notFound("Cloud API session '\(id)'") }
         do {
             guard let configuration = try await CloudConfiguration.load(from: services.store.credentials(sessionID: id)) else {
@@ -140,14 +140,14 @@ struct CloudWebhookController {
         case .failed:
             let verdict = status.errors.first.map(GraphVerdict.init) ?? .fail("WhatsApp reported the message as not sent, without a reason")
             var job = try await services.store.job(sessionID: sessionID, waMessageID: status.messageID)
-            if case .retry = verdict, let found = job, found.status == JobStatus.sent.rawValue,
+            if case .retry = verdict, let found = job, found.status == JobStatus.sent,
                 try await dispatcher.retry(found, reason: verdict.reason)
             {
                 return nil
             }
-            if let found = job, found.status != JobStatus.failed.rawValue {
+            if let found = job, found.status != JobStatus.failed {
                 job = try await services.store.updateJob(id: found.id) { job in
-                    job.status = JobStatus.failed.rawValue
+                    job.status = JobStatus.failed
                     job.error = verdict.reason
                     job.updatedAt = now
                 }

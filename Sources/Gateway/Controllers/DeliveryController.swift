@@ -14,7 +14,7 @@ struct DeliveryController {
         var endpointId: String
         var tenantId: String
         var type: String
-        var status: String
+        var status: DeliveryStatus
         var attempts: Int
         var nextAttemptAt: Date?
         var lastStatus: Int?
@@ -31,12 +31,12 @@ struct DeliveryController {
             type = record.type
             status = record.status
             attempts = record.attempts
-            nextAttemptAt = record.status == DeliveryStatus.pending.rawValue ? Date(milliseconds: record.nextAttemptAt) : nil
+            nextAttemptAt = record.status == DeliveryStatus.pending ? record.nextAttemptAt : nil
             lastStatus = record.lastStatus
             lastError = record.lastError
             label = record.label
-            createdAt = Date(milliseconds: record.createdAt)
-            deliveredAt = record.deliveredAt.map(Date.init(milliseconds:))
+            createdAt = record.createdAt
+            deliveredAt = record.deliveredAt
         }
     }
 
@@ -102,7 +102,7 @@ struct DeliveryController {
                     delivery: View(detail.delivery), payload: payload,
                     attempts: detail.attempts.map {
                         AttemptView(
-                            attempt: $0.attempt, startedAt: Date(milliseconds: $0.startedAt), durationMs: $0.durationMs,
+                            attempt: $0.attempt, startedAt: $0.startedAt, durationMs: $0.durationMs,
                             httpStatus: $0.httpStatus, error: $0.error, responseSnippet: $0.responseSnippet)
                     }))
         }
@@ -236,12 +236,12 @@ struct MetricsController {
                     }
                 lines.append("wharf_endpoint_breaker_state{endpoint=\"\(endpoint.id)\",tenant=\"\(endpoint.tenantId)\"} \(value)")
             }
-            var sessionCounts: [String: Int] = [:]
+            var sessionCounts: [SessionState: Int] = [:]
             for session in try await services.store.allSessions() { sessionCounts[session.status, default: 0] += 1 }
             lines.append("# HELP wharf_sessions Sessions by status.")
             lines.append("# TYPE wharf_sessions gauge")
             for state in SessionState.allCases {
-                lines.append("wharf_sessions{status=\"\(state.rawValue)\"} \(sessionCounts[state.rawValue] ?? 0)")
+                lines.append("wharf_sessions{status=\"\(state.rawValue)\"} \(sessionCounts[state] ?? 0)")
             }
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

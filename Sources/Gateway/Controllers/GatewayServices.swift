@@ -64,7 +64,7 @@ struct GatewayServices: Sendable {
                 WebhookEndpoint(id: Identifier.make(prefix: "whk"), tenantId: tenantID, url: url, secret: .generate(), now: clock.now))
         case (var endpoint?, let url?):
             endpoint.url = url
-            endpoint.updatedAt = clock.now.milliseconds
+            endpoint.updatedAt = clock.now
             try await outbox.updateEndpoint(endpoint)
         case (let endpoint?, nil):
             try await outbox.deleteEndpoint(id: endpoint.id)

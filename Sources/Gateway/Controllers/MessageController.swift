@@ -26,10 +26,10 @@ struct MessageController {
 
     struct View: Encodable {
         var jobId: String
-        var status: String
+        var status: JobStatus
         var sessionId: String
         var chatId: String
-        var type: String
+        var type: MessageType
         var text: String?
         var replyTo: String?
         var messageId: String?
@@ -86,7 +86,7 @@ struct MessageController {
             let id = try context.parameters.require("jobId")
             guard let job = try await services.store.cancelJob(id: id, scope: try context.requireIdentity().scope, now: services.clock.now)
             else { throw Problem.notFound("job '\(id)'") }
-            guard job.status == JobStatus.cancelled.rawValue else {
+            guard job.status == JobStatus.cancelled else {
                 throw Problem.conflict("job '\(id)' is \(job.status); only queued jobs can be cancelled")
             }
             if let file = job.mediaFile { try? FileManager.default.removeItem(atPath: file) }
@@ -104,7 +104,7 @@ struct MessageController {
         guard let chat = ChatAddress.normalize(rawChat) else {
             throw Problem.unprocessable("field 'chatId': '\(rawChat)' is not a chat id; use \(ChatAddress.acceptedForms)", field: "chatId")
         }
-        if session.engine == EngineKind.cloud.rawValue, (try? CloudEngine.recipient(chat)) == nil {
+        if session.engine == EngineKind.cloud, (try? CloudEngine.recipient(chat)) == nil {
             throw Problem.unprocessable(
                 "field 'chatId': the Cloud API sends to phone numbers only, not to '\(rawChat)'", field: "chatId")
         }
@@ -127,9 +127,9 @@ struct MessageController {
         let now = services.clock.now
         let jobID = Identifier.make(prefix: "job")
         var job = JobRecord(
-            id: jobID, tenantId: session.tenantId, sessionId: session.id, chatId: chat.rawValue, kind: "text",
-            text: nil, humanize: input.humanize.map { String(decoding: (try? JSONEncoder.wharf.encode($0)) ?? Data("{}".utf8), as: UTF8.self) } ?? "{}",
-            status: JobStatus.queued.rawValue, clientMessageId: "3EB0" + Identifier.token(byteCount: 9).uppercased().filter { $0.isLetter || $0.isNumber },
+            id: jobID, tenantId: session.tenantId, sessionId: session.id, chatId: chat.rawValue, kind: .text,
+            text: nil, humanize: input.humanize ?? .object([:]),
+            status: JobStatus.queued, clientMessageId: "3EB0" + Identifier.token(byteCount: 9).uppercased().filter { $0.isLetter || $0.isNumber },
             idempotencyKey: try idempotencyKey(request), attempts: 0, createdAt: now, updatedAt: now)
         job.replyTo = input.replyTo
         if let key = job.idempotencyKey, let earlier = try await services.store.job(idempotencyKey: key, tenantID: session.tenantId, now: now) {
@@ -142,10 +142,10 @@ struct MessageController {
             if let caption = input.caption, caption.count > 1024 {
                 throw Problem.unprocessable("field 'caption' must be at most 1024 characters", field: "caption")
             }
-            if session.engine == EngineKind.cloud.rawValue {
+            if session.engine == EngineKind.cloud {
                 // WhatsApp fetches Cloud API media from the link itself.
                 let linkKind = try media.checkLink(mediaURL, kind: kind)
-                job.kind = linkKind.rawValue
+                job.kind = MessageType(linkKind)
                 job.mediaUrl = mediaURL
                 job.text = input.caption
                 job.fileName = input.filename ?? (linkKind == .document ? URL(string: mediaURL)?.lastPathComponent : nil)
@@ -159,7 +159,7 @@ struct MessageController {
                 try? FileManager.default.removeItem(atPath: fetched.file)
                 throw MediaFetcher.tooLarge(resolvedKind)
             }
-            job.kind = resolvedKind.rawValue
+            job.kind = MessageType(resolvedKind)
             job.mediaUrl = mediaURL
             job.mediaFile = fetched.file
             job.mimeType = fetched.mimeType
@@ -172,7 +172,7 @@ struct MessageController {
             guard text.count <= 65_536 else {
                 throw Problem.unprocessable("field 'text' must be at most 65536 characters", field: "text")
             }
-            if session.engine == EngineKind.cloud.rawValue, text.count > 4096 {
+            if session.engine == EngineKind.cloud, text.count > 4096 {
                 throw Problem.unprocessable("field 'text' must be at most 4096 characters on the Cloud API", field: "text")
             }
             job.text = text
@@ -187,7 +187,7 @@ struct MessageController {
         if isNew { dispatcher.wake(sessionID: session.id) }
         if let wait = try waitSeconds(request), wait > 0, isNew {
             if let finished = try await dispatcher.waitUntilFinished(jobID: stored.id, timeout: .seconds(wait)),
-                JobStatus(rawValue: finished.status)?.isFinished == true
+                finished.status.isFinished
             {
                 return try JSONResponse.make(View(finished))
             }

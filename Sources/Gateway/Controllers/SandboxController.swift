@@ -62,7 +62,7 @@ extension SessionController {
 
     private func sandbox(_ context: AppRequestContext) async throws -> SandboxEngine {
         let session = try await find(context)
-        guard session.engine == EngineKind.sandbox.rawValue else {
+        guard session.engine == EngineKind.sandbox else {
             throw Problem.conflict("session '\(session.id)' uses the '\(session.engine)' engine; sandbox actions need a sandbox session")
         }
         guard let engine = await services.sessions.engine(for: session.id) as? SandboxEngine else {

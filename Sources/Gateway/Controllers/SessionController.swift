@@ -33,8 +33,8 @@ struct SessionController {
         var id: String
         var tenantId: String
         var name: String
-        var engine: String
-        var status: String
+        var engine: EngineKind
+        var status: SessionState
         var statusDetail: String?
         var qr: String?
         var pairingCode: String?
@@ -135,7 +135,7 @@ struct SessionController {
             guard let qr = session.qr else {
                 throw Problem.conflict("session '\(session.id)' is \(session.status), not waiting for a QR scan")
             }
-            return try JSONResponse.make(["qr": qr, "status": session.status])
+            return try JSONResponse.make(["qr": qr, "status": session.status.rawValue])
         }
         // The same code drawn as an SVG image, for the dashboard and for any page that links one.
         router.get("/v1/sessions/:sessionId/qr.svg") { _, context in
@@ -153,7 +153,7 @@ struct SessionController {
         }
         router.post("/v1/sessions/:sessionId/logout") { _, context in
             let session = try await find(context)
-            guard session.engine != EngineKind.cloud.rawValue else {
+            guard session.engine != EngineKind.cloud else {
                 throw Problem.conflict(
                     "a Cloud API session is not a linked device, so there is nothing to log out; delete the session to stop using the number")
             }
@@ -223,11 +223,11 @@ struct SessionController {
         }
         let name = input.name ?? "WhatsApp"
         try Validation.name(name, field: "name")
-        var options = "{}"
+        var options = SessionOptions()
         var credentials: [String: Data] = [:]
         switch engine {
         case .sandbox:
-            if let sandbox = input.sandbox { options = String(decoding: try JSONEncoder.wharf.encode(sandbox), as: UTF8.self) }
+            if let sandbox = input.sandbox { options = SessionOptions(sandbox: sandbox) }
         case .cloud:
             guard let cloud = input.cloud else {
                 throw Problem.badRequest(
@@ -235,7 +235,7 @@ struct SessionController {
                     field: "cloud")
             }
             let configuration = try cloud.configuration(services: services)
-            options = CloudSessionOptions(configuration).text
+            options = CloudSessionOptions(configuration).sessionOptions
             credentials[CloudConfiguration.credentialsKey] = try configuration.encoded()
         case .web:
             break
@@ -243,7 +243,7 @@ struct SessionController {
         let now = services.clock.now
         let session = SessionRecord(
             id: Identifier.make(prefix: "ses"), tenantId: tenant.id, name: name.trimmingCharacters(in: .whitespacesAndNewlines),
-            engine: engine.rawValue, options: options, status: SessionState.starting.rawValue, createdAt: now, updatedAt: now)
+            engine: engine, options: options, status: .starting, createdAt: now, updatedAt: now)
         do {
             try await services.store.insertSession(session, maxSessions: tenant.maxSessions, credentials: credentials)
         } catch StoreError.sessionLimitReached(let limit) {
@@ -267,9 +267,9 @@ struct SessionController {
             throw Problem.badRequest("send 'name', or 'cloud' with the settings to change, to update a session")
         }
         if let name = input.name { try Validation.name(name, field: "name") }
-        var newOptions: String?
+        var newOptions: SessionOptions?
         if let cloud = input.cloud {
-            guard session.engine == EngineKind.cloud.rawValue else {
+            guard session.engine == EngineKind.cloud else {
                 throw Problem.unprocessable("field 'cloud': session '\(id)' uses the \(session.engine) engine, not cloud", field: "cloud")
             }
             let credentials = services.store.credentials(sessionID: id)
@@ -278,7 +278,7 @@ struct SessionController {
             }
             try cloud.apply(to: &configuration, services: services)
             try await configuration.save(to: credentials)
-            newOptions = CloudSessionOptions(configuration).text
+            newOptions = CloudSessionOptions(configuration).sessionOptions
         }
         let name = input.name?.trimmingCharacters(in: .whitespacesAndNewlines)
         let options = newOptions

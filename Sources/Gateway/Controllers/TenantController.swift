@@ -168,7 +168,7 @@ struct TenantController {
         View(
             id: tenant.id, name: tenant.name, username: try await services.store.user(tenantID: tenant.id)?.username,
             webhookUrl: try await services.seedWebhookURL(tenantID: tenant.id), maxSessions: tenant.maxSessions,
-            sessionCount: try await services.store.sessionCount(tenantID: tenant.id), settings: tenant.settingsValue,
+            sessionCount: try await services.store.sessionCount(tenantID: tenant.id), settings: tenant.settings,
             createdAt: tenant.createdAt, updatedAt: tenant.updatedAt)
     }
 }
@@ -228,7 +228,7 @@ enum Validation {
         return value
     }
 
-    static func settings(_ value: JSONValue) throws -> String {
+    static func settings(_ value: JSONValue) throws -> JSONValue {
         guard case .object = value else {
             throw Problem.unprocessable("field 'settings' must be a JSON object", field: "settings")
         }
@@ -236,6 +236,6 @@ enum Validation {
         guard data.count <= 64 * 1024 else {
             throw Problem.unprocessable("field 'settings' must be at most 64 KiB of JSON", field: "settings")
         }
-        return String(decoding: data, as: UTF8.self)
+        return value
     }
 }

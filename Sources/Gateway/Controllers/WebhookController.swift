@@ -71,7 +71,7 @@ struct WebhookController {
             id = endpoint.id
             tenantId = endpoint.tenantId
             url = endpoint.url
-            eventTypes = endpoint.eventTypeList
+            eventTypes = endpoint.eventTypes.patterns
             headerName = endpoint.headerName
             basicAuthUsername = endpoint.basicUser
             enabled = endpoint.isEnabled
@@ -93,14 +93,14 @@ struct WebhookController {
             case .disabled:
                 self.breaker = "disabled"
                 failureStreak = endpoint.failureStreak
-                failingSince = endpoint.failingSince.map(Date.init(milliseconds:))
+                failingSince = endpoint.failingSince
             }
-            lastSuccessAt = endpoint.lastSuccessAt.map(Date.init(milliseconds:))
-            lastFailureAt = endpoint.lastFailureAt.map(Date.init(milliseconds:))
+            lastSuccessAt = endpoint.lastSuccessAt
+            lastFailureAt = endpoint.lastFailureAt
             previousSecretExpiresAt =
-                endpoint.previousSecret == nil ? nil : endpoint.previousSecretUntil.map(Date.init(milliseconds:))
-            createdAt = Date(milliseconds: endpoint.createdAt)
-            updatedAt = Date(milliseconds: endpoint.updatedAt)
+                endpoint.previousSecret == nil ? nil : endpoint.previousSecretUntil
+            createdAt = endpoint.createdAt
+            updatedAt = endpoint.updatedAt
             self.secret = secret
         }
     }
@@ -153,7 +153,7 @@ struct WebhookController {
                 if let url = input.url { endpoint.url = try services.validateWebhookURL(url, field: "url") }
                 let wasEnabled = endpoint.isEnabled
                 try apply(input, to: &endpoint)
-                endpoint.updatedAt = services.clock.now.milliseconds
+                endpoint.updatedAt = services.clock.now
                 try await services.outbox.updateEndpoint(endpoint)
                 if endpoint.isEnabled && !wasEnabled {
                     try await services.outbox.enableEndpoint(id: endpoint.id, now: services.clock.now)
@@ -179,9 +179,9 @@ struct WebhookController {
             let secret = WebhookSecret.generate()
             let now = services.clock.now
             endpoint.previousSecret = overlap > 0 ? endpoint.secret : nil
-            endpoint.previousSecretUntil = overlap > 0 ? now.addingTimeInterval(TimeInterval(overlap)).milliseconds : nil
+            endpoint.previousSecretUntil = overlap > 0 ? now.addingTimeInterval(TimeInterval(overlap)) : nil
             endpoint.secret = secret.encoded
-            endpoint.updatedAt = now.milliseconds
+            endpoint.updatedAt = now
             try await services.outbox.updateEndpoint(endpoint)
             services.delivery.endpointsChanged()
             return try JSONResponse.make(View(endpoint, breaker: nil, secret: secret.encoded))
@@ -193,7 +193,7 @@ struct WebhookController {
             return try JSONResponse.make(
                 SecretView(
                     secret: endpoint.secret, previousSecret: previous,
-                    previousSecretExpiresAt: previous == nil ? nil : endpoint.previousSecretUntil.map(Date.init(milliseconds:))))
+                    previousSecretExpiresAt: previous == nil ? nil : endpoint.previousSecretUntil))
         }
         router.post("/v1/webhooks/:webhookId/enable") { _, context in
             let endpoint = try await find(context)
@@ -209,7 +209,7 @@ struct WebhookController {
                 id: Identifier.make(prefix: "evt"), type: "webhook.test", timestamp: now,
                 tenant: .init(id: tenant.id, name: tenant.name), session: nil,
                 data: ["message": "This is a test event from Wharf.", "endpoint_id": .string(endpoint.id)],
-                settings: tenant.settingsValue)
+                settings: tenant.settings)
             try await services.outbox.accept(
                 OutboxEvent(
                     id: envelope.id, tenantID: tenant.id, sessionID: nil, type: envelope.type, payload: try envelope.encoded(),
@@ -248,7 +248,7 @@ struct WebhookController {
                         field: "eventTypes")
                 }
             }
-            endpoint.eventTypes = String(decoding: try JSONEncoder().encode(types), as: UTF8.self)
+            endpoint.eventTypes = EventFilter(types)
         }
         if let header = input.header {
             if let header {

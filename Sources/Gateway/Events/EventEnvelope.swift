@@ -52,7 +52,7 @@ struct EventEnvelope: Encodable {
                 "message.sent",
                 [
                     "id": .string(messageID), "job_id": .string(job.id), "chat_id": .string(job.chatId),
-                    "type": .string(job.kind), "text": job.text.map(JSONValue.string) ?? .null,
+                    "type": .string(job.kind.rawValue), "text": job.text.map(JSONValue.string) ?? .null,
                     "reply_to": job.replyTo.map(JSONValue.string) ?? .null,
                     "timestamp": .number((job.sentAt ?? job.updatedAt).timeIntervalSince1970.rounded()),
                 ]
@@ -62,7 +62,7 @@ struct EventEnvelope: Encodable {
                 "message.failed",
                 [
                     "id": job.waMessageId.map(JSONValue.string) ?? .null, "job_id": .string(job.id), "chat_id": .string(job.chatId),
-                    "type": .string(job.kind), "reason": .string(reason), "code": .null,
+                    "type": .string(job.kind.rawValue), "reason": .string(reason), "code": .null,
                 ]
             )
         case .deliveryFailed(let messageID, let chat, let reason, let code, let job):
@@ -70,7 +70,7 @@ struct EventEnvelope: Encodable {
                 "message.failed",
                 [
                     "id": .string(messageID), "job_id": job.map { JSONValue.string($0.id) } ?? .null, "chat_id": .string(chat.rawValue),
-                    "type": job.map { JSONValue.string($0.kind) } ?? .null, "reason": .string(reason),
+                    "type": job.map { JSONValue.string($0.kind.rawValue) } ?? .null, "reason": .string(reason),
                     "code": code.map { JSONValue.number(Double($0)) } ?? .null,
                 ]
             )

@@ -72,7 +72,7 @@ final class OutboxEventSink: SessionEventSink {
             id: Identifier.make(prefix: "evt"), type: "webhook.disabled", timestamp: now,
             tenant: .init(id: tenant.id, name: tenant.name), session: nil,
             data: ["endpoint_id": .string(endpoint.id), "url": .string(endpoint.url), "reason": .string(reason)],
-            settings: tenant.settingsValue)
+            settings: tenant.settings)
         try await outbox.accept(
             OutboxEvent(
                 id: envelope.id, tenantID: tenant.id, sessionID: nil, type: envelope.type, payload: try envelope.encoded(),
@@ -90,8 +90,8 @@ final class OutboxEventSink: SessionEventSink {
         else { return nil }
         let context = Context(
             tenant: .init(id: tenant.id, name: tenant.name),
-            session: .init(id: session.id, name: session.name, engine: session.engine),
-            settings: tenant.settingsValue)
+            session: .init(id: session.id, name: session.name, engine: session.engine.rawValue),
+            settings: tenant.settings)
         cache.withLock { $0[sessionID] = (context, now.addingTimeInterval(5)) }
         return context
     }

@@ -104,7 +104,7 @@ public final class Dispatcher: Service, Sendable {
                 if state.waiters[jobID]?.isEmpty == true { state.waiters[jobID] = nil }
             }
         }
-        if let job = try await store.job(id: jobID, scope: .everything), JobStatus(rawValue: job.status)?.isFinished == true {
+        if let job = try await store.job(id: jobID, scope: .everything), job.status.isFinished {
             return job
         }
         await signal.wait(until: deadline, clock: clock)
@@ -152,10 +152,10 @@ public final class Dispatcher: Service, Sendable {
             return .now
         }
         let engine = await sessions.engine(for: sessionID)
-        guard session.status == SessionState.connected.rawValue, let engine else {
+        guard session.status == SessionState.connected, let engine else {
             return try await expireHeld(session: session, now: now)
         }
-        let settings = try await store.tenant(id: session.tenantId)?.settingsValue["humanize"]
+        let settings = try await store.tenant(id: session.tenantId)?.settings["humanize"]
         let defaults = HumanizePolicy.resolve(settings: settings, overrides: nil)
         if let until = defaults.quietUntil(now) { return .at(until) }
 
@@ -173,7 +173,7 @@ public final class Dispatcher: Service, Sendable {
         if let wait { return .at(now.addingTimeInterval(wait.timeInterval)) }
 
         guard let job = try await store.job(seq: head.seq) else { return .now }
-        let policy = HumanizePolicy.resolve(settings: settings, overrides: JSONValue(json: job.humanize))
+        let policy = HumanizePolicy.resolve(settings: settings, overrides: job.humanize)
         try await send(job, policy: policy, engine: engine)
         return .now
     }
@@ -186,7 +186,7 @@ public final class Dispatcher: Service, Sendable {
             // Worth a write only when sending takes a while: the job shows as "sending" while the
             // session types. A crash at any point re-sends with the same client message id.
             guard let updated = try await store.updateJob(id: job.id, { job in
-                job.status = JobStatus.sending.rawValue
+                job.status = JobStatus.sending
                 job.attempts += 1
                 job.updatedAt = now
             }) else { return }
@@ -197,11 +197,11 @@ public final class Dispatcher: Service, Sendable {
             if policy.enabled { try await humanize(sending, policy: policy, engine: engine) }
             let sent = try await engine.send(
                 OutboundMessage(
-                    clientMessageID: sending.clientMessageId, chat: chat, content: try content(of: sending, for: engine.kind),
+                    clientMessageID: sending.clientMessageId, chat: chat, content: try content(of: sending, for: engine.capabilities),
                     replyTo: sending.replyTo))
             let sentAt = clock.now
             var done = sending
-            done.status = JobStatus.sent.rawValue
+            done.status = JobStatus.sent
             done.waMessageId = sent.messageID
             done.sentAt = sentAt
             done.updatedAt = sentAt
@@ -209,7 +209,7 @@ public final class Dispatcher: Service, Sendable {
             let attempts = sending.attempts
             // The job's new state and its message.sent event share one group commit.
             async let stored = store.updateJob(id: job.id) { job in
-                job.status = JobStatus.sent.rawValue
+                job.status = JobStatus.sent
                 job.waMessageId = sent.messageID
                 job.sentAt = sentAt
                 job.updatedAt = sentAt
@@ -230,7 +230,7 @@ public final class Dispatcher: Service, Sendable {
             // it no attempt.
             let attempts = job.attempts
             try await store.updateJob(id: job.id) { job in
-                job.status = JobStatus.queued.rawValue
+                job.status = JobStatus.queued
                 job.attempts = attempts
             }
         } catch EngineError.temporary(let reason, let retryAfter, let wholeSession) where sending.attempts < options.maximumAttempts {
@@ -253,14 +253,14 @@ public final class Dispatcher: Service, Sendable {
             try await step("mark read", job) { try await engine.markRead(chat: chat, messageIDs: [marker.messageID]) }
         }
         let typing = state.withLock { policy.typingDuration(characters: (job.text ?? "").count, random: &$0.random) }
-        let indicator = engine.typingIndicator
+        let indicator = engine.capabilities.typing
         // On the Cloud API the indicator is a read receipt too: without permission to mark read,
         // or without a message to answer, the typing time passes with no indicator.
         let anchor = policy.markRead ? marker?.messageID : nil
         if indicator.needsInboundMessage && anchor == nil {
             try await clock.sleep(for: typing)
         } else {
-            let presence: ChatPresence = job.kind == MediaKind.voice.rawValue ? .recording : .composing
+            let presence: ChatPresence = job.kind == .voice ? .recording : .composing
             var remaining = typing
             repeat {
                 try await step("typing", job) { try await engine.setPresence(presence, in: chat, answering: anchor) }
@@ -293,7 +293,7 @@ public final class Dispatcher: Service, Sendable {
         let now = clock.now
         let attempts = job.attempts
         try await store.updateJob(id: job.id) { stored in
-            stored.status = JobStatus.queued.rawValue
+            stored.status = JobStatus.queued
             stored.waMessageId = nil
             stored.attempts = attempts
             stored.error = reason
@@ -329,7 +329,7 @@ public final class Dispatcher: Service, Sendable {
         let limit = options.holdWhileDisconnected.timeInterval
         var nextExpiry: Date?
         for job in try await store.jobs(sessionID: session.id, before: nil, limit: 10_000)
-        where job.status == JobStatus.queued.rawValue || job.status == JobStatus.sending.rawValue {
+        where job.status == JobStatus.queued || job.status == JobStatus.sending {
             let expiry = job.createdAt.addingTimeInterval(limit)
             if expiry <= now {
                 try await fail(job, reason: "the session was not connected for \(Int(limit)) seconds (status: \(session.status))")
@@ -344,7 +344,7 @@ public final class Dispatcher: Service, Sendable {
         let now = clock.now
         let attempts = job.attempts
         guard let failed = try await store.updateJob(id: job.id, { job in
-            job.status = JobStatus.failed.rawValue
+            job.status = JobStatus.failed
             job.attempts = max(job.attempts, attempts)
             job.error = reason
             job.updatedAt = now
@@ -360,10 +360,9 @@ public final class Dispatcher: Service, Sendable {
         for waiter in waiters { waiter.fire() }
     }
 
-    private func content(of job: JobRecord, for engine: EngineKind) throws -> OutboundMessage.Content {
-        if job.kind == "text" { return .text(job.text ?? "") }
-        guard let kind = MediaKind(rawValue: job.kind) else { throw EngineError.rejected("the job's media kind '\(job.kind)' is unknown") }
-        if engine == .cloud, let url = job.mediaUrl {
+    private func content(of job: JobRecord, for capabilities: EngineCapabilities) throws -> OutboundMessage.Content {
+        guard let kind = job.kind.mediaKind else { return .text(job.text ?? "") }
+        if capabilities.mediaSource == .link, let url = job.mediaUrl {
             return .mediaLink(kind: kind, url: url, caption: job.text, fileName: job.fileName)
         }
         guard let file = job.mediaFile else {

@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import WhatsAppProtocol
+import WharfCore
 
 /// A queued outbound message: what to send, to whom, how humanly, and where it stands.
 public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
@@ -13,8 +15,7 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var tenantId: String
     public var sessionId: String
     public var chatId: String
-    /// `text`, or a media kind: `image`, `video`, `audio`, `voice`, `document`.
-    public var kind: String
+    public var kind: MessageType
     public var text: String?
     public var mediaUrl: String?
     /// The downloaded media, under `DATA_DIR/media`; removed once the job is finished.
@@ -22,9 +23,9 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var mimeType: String?
     public var fileName: String?
     public var replyTo: String?
-    /// Per-request humanizing overrides (JSON object).
-    public var humanize: String
-    public var status: String
+    /// Per-request humanizing overrides: `true`/`false`, or an object of settings.
+    public var humanize: JSONValue
+    public var status: JobStatus
     /// Kept across re-sends so WhatsApp sees one message, not two.
     public var clientMessageId: String
     public var waMessageId: String?
@@ -35,7 +36,7 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var updatedAt: Date
     public var sentAt: Date?
 
-    public init(seq: Int64? = nil, id: String, tenantId: String, sessionId: String, chatId: String, kind: String, text: String? = nil, mediaUrl: String? = nil, mediaFile: String? = nil, mimeType: String? = nil, fileName: String? = nil, replyTo: String? = nil, humanize: String, status: String, clientMessageId: String, waMessageId: String? = nil, error: String? = nil, idempotencyKey: String? = nil, attempts: Int, createdAt: Date, updatedAt: Date, sentAt: Date? = nil) {
+    public init(seq: Int64? = nil, id: String, tenantId: String, sessionId: String, chatId: String, kind: MessageType, text: String? = nil, mediaUrl: String? = nil, mediaFile: String? = nil, mimeType: String? = nil, fileName: String? = nil, replyTo: String? = nil, humanize: JSONValue = .object([:]), status: JobStatus, clientMessageId: String, waMessageId: String? = nil, error: String? = nil, idempotencyKey: String? = nil, attempts: Int, createdAt: Date, updatedAt: Date, sentAt: Date? = nil) {
         self.seq = seq
         self.id = id
         self.tenantId = tenantId
@@ -71,7 +72,7 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
 }
 
 /// Where a job stands.
-public enum JobStatus: String, Sendable, Codable, CaseIterable {
+public enum JobStatus: String, Sendable, Codable, CaseIterable, DatabaseValueConvertible {
     case queued
     case sending
     case sent

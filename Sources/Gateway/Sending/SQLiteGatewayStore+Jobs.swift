@@ -95,8 +95,8 @@ extension SQLiteGatewayStore {
             var request = JobRecord.filter(JobRecord.Columns.id == id)
             if let tenantID = scope.tenantID { request = request.filter(JobRecord.Columns.tenantID == tenantID) }
             guard var job = try request.fetchOne(db) else { return nil }
-            if job.status == JobStatus.queued.rawValue {
-                job.status = JobStatus.cancelled.rawValue
+            if job.status == JobStatus.queued {
+                job.status = JobStatus.cancelled
                 job.updatedAt = now
                 try job.update(db)
             }

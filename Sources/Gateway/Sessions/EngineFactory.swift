@@ -28,10 +28,9 @@ public struct EngineFactory: Sendable {
     public static let available: [EngineKind] = [.sandbox, .web, .cloud]
 
     public func makeEngine(for session: SessionRecord, credentials: any CredentialsStore) throws -> any Engine {
-        switch EngineKind(rawValue: session.engine) {
+        switch session.engine {
         case .sandbox:
-            let options = (try? JSONDecoder().decode(SandboxOptions.self, from: Data(session.options.utf8))) ?? .init()
-            return SandboxEngine(options: options, credentials: credentials, clock: clock)
+            return SandboxEngine(options: session.options.sandbox, credentials: credentials, clock: clock)
         case .web:
             var logger = logger
             logger[metadataKey: "session"] = "\(session.id)"
@@ -42,8 +41,6 @@ public struct EngineFactory: Sendable {
             logger[metadataKey: "session"] = "\(session.id)"
             return CloudEngine(
                 credentials: credentials, transport: cloudTransport, clock: clock, timeout: cloudTimeout, logger: logger)
-        case nil:
-            throw EngineError.unsupported("the '\(session.engine)' engine")
         }
     }
 }

@@ -44,7 +44,7 @@ public actor SessionManager: Service {
         for session in try await store.allSessions() where Self.shouldRunOnBoot(session) {
             // What the last process recorded (perhaps "connected" before a crash) is stale now.
             _ = try? await store.updateSession(id: session.id) { record in
-                record.status = SessionState.starting.rawValue
+                record.status = SessionState.starting
                 record.statusDetail = nil
                 record.updatedAt = now
             }
@@ -55,7 +55,7 @@ public actor SessionManager: Service {
     }
 
     static func shouldRunOnBoot(_ session: SessionRecord) -> Bool {
-        session.status != SessionState.loggedOut.rawValue && session.status != SessionState.stopped.rawValue
+        session.status != SessionState.loggedOut && session.status != SessionState.stopped
     }
 
     /// The running engine of a session.
@@ -187,14 +187,14 @@ public actor SessionManager: Service {
             await record(.starting, detail: nil, sessionID: sessionID, runner: runner)
         case .qr(let code):
             _ = try? await store.updateSession(id: sessionID) { session in
-                session.status = SessionState.scanQR.rawValue
+                session.status = SessionState.scanQR
                 session.qr = code
                 session.updatedAt = now
             }
             try? await sink.publish(SessionEvent(sessionID: sessionID, tenantID: runner.tenantID, kind: .qr(code), at: now))
         case .pairingCode(let code):
             _ = try? await store.updateSession(id: sessionID) { session in
-                session.status = SessionState.pairingCode.rawValue
+                session.status = SessionState.pairingCode
                 session.pairingCode = code
                 session.updatedAt = now
             }
@@ -223,7 +223,7 @@ public actor SessionManager: Service {
     private nonisolated func record(_ state: SessionState, detail: String?, sessionID: String, runner: Runner) async {
         let now = clock.now
         _ = try? await store.updateSession(id: sessionID) { session in
-            session.status = state.rawValue
+            session.status = state
             session.statusDetail = detail
             session.updatedAt = now
             if state != .scanQR { session.qr = nil }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import WhatsAppProtocol
 import WharfCore
 
 /// A tenant: an organisation with its own sessions, webhook, limit and settings.
@@ -11,16 +12,12 @@ public struct TenantRecord: Codable, Sendable, Equatable, FetchableRecord, Persi
     public var id: String
     public var name: String
     public var maxSessions: Int
-    /// Free-form JSON object, kept as text.
-    public var settings: String
+    /// A free-form JSON object (the seed's "AI prompt", humanizing defaults), stored as JSON.
+    public var settings: JSONValue
     public var createdAt: Date
     public var updatedAt: Date
 
-    public var settingsValue: JSONValue {
-        (try? JSONDecoder().decode(JSONValue.self, from: Data(settings.utf8))) ?? .object([:])
-    }
-
-    public init(id: String, name: String, maxSessions: Int, settings: String, createdAt: Date, updatedAt: Date) {
+    public init(id: String, name: String, maxSessions: Int, settings: JSONValue, createdAt: Date, updatedAt: Date) {
         self.id = id
         self.name = name
         self.maxSessions = maxSessions
@@ -97,10 +94,9 @@ public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     public var id: String
     public var tenantId: String
     public var name: String
-    public var engine: String
-    /// Engine options as a JSON object (for the sandbox: `qr`, `echo`).
-    public var options: String
-    public var status: String
+    public var engine: EngineKind
+    public var options: SessionOptions
+    public var status: SessionState
     public var statusDetail: String?
     public var qr: String?
     public var pairingCode: String?
@@ -112,7 +108,7 @@ public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     public var connectedAt: Date?
     public var lastActivityAt: Date?
 
-    public init(id: String, tenantId: String, name: String, engine: String, options: String, status: String, statusDetail: String? = nil, qr: String? = nil, pairingCode: String? = nil, phone: String? = nil, jid: String? = nil, pushName: String? = nil, createdAt: Date, updatedAt: Date, connectedAt: Date? = nil, lastActivityAt: Date? = nil) {
+    public init(id: String, tenantId: String, name: String, engine: EngineKind, options: SessionOptions = SessionOptions(), status: SessionState, statusDetail: String? = nil, qr: String? = nil, pairingCode: String? = nil, phone: String? = nil, jid: String? = nil, pushName: String? = nil, createdAt: Date, updatedAt: Date, connectedAt: Date? = nil, lastActivityAt: Date? = nil) {
         self.id = id
         self.tenantId = tenantId
         self.name = name
@@ -140,7 +136,7 @@ public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
 }
 
 /// Session states as stored and shown.
-public enum SessionState: String, Sendable, Codable, CaseIterable {
+public enum SessionState: String, Sendable, Codable, CaseIterable, DatabaseValueConvertible {
     case starting
     case scanQR = "scan_qr"
     case pairingCode = "pairing_code"
@@ -149,3 +145,31 @@ public enum SessionState: String, Sendable, Codable, CaseIterable {
     case loggedOut = "logged_out"
     case stopped
 }
+
+/// A session's engine options, stored as one JSON object: the members that apply to its engine
+/// (`qr`, `echo` for the sandbox; the Cloud API's settings that are not secret), and nothing for
+/// the web engine.
+public struct SessionOptions: Codable, Sendable, Equatable {
+    /// Sandbox: link through a QR step.
+    public var qr: Bool?
+    /// Sandbox: run the echo contact.
+    public var echo: Bool?
+    public var phoneNumberId: String?
+    public var graphBaseUrl: String?
+    public var graphVersion: String?
+
+    public init() {}
+
+    public init(sandbox: SandboxOptions) {
+        qr = sandbox.requiresQRScan
+        echo = sandbox.isEchoEnabled
+    }
+
+    /// The sandbox's options (defaults for members that are not set).
+    public var sandbox: SandboxOptions {
+        SandboxOptions(requiresQRScan: qr ?? false, isEchoEnabled: echo ?? false)
+    }
+}
+
+extension EngineKind: DatabaseValueConvertible {}
+extension MessageType: DatabaseValueConvertible {}

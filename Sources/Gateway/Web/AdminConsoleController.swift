@@ -73,7 +73,7 @@ struct AdminConsoleController {
     private func overview(csrf: String) async throws -> Response {
         let sessions = try await services.store.allSessions()
         var byStatus: [String: Int] = [:]
-        for session in sessions { byStatus[session.status, default: 0] += 1 }
+        for session in sessions { byStatus[session.status.rawValue, default: 0] += 1 }
         let queue = try await services.outbox.queueSnapshot()
         let failing = try await endpointRows().filter(\.isFailing)
         let model: [String: Any] = [
@@ -106,7 +106,7 @@ struct AdminConsoleController {
             id: tenant.id, name: tenant.name, username: try await services.store.user(tenantID: tenant.id)?.username ?? "",
             maxSessions: tenant.maxSessions, sessionCount: try await services.store.sessionCount(tenantID: tenant.id),
             webhookUrl: try await services.seedWebhookURL(tenantID: tenant.id) ?? "—", created: Console.time(tenant.createdAt),
-            settings: Console.pretty(tenant.settingsValue))
+            settings: Console.pretty(tenant.settings))
     }
 
     private func tenants(csrf: String) async throws -> Response {

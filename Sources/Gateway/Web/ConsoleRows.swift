@@ -63,8 +63,8 @@ struct SessionRow {
         tenantId = session.tenantId
         self.tenantName = tenantName
         name = session.name
-        engine = session.engine
-        status = session.status
+        engine = session.engine.rawValue
+        status = session.status.rawValue
         statusDetail = session.statusDetail
         phone = session.phone ?? "—"
         pushName = session.pushName ?? ""

@@ -120,9 +120,9 @@ struct DeliveryPages {
             rows: records.map { record in
                 Row(
                     id: record.id, eventId: record.eventId, type: record.type, tenantName: names[record.tenantId] ?? record.tenantId,
-                    endpointUrl: urls[record.endpointId] ?? record.endpointId, status: record.status, label: record.label,
-                    attempts: record.attempts, lastResult: Self.lastResult(record), created: Console.time(Date(milliseconds: record.createdAt)),
-                    canRetry: record.status != DeliveryStatus.delivered.rawValue && record.status != DeliveryStatus.inflight.rawValue)
+                    endpointUrl: urls[record.endpointId] ?? record.endpointId, status: record.status.rawValue, label: record.label,
+                    attempts: record.attempts, lastResult: Self.lastResult(record), created: Console.time(record.createdAt),
+                    canRetry: record.status != DeliveryStatus.delivered && record.status != DeliveryStatus.inflight)
             },
             total: try await services.outbox.countDeliveries(matching: outbox), older: older)
         return console.page("deliveries", title: "Deliveries", kind: kind, csrf: csrf, role: role, current: "/deliveries", model: model)
@@ -138,18 +138,18 @@ struct DeliveryPages {
             ?? String(decoding: detail.payload, as: UTF8.self)
         let endpoint = try await services.outbox.endpoint(id: record.endpointId, tenantID: tenantID)
         let tenantName = try await services.store.tenant(id: record.tenantId)?.name ?? record.tenantId
-        let status = DeliveryStatus(rawValue: record.status)
+        let status = record.status
         let model = DetailModel(
             base: kind.base, isAdmin: tenantID == nil, id: record.id, eventId: record.eventId, type: record.type,
             tenantId: record.tenantId, tenantName: tenantName, endpointUrl: endpoint?.url ?? record.endpointId,
-            status: record.status, label: record.label, created: Console.time(Date(milliseconds: record.createdAt)),
-            nextAttempt: status == .pending ? Console.time(Date(milliseconds: record.nextAttemptAt)) : "—",
-            delivered: Console.time(record.deliveredAt.map(Date.init(milliseconds:))),
+            status: record.status.rawValue, label: record.label, created: Console.time(record.createdAt),
+            nextAttempt: status == .pending ? Console.time(record.nextAttemptAt) : "—",
+            delivered: Console.time(record.deliveredAt),
             canRetry: status != .delivered && status != .inflight, canDiscard: status == .pending || status == .failed,
             // Numbered in order: a manual retry starts the outbox's own count again at 1.
             attempts: detail.attempts.enumerated().map { index, attempt in
                 AttemptRow(
-                    attempt: index + 1, started: Console.time(Date(milliseconds: attempt.startedAt)), durationMs: attempt.durationMs,
+                    attempt: index + 1, started: Console.time(attempt.startedAt), durationMs: attempt.durationMs,
                     httpStatus: attempt.httpStatus.map(String.init) ?? "—", error: attempt.error ?? "",
                     response: attempt.responseSnippet ?? "")
             },

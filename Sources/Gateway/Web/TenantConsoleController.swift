@@ -98,8 +98,8 @@ struct TenantConsoleController {
             "id": session.id, "name": session.name, "engine": session.engine, "status": session.status,
             "statusDetail": session.statusDetail ?? "", "phone": row.phone, "pushName": row.pushName,
             "qr": session.qr ?? "", "pairingCode": session.pairingCode ?? "",
-            "linking": session.qr != nil || session.pairingCode != nil, "isSandbox": session.engine == EngineKind.sandbox.rawValue,
-            "isWeb": session.engine == EngineKind.web.rawValue,
+            "linking": session.qr != nil || session.pairingCode != nil, "isSandbox": session.engine == EngineKind.sandbox,
+            "isWeb": session.engine == EngineKind.web,
             "cloud": CloudSessionOptions(session).map { options in
                 [
                     "webhookUrl": services.baseURL + CloudWebhookController.path(sessionID: session.id),
@@ -128,7 +128,7 @@ struct TenantConsoleController {
     }
 
     private func settings(_ visit: Visit) async throws -> Response {
-        let settings = visit.tenant.settingsValue
+        let settings = visit.tenant.settings
         let humanize = HumanizePolicy.resolve(settings: settings.objectValue?["humanize"], overrides: nil)
         let keys = try await services.store.keys(tenantID: visit.tenant.id).filter { $0.revokedAt == nil }.map {
             KeyRow(id: $0.id, name: $0.name, prefix: $0.prefix, created: Console.time($0.createdAt), lastUsed: Console.time($0.lastUsedAt))
@@ -158,7 +158,7 @@ struct TenantConsoleController {
             for job in try await services.store.jobs(sessionID: session.id, before: nil, limit: 50) {
                 jobs.append(
                     JobRow(
-                        id: job.id, sessionName: session.name, chatId: job.chatId, type: job.kind, status: job.status, error: job.error,
+                        id: job.id, sessionName: session.name, chatId: job.chatId, type: job.kind.rawValue, status: job.status.rawValue, error: job.error,
                         attempts: job.attempts, created: Console.time(job.createdAt), sent: Console.time(job.sentAt),
                         createdAt: job.createdAt))
             }

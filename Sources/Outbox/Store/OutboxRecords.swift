@@ -5,12 +5,70 @@ import GRDB
 public typealias Milliseconds = Int64
 
 extension Date {
+    /// This time as the outbox stores it: the one conversion every millisecond column and every
+    /// SQL argument goes through.
     public var milliseconds: Milliseconds { Milliseconds((timeIntervalSince1970 * 1000).rounded()) }
     public init(milliseconds: Milliseconds) { self.init(timeIntervalSince1970: TimeInterval(milliseconds) / 1000) }
 }
 
+/// A record whose `Date` properties are stored as milliseconds since 1970 (the outbox's columns),
+/// read and written through ``Foundation/Date/milliseconds``.
+public protocol MillisecondDates: FetchableRecord, EncodableRecord {}
+
+extension MillisecondDates {
+    public static func databaseDateDecodingStrategy(for column: String) -> DatabaseDateDecodingStrategy {
+        .custom { value in Milliseconds.fromDatabaseValue(value).map(Date.init(milliseconds:)) }
+    }
+
+    public static func databaseDateEncodingStrategy(for column: String) -> DatabaseDateEncodingStrategy {
+        .custom { $0.milliseconds }
+    }
+}
+
+/// The event types an endpoint wants (`message.received`, `message.*`, `*`); empty means every
+/// type. Stored as a JSON array.
+public struct EventFilter: Sendable, Equatable, Codable, DatabaseValueConvertible {
+    public var patterns: [String]
+
+    public init(_ patterns: [String] = []) { self.patterns = patterns }
+
+    /// Whether events of `type` pass (`message.*` matches every `message.` type).
+    public func accepts(_ type: String) -> Bool {
+        patterns.isEmpty
+            || patterns.contains { pattern in
+                pattern == "*" || pattern == type || (pattern.hasSuffix(".*") && type.hasPrefix(pattern.dropLast()))
+            }
+    }
+
+    public init(from decoder: any Decoder) throws { patterns = try decoder.singleValueContainer().decode([String].self) }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(patterns)
+    }
+
+    public var databaseValue: DatabaseValue {
+        String(decoding: (try? JSONEncoder().encode(patterns)) ?? Data("[]".utf8), as: UTF8.self).databaseValue
+    }
+
+    /// `nil` (a conversion error GRDB reports) for text that is not a JSON array of strings.
+    public static func fromDatabaseValue(_ value: DatabaseValue) -> EventFilter? {
+        guard let text = String.fromDatabaseValue(value),
+            let patterns = try? JSONDecoder().decode([String].self, from: Data(text.utf8))
+        else { return nil }
+        return EventFilter(patterns)
+    }
+}
+
+/// A circuit breaker's state as the `breaker_state` column stores it.
+public enum BreakerState: String, Sendable, Codable, DatabaseValueConvertible {
+    case closed
+    case open
+    case halfOpen = "half_open"
+}
+
 /// A tenant's webhook endpoint: where deliveries go and how they are signed and authenticated.
-public struct WebhookEndpoint: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+public struct WebhookEndpoint: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord, MillisecondDates {
     public static let databaseTableName = "webhook_endpoint"
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
     public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
@@ -23,23 +81,23 @@ public struct WebhookEndpoint: Codable, Sendable, Equatable, FetchableRecord, Pe
     public var secret: String
     public var previousSecret: String?
     /// Until when deliveries are also signed with the previous secret (rotation overlap).
-    public var previousSecretUntil: Milliseconds?
+    public var previousSecretUntil: Date?
     public var headerName: String?
     public var headerValue: String?
     public var basicUser: String?
     public var basicPassword: String?
-    /// JSON array of event types (`message.received`, `message.*`); empty means every type.
-    public var eventTypes: String
+    /// The event types this endpoint receives.
+    public var eventTypes: EventFilter
     public var isEnabled: Bool
     public var disabledReason: String?
-    public var breakerState: String
+    public var breakerState: BreakerState
     public var failureStreak: Int
-    public var failingSince: Milliseconds?
-    public var nextProbeAt: Milliseconds?
-    public var lastSuccessAt: Milliseconds?
-    public var lastFailureAt: Milliseconds?
-    public var createdAt: Milliseconds
-    public var updatedAt: Milliseconds
+    public var failingSince: Date?
+    public var nextProbeAt: Date?
+    public var lastSuccessAt: Date?
+    public var lastFailureAt: Date?
+    public var createdAt: Date
+    public var updatedAt: Date
 
     public init(id: String, tenantId: String, url: String, secret: WebhookSecret, now: Date) {
         self.id = id
@@ -47,35 +105,21 @@ public struct WebhookEndpoint: Codable, Sendable, Equatable, FetchableRecord, Pe
         position = 0
         self.url = url
         self.secret = secret.encoded
-        eventTypes = "[]"
+        eventTypes = EventFilter()
         isEnabled = true
-        breakerState = "closed"
+        breakerState = .closed
         failureStreak = 0
-        createdAt = now.milliseconds
-        updatedAt = now.milliseconds
-    }
-
-    /// The event-type filter as a list.
-    public var eventTypeList: [String] {
-        (try? JSONDecoder().decode([String].self, from: Data(eventTypes.utf8))) ?? []
+        createdAt = now
+        updatedAt = now
     }
 
     /// Whether events of `type` go to this endpoint (`message.*` matches every `message.` type).
-    public func accepts(type: String) -> Bool {
-        Self.filter(eventTypeList, accepts: type)
-    }
-
-    static func filter(_ patterns: [String], accepts type: String) -> Bool {
-        patterns.isEmpty
-            || patterns.contains { pattern in
-                pattern == "*" || pattern == type || (pattern.hasSuffix(".*") && type.hasPrefix(pattern.dropLast()))
-            }
-    }
+    public func accepts(type: String) -> Bool { eventTypes.accepts(type) }
 
     /// The secrets to sign with at `now`: the current one, and the previous one during an overlap.
     public func signingSecrets(now: Date) -> [WebhookSecret] {
         var secrets = [WebhookSecret(encoded: secret)].compactMap { $0 }
-        if let previous = previousSecret, let until = previousSecretUntil, until > now.milliseconds,
+        if let previous = previousSecret, let until = previousSecretUntil, until > now,
             let old = WebhookSecret(encoded: previous)
         {
             secrets.append(old)
@@ -83,15 +127,15 @@ public struct WebhookEndpoint: Codable, Sendable, Equatable, FetchableRecord, Pe
         return secrets
     }
 
-    /// The breaker as stored.
+    /// The breaker as stored. A half-open breaker reads back as open and due for a probe: the
+    /// probe it was waiting for died with the process that sent it.
     public var breaker: CircuitBreaker {
-        let since = failingSince.map(Date.init(milliseconds:))
         let state: CircuitBreaker.State =
             switch breakerState {
-            case "open", "half_open":
-                .open(failingSince: since ?? Date(milliseconds: updatedAt), nextProbe: Date(milliseconds: nextProbeAt ?? 0))
-            default:
-                .closed(failures: failureStreak, failingSince: since)
+            case .open, .halfOpen:
+                .open(failingSince: failingSince ?? updatedAt, nextProbe: nextProbeAt ?? Date(milliseconds: 0))
+            case .closed:
+                .closed(failures: failureStreak, failingSince: failingSince)
             }
         return CircuitBreaker(state: isEnabled ? state : .disabled)
     }
@@ -123,7 +167,7 @@ public struct OutboxEvent: Sendable, Equatable {
 }
 
 /// Where a delivery stands.
-public enum DeliveryStatus: String, Sendable, Codable, CaseIterable {
+public enum DeliveryStatus: String, Sendable, Codable, CaseIterable, DatabaseValueConvertible {
     case pending
     case inflight
     case delivered
@@ -132,34 +176,36 @@ public enum DeliveryStatus: String, Sendable, Codable, CaseIterable {
 }
 
 /// One event on its way to one endpoint.
-public struct DeliveryRecord: Codable, Sendable, Equatable, FetchableRecord {
+public struct DeliveryRecord: Codable, Sendable, Equatable, FetchableRecord, MillisecondDates {
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 
     public var id: Int64
     public var eventId: String
     public var endpointId: String
     public var tenantId: String
     public var type: String
-    public var status: String
+    public var status: DeliveryStatus
     public var attempts: Int
-    public var nextAttemptAt: Milliseconds
-    public var leaseUntil: Milliseconds?
+    public var nextAttemptAt: Date
+    public var leaseUntil: Date?
     public var lastStatus: Int?
     public var lastError: String?
     public var label: String?
-    public var createdAt: Milliseconds
-    public var deliveredAt: Milliseconds?
-    public var updatedAt: Milliseconds
+    public var createdAt: Date
+    public var deliveredAt: Date?
+    public var updatedAt: Date
 }
 
 /// One attempt, as logged for the console.
-public struct DeliveryAttemptRecord: Codable, Sendable, Equatable, FetchableRecord {
+public struct DeliveryAttemptRecord: Codable, Sendable, Equatable, FetchableRecord, MillisecondDates {
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 
     public var id: Int64
     public var deliveryId: Int64
     public var attempt: Int
-    public var startedAt: Milliseconds
+    public var startedAt: Date
     public var durationMs: Int
     public var httpStatus: Int?
     public var error: String?

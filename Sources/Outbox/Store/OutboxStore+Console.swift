@@ -107,7 +107,8 @@ extension OutboxStore {
             var counts: [DeliveryStatus: Int] = [:]
             for status in DeliveryStatus.allCases { counts[status] = 0 }
             for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM delivery GROUP BY status") {
-                if let status = DeliveryStatus(rawValue: row["status"]) { counts[status] = row["n"] }
+                // A status this version does not know (written by a newer one) is left out.
+                if let status = DeliveryStatus.fromDatabaseValue(row["status"]) { counts[status] = try row.decode(Int.self, forColumn: "n") }
             }
             let oldest = try Milliseconds.fetchOne(
                 db, sql: "SELECT min(created_at) FROM delivery WHERE status IN ('pending', 'inflight')")

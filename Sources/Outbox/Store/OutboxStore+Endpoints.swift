@@ -63,12 +63,12 @@ extension OutboxStore {
         endpointID: String, breaker: CircuitBreaker, success: Bool?, now: Date, disabledReason: String? = nil
     ) async throws {
         let nowMS = now.milliseconds
-        let (state, streak, since, probe, enabled): (String, Int, Milliseconds?, Milliseconds?, Bool) =
+        let (state, streak, since, probe, enabled): (BreakerState, Int, Milliseconds?, Milliseconds?, Bool) =
             switch breaker.state {
-            case .closed(let failures, let since): ("closed", failures, since?.milliseconds, nil, true)
-            case .open(let since, let probe): ("open", 0, since.milliseconds, probe.milliseconds, true)
-            case .halfOpen(let since): ("half_open", 0, since.milliseconds, nil, true)
-            case .disabled: ("closed", 0, nil, nil, false)
+            case .closed(let failures, let since): (.closed, failures, since?.milliseconds, nil, true)
+            case .open(let since, let probe): (.open, 0, since.milliseconds, probe.milliseconds, true)
+            case .halfOpen(let since): (.halfOpen, 0, since.milliseconds, nil, true)
+            case .disabled: (.closed, 0, nil, nil, false)
             }
         try await batcher.write { db in
             try db.execute(
@@ -92,9 +92,9 @@ extension OutboxStore {
         try await writer.write { db in
             try db.execute(
                 sql: """
-                    UPDATE webhook_endpoint SET is_enabled = 1, disabled_reason = NULL, breaker_state = 'closed',
+                    UPDATE webhook_endpoint SET is_enabled = 1, disabled_reason = NULL, breaker_state = ?,
                         failure_streak = 0, failing_since = NULL, next_probe_at = NULL, updated_at = ? WHERE id = ?
-                    """, arguments: [now.milliseconds, id])
+                    """, arguments: [BreakerState.closed, now.milliseconds, id])
         }
     }
 }

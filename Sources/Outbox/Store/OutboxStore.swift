@@ -56,12 +56,13 @@ public struct OutboxStore: Sendable {
                 VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)
                 """)
         for row in endpoints {
-            let types: String = row["event_types"]
-            if types != "[]" {
-                let patterns = (try? JSONDecoder().decode([String].self, from: Data(types.utf8))) ?? []
-                guard WebhookEndpoint.filter(patterns, accepts: event.type) else { continue }
+            // Most endpoints take every type; their "[]" needs no parsing. A filter that does not
+            // read lets the event through: a delivery too many beats a lost one.
+            let types: DatabaseValue = row["event_types"]
+            if types != "[]".databaseValue, let filter = EventFilter.fromDatabaseValue(types), !filter.accepts(event.type) {
+                continue
             }
-            let endpointID: String = row["id"]
+            let endpointID = try row.decode(String.self, forColumn: "id")
             try insertDelivery.execute(arguments: [event.id, endpointID, event.tenantID, event.type, now, now, now])
             count += 1
         }

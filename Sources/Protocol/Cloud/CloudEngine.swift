@@ -13,7 +13,11 @@ public actor CloudEngine: Engine {
     public nonisolated let kind: EngineKind = .cloud
     public nonisolated let events: AsyncStream<EngineEvent>
     /// Meta hides the indicator after 25 seconds and shows it only in answer to a message.
-    public nonisolated let typingIndicator = TypingIndicator(needsInboundMessage: true, resendInterval: .seconds(20))
+    /// Phone numbers only, 4,096 characters, media by link; the typing indicator answers an
+    /// inbound message and fades after 25 s, so it is sent again every 20 s.
+    public static let capabilities = EngineCapabilities(
+        textLimit: 4096, chatKinds: [.person], mediaSource: .link, messageTypes: Set(MessageType.allCases),
+        typing: TypingIndicator(needsInboundMessage: true, resendInterval: .seconds(20)), linking: .configured)
 
     private let credentials: any CredentialsStore
     private let transport: any HTTPTransport

@@ -16,6 +16,10 @@ public protocol PhoneNumberPairing: Sendable {
 /// layer, which comes next; until then `send` reports that it is not supported.
 public actor WebEngine: Engine, PhoneNumberPairing {
     public nonisolated let kind = EngineKind.web
+    /// Linked by QR or phone code; it sends nothing until the Signal layer is built.
+    public static let capabilities = EngineCapabilities(
+        textLimit: 65_536, chatKinds: Set(EngineCapabilities.ChatKind.allCases), mediaSource: .file, messageTypes: [],
+        linking: .linkedDevice(phoneCode: true))
     public nonisolated let events: AsyncStream<EngineEvent>
     private let continuation: AsyncStream<EngineEvent>.Continuation
     private let configuration: WebEngineConfiguration
