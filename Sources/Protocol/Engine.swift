@@ -66,10 +66,12 @@ public struct TypingIndicator: Sendable, Equatable {
 }
 
 /// The engines Wharf knows.
-public enum EngineKind: String, Sendable, Codable, CaseIterable {
+public enum EngineKind: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
     case sandbox
     case web
     case cloud
+
+    public var description: String { rawValue }
 }
 
 /// A chat presence a sender can show.

@@ -88,13 +88,15 @@ extension EngineCapabilities.ChatKind {
 }
 
 /// The types of message Wharf sends; each engine says which it supports.
-public enum MessageType: String, Sendable, Codable, CaseIterable {
+public enum MessageType: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
     case text
     case image
     case video
     case audio
     case voice
     case document
+
+    public var description: String { rawValue }
 
     /// The media kind of a media type; `nil` for text.
     public var mediaKind: MediaKind? { MediaKind(rawValue: rawValue) }

@@ -72,7 +72,7 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
 }
 
 /// Where a job stands.
-public enum JobStatus: String, Sendable, Codable, CaseIterable, DatabaseValueConvertible {
+public enum JobStatus: String, Sendable, Codable, CaseIterable, DatabaseValueConvertible, CustomStringConvertible {
     case queued
     case sending
     case sent
@@ -80,4 +80,6 @@ public enum JobStatus: String, Sendable, Codable, CaseIterable, DatabaseValueCon
     case cancelled
 
     public var isFinished: Bool { self == .sent || self == .failed || self == .cancelled }
+
+    public var description: String { rawValue }
 }

@@ -136,7 +136,7 @@ public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
 }
 
 /// Session states as stored and shown.
-public enum SessionState: String, Sendable, Codable, CaseIterable, DatabaseValueConvertible {
+public enum SessionState: String, Sendable, Codable, CaseIterable, DatabaseValueConvertible, CustomStringConvertible {
     case starting
     case scanQR = "scan_qr"
     case pairingCode = "pairing_code"
@@ -144,6 +144,9 @@ public enum SessionState: String, Sendable, Codable, CaseIterable, DatabaseValue
     case disconnected
     case loggedOut = "logged_out"
     case stopped
+
+    /// The stored name (`scan_qr`), which messages quote.
+    public var description: String { rawValue }
 }
 
 /// A session's engine options, stored as one JSON object: the members that apply to its engine

@@ -167,12 +167,14 @@ public struct OutboxEvent: Sendable, Equatable {
 }
 
 /// Where a delivery stands.
-public enum DeliveryStatus: String, Sendable, Codable, CaseIterable, DatabaseValueConvertible {
+public enum DeliveryStatus: String, Sendable, Codable, CaseIterable, DatabaseValueConvertible, CustomStringConvertible {
     case pending
     case inflight
     case delivered
     case failed
     case discarded
+
+    public var description: String { rawValue }
 }
 
 /// One event on its way to one endpoint.
