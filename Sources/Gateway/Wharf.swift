@@ -129,7 +129,9 @@ public struct Wharf: Sendable {
         let application = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wharf"),
-            services: [delivery, dispatcher, sessions],
+            // Stopped in reverse: the dispatcher finishes its sends while the engines still run,
+            // then the engines stop, and the deliverer goes last, after every event is in.
+            services: [delivery, sessions, dispatcher],
             onServerRunning: { channel in
                 services.boundPort.set(channel.localAddress?.port ?? 0)
                 await onServerRunning(channel.localAddress?.port ?? 0)

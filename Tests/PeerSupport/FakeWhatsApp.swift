@@ -20,7 +20,7 @@ public final class FakeWhatsApp: @unchecked Sendable {
         process.standardOutput = output
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         if let log = ProcessInfo.processInfo.environment["FAKE_WHATSAPP_LOG"] {
-            FileManager.default.createFile(atPath: log, contents: nil)
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
             process.standardError = FileHandle(forWritingAtPath: log)
         }
         try process.run()

@@ -139,20 +139,16 @@ struct CloudWebhookController {
         case .played: level = .played
         case .failed:
             let verdict = status.errors.first.map(GraphVerdict.init) ?? .fail("WhatsApp reported the message as not sent, without a reason")
-            var job = try await services.store.job(sessionID: sessionID, waMessageID: status.messageID)
-            if case .retry = verdict, let found = job, found.status == JobStatus.sent,
-                try await dispatcher.retry(found, reason: verdict.reason)
+            let isRetryable = if case .retry = verdict { true } else { false }
+            switch try await dispatcher.recordUndelivered(
+                sessionID: sessionID, messageID: status.messageID, reason: verdict.reason, isRetryable: isRetryable)
             {
+            case .retrying:
                 return nil
+            case .failed(let job):
+                return .deliveryFailed(
+                    messageID: status.messageID, chat: chat, reason: verdict.reason, code: status.errors.first?.code, job: job)
             }
-            if let found = job, found.status != JobStatus.failed {
-                job = try await services.store.updateJob(id: found.id) { job in
-                    job.status = JobStatus.failed
-                    job.error = verdict.reason
-                    job.updatedAt = now
-                }
-            }
-            return .deliveryFailed(messageID: status.messageID, chat: chat, reason: verdict.reason, code: status.errors.first?.code, job: job)
         }
         return .receipt(MessageReceipt(messageID: status.messageID, chat: chat, level: level, timestamp: status.timestamp))
     }

@@ -84,13 +84,14 @@ struct MessageController {
         }
         router.post("/v1/jobs/:jobId/cancel") { _, context in
             let id = try context.parameters.require("jobId")
-            guard let job = try await services.store.cancelJob(id: id, scope: try context.requireIdentity().scope, now: services.clock.now)
-            else { throw Problem.notFound("job '\(id)'") }
-            guard job.status == JobStatus.cancelled else {
-                throw Problem.conflict("job '\(id)' is \(job.status); only queued jobs can be cancelled")
+            switch try await dispatcher.cancel(jobID: id, scope: try context.requireIdentity().scope) {
+            case nil:
+                throw Problem.notFound("job '\(id)'")
+            case .tooLate(let job, let isSending):
+                throw Problem.conflict("job '\(id)' is \(isSending ? "being sent" : job.status.rawValue); only queued jobs can be cancelled")
+            case .cancelled(let job):
+                return try JSONResponse.make(View(job))
             }
-            if let file = job.mediaFile { try? FileManager.default.removeItem(atPath: file) }
-            return try JSONResponse.make(View(job))
         }
     }
 

@@ -11,6 +11,11 @@ import WharfCore
 ///
 /// Jobs are rows, so a restart resumes the queue; a job caught mid-send is sent again with the
 /// same client message id. All waiting goes through the injected clock.
+///
+/// The dispatcher is the one owner of a job's life after it is queued: sent, failed, retried,
+/// cancelled and expired are its transitions and no one else writes them. Its per-session work
+/// runs as child tasks of ``run()``; on graceful shutdown a message already handed to the engine
+/// is finished and recorded, and one that was still being "typed" is handed back to the queue.
 public final class Dispatcher: Service, Sendable {
     public struct Options: Sendable {
         /// How long a job waits for its session to (re)connect before it fails.
@@ -23,18 +28,37 @@ public final class Dispatcher: Service, Sendable {
         public init() {}
     }
 
+    /// What became of a request to cancel a job.
+    public enum Cancellation: Sendable, Equatable {
+        case cancelled(JobRecord)
+        /// The job is past queued (or being sent right now, `job.status` still says queued).
+        case tooLate(JobRecord, isSending: Bool)
+    }
+
+    /// What the dispatcher made of WhatsApp's later report that a message was not delivered.
+    public enum Undelivered: Sendable, Equatable {
+        /// A passing reason: the job is queued again and nobody is told it failed.
+        case retrying
+        /// The job (when Wharf sent the message) is failed with the reason.
+        case failed(JobRecord?)
+    }
+
     private struct QueueState {
         var signal = WakeSignal()
-        var task: Task<Void, Never>?
+        var hasDrainer = false
         var bucket: TokenBucket?
         var chatReadyAt: [String: Date] = [:]
         /// Every chat waits until then (a limit of the whole number).
         var heldUntil: Date?
+        /// The job being humanized or sent now; a cancel must not race it.
+        var inFlight: String?
     }
 
     private struct State {
         var sessions: [String: QueueState] = [:]
         var waiters: [String: [WakeSignal]] = [:]
+        /// Jobs a cancel is writing right now; the queue leaves them alone until it has.
+        var cancelling: Set<String> = []
         var random: SeededRandom
         var isStopping = false
     }
@@ -47,6 +71,9 @@ public final class Dispatcher: Service, Sendable {
     private let options: Options
     private let logger: Logger
     private let state: Mutex<State>
+    /// Sessions that need a drainer task; `run()` starts one per session.
+    private let drainers: AsyncStream<String>
+    private let drainerRequests: AsyncStream<String>.Continuation
 
     public init(
         store: SQLiteGatewayStore, sessions: SessionManager, sink: any SessionEventSink, hub: SessionEventHub,
@@ -61,23 +88,26 @@ public final class Dispatcher: Service, Sendable {
         self.options = options
         self.logger = logger
         state = Mutex(State(random: SeededRandom(seed: seed)))
+        (drainers, drainerRequests) = AsyncStream.makeStream(of: String.self)
     }
 
     public func run() async throws {
         let events = hub.subscribe(sessionID: nil)
         for sessionID in try await store.sessionsWithQueuedJobs() { wake(sessionID: sessionID) }
-        await withGracefulShutdownHandler {
-            // A session that connects may have jobs waiting.
-            for await event in events.cancelOnGracefulShutdown() {
-                if case .status(.connected, _) = event.kind { wake(sessionID: event.sessionID) }
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                // A session that connects may have jobs waiting.
+                for await event in events.cancelOnGracefulShutdown() {
+                    if case .status(.connected, _) = event.kind { self.wake(sessionID: event.sessionID) }
+                }
             }
-        } onGracefulShutdown: {}
-        let tasks = state.withLock { state -> [Task<Void, Never>] in
-            state.isStopping = true
-            return state.sessions.values.compactMap(\.task)
+            for await sessionID in drainers.cancelOnGracefulShutdown() {
+                group.addTask { await self.drain(sessionID: sessionID) }
+            }
+            state.withLock { $0.isStopping = true }
+            // Drainers stop at their next step; a send under way finishes first (see `finishing`).
+            group.cancelAll()
         }
-        for task in tasks { task.cancel() }
-        for task in tasks { await task.value }
     }
 
     /// Tells a session's queue there is work (a job was enqueued, the session connected).
@@ -85,8 +115,9 @@ public final class Dispatcher: Service, Sendable {
         let signal = state.withLock { state -> WakeSignal? in
             guard !state.isStopping else { return nil }
             if state.sessions[sessionID] == nil { state.sessions[sessionID] = QueueState() }
-            if state.sessions[sessionID]?.task == nil {
-                state.sessions[sessionID]?.task = Task { await self.drain(sessionID: sessionID) }
+            if state.sessions[sessionID]?.hasDrainer == false {
+                state.sessions[sessionID]?.hasDrainer = true
+                drainerRequests.yield(sessionID)
             }
             return state.sessions[sessionID]?.signal
         }
@@ -109,6 +140,50 @@ public final class Dispatcher: Service, Sendable {
         }
         await signal.wait(until: deadline, clock: clock)
         return try await store.job(id: jobID, scope: .everything)
+    }
+
+    /// Cancels a job that has not started sending; `nil` when there is no such job in `scope`.
+    public func cancel(jobID: String, scope: AccessScope) async throws -> Cancellation? {
+        guard let job = try await store.job(id: jobID, scope: scope) else { return nil }
+        let isSending = state.withLock { state -> Bool in
+            if state.sessions[job.sessionId]?.inFlight == jobID { return true }
+            state.cancelling.insert(jobID)
+            return false
+        }
+        guard !isSending else { return .tooLate(job, isSending: true) }
+        defer { _ = state.withLock { $0.cancelling.remove(jobID) } }
+        let now = clock.now
+        guard let stored = try await store.updateJob(id: jobID, { job in
+            guard job.status == .queued else { return }
+            job.status = .cancelled
+            job.updatedAt = now
+        }) else { return nil }
+        guard stored.status == .cancelled else { return .tooLate(stored, isSending: false) }
+        removeMedia(of: stored)
+        finished(jobID)
+        return .cancelled(stored)
+    }
+
+    /// WhatsApp accepted a message and reported later that it could not be delivered (a Cloud
+    /// API `failed` status): for a passing reason the job is queued again with backoff (unless
+    /// it has used its attempts), otherwise it is failed with the reason.
+    public func recordUndelivered(sessionID: String, messageID: String, reason: String, isRetryable: Bool) async throws
+        -> Undelivered
+    {
+        guard let job = try await store.job(sessionID: sessionID, waMessageID: messageID) else { return .failed(nil) }
+        if isRetryable, job.status == .sent, job.attempts < options.maximumAttempts {
+            try await retryLater(job, reason: reason, after: nil, wholeSession: false)
+            wake(sessionID: job.sessionId)
+            return .retrying
+        }
+        guard job.status != .failed else { return .failed(job) }
+        let now = clock.now
+        let failed = try await store.updateJob(id: job.id) { job in
+            job.status = .failed
+            job.error = reason
+            job.updatedAt = now
+        }
+        return .failed(failed)
     }
 
     // MARK: One session's queue
@@ -172,7 +247,15 @@ public final class Dispatcher: Service, Sendable {
         }
         if let wait { return .at(now.addingTimeInterval(wait.timeInterval)) }
 
-        guard let job = try await store.job(seq: head.seq) else { return .now }
+        // Claimed before it is read, so that a cancel either sees it in flight or is seen here.
+        let isCancelling = state.withLock { state -> Bool in
+            guard !state.cancelling.contains(head.id) else { return true }
+            state.sessions[sessionID]?.inFlight = head.id
+            return false
+        }
+        if isCancelling { return .at(now.addingTimeInterval(0.05)) }
+        defer { state.withLock { $0.sessions[sessionID]?.inFlight = nil } }
+        guard let job = try await store.job(seq: head.seq), !job.status.isFinished else { return .now }
         let policy = HumanizePolicy.resolve(settings: settings, overrides: job.humanize)
         try await send(job, policy: policy, engine: engine)
         return .now
@@ -182,66 +265,77 @@ public final class Dispatcher: Service, Sendable {
         let now = clock.now
         var sending = job
         sending.attempts += 1
+        sending.updatedAt = now
         if policy.enabled {
             // Worth a write only when sending takes a while: the job shows as "sending" while the
             // session types. A crash at any point re-sends with the same client message id.
-            guard let updated = try await store.updateJob(id: job.id, { job in
-                job.status = JobStatus.sending
-                job.attempts += 1
-                job.updatedAt = now
-            }) else { return }
-            sending = updated
+            sending.status = .sending
+            try await store.saveJob(sending)
+            do {
+                try await humanize(sending, policy: policy, engine: engine)
+            } catch is CancellationError {
+                // Shutting down while "typing": nothing went to WhatsApp, so the job goes back (the
+                // attempt counts: the contact saw it typed).
+                let attempt = sending
+                try await finishing { try await self.store.saveJob(attempt.requeued()) }
+                throw CancellationError()
+            }
         }
+        let attempt = sending
         let chat = ChatID(job.chatId)
-        do {
-            if policy.enabled { try await humanize(sending, policy: policy, engine: engine) }
-            let sent = try await engine.send(
-                OutboundMessage(
-                    clientMessageID: sending.clientMessageId, chat: chat, content: try content(of: sending, for: engine.capabilities),
-                    replyTo: sending.replyTo))
-            let sentAt = clock.now
-            var done = sending
-            done.status = JobStatus.sent
-            done.waMessageId = sent.messageID
-            done.sentAt = sentAt
-            done.updatedAt = sentAt
-            done.error = nil
-            let attempts = sending.attempts
-            // The job's new state and its message.sent event share one group commit.
-            async let stored = store.updateJob(id: job.id) { job in
-                job.status = JobStatus.sent
-                job.waMessageId = sent.messageID
-                job.sentAt = sentAt
-                job.updatedAt = sentAt
-                job.attempts = attempts
-                job.error = nil
+        let message = OutboundMessage(
+            clientMessageID: sending.clientMessageId, chat: chat, content: try content(of: sending, for: engine.capabilities),
+            replyTo: sending.replyTo)
+        // Once the message is handed over, its outcome is recorded even during shutdown.
+        try await finishing {
+            do {
+                let sent = try await engine.send(message)
+                try await self.sent(attempt, as: sent, gap: policy.enabled ? policy.gapMs : nil)
+            } catch let error as EngineError where error == .notConnected {
+                // Back in the queue; it waits for the session to come back, and a lost connection
+                // costs it no attempt.
+                try await self.store.saveJob(job.requeued())
+            } catch EngineError.temporary(let reason, let retryAfter, let wholeSession)
+                where attempt.attempts < self.options.maximumAttempts
+            {
+                try await self.retryLater(attempt, reason: reason, after: retryAfter, wholeSession: wholeSession)
+            } catch EngineError.temporary(let reason, _, _) {
+                try await self.fail(attempt, reason: "\(reason); gave up after \(attempt.attempts) attempts")
+            } catch {
+                try await self.fail(attempt, reason: "\(error)")
             }
-            async let published: Void = sink.publish(
-                SessionEvent(sessionID: job.sessionId, tenantID: job.tenantId, kind: .messageSent(done, messageID: sent.messageID), at: sentAt))
-            _ = try await stored
-            try await published
-            removeMedia(of: done)
-            if policy.enabled {
-                state.withLock { $0.sessions[job.sessionId]?.chatReadyAt[job.chatId] = sentAt.addingTimeInterval(Double(policy.gapMs) / 1000) }
-            }
-            finished(job.id)
-        } catch let error as EngineError where error == .notConnected {
-            // Back in the queue; it waits for the session to come back, and a lost connection costs
-            // it no attempt.
-            let attempts = job.attempts
-            try await store.updateJob(id: job.id) { job in
-                job.status = JobStatus.queued
-                job.attempts = attempts
-            }
-        } catch EngineError.temporary(let reason, let retryAfter, let wholeSession) where sending.attempts < options.maximumAttempts {
-            try await retryLater(sending, reason: reason, after: retryAfter, wholeSession: wholeSession)
-        } catch EngineError.temporary(let reason, _, _) {
-            try await fail(sending, reason: "\(reason); gave up after \(sending.attempts) attempts")
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch {
-            try await fail(sending, reason: "\(error)")
         }
+    }
+
+    /// Records a sent job and its `message.sent` event (they share one group commit), then lets the
+    /// chat rest for `gap` milliseconds.
+    private func sent(_ job: JobRecord, as sent: SentMessage, gap: Int?) async throws {
+        let sentAt = clock.now
+        var record = job
+        record.status = .sent
+        record.waMessageId = sent.messageID
+        record.sentAt = sentAt
+        record.updatedAt = sentAt
+        record.error = nil
+        let done = record
+        async let stored: Void = store.saveJob(done)
+        async let published: Void = sink.publish(
+            SessionEvent(
+                sessionID: done.sessionId, tenantID: done.tenantId, kind: .messageSent(done, messageID: sent.messageID), at: sentAt))
+        try await stored
+        try await published
+        removeMedia(of: done)
+        if let gap {
+            state.withLock { $0.sessions[done.sessionId]?.chatReadyAt[done.chatId] = sentAt.addingTimeInterval(Double(gap) / 1000) }
+        }
+        finished(done.id)
+    }
+
+    /// Runs `work` to its end even when the calling task is cancelled (graceful shutdown): what
+    /// WhatsApp was told must be written down. The task is awaited here, so nothing outlives the
+    /// dispatcher's `run()`.
+    private func finishing(_ work: @escaping @Sendable () async throws -> Void) async throws {
+        try await Task { try await work() }.value
     }
 
     /// Reads, shows "typing…" for a time that grows with the text, pauses. None of these steps may
@@ -291,17 +385,15 @@ public final class Dispatcher: Service, Sendable {
     /// less than the service's `Retry-After`.
     private func retryLater(_ job: JobRecord, reason: String, after retryAfter: Duration?, wholeSession: Bool) async throws {
         let now = clock.now
-        let attempts = job.attempts
-        try await store.updateJob(id: job.id) { stored in
-            stored.status = JobStatus.queued
-            stored.waMessageId = nil
-            stored.attempts = attempts
-            stored.error = reason
-            stored.updatedAt = now
-        }
+        var retried = job.requeued()
+        retried.waMessageId = nil
+        retried.error = reason
+        retried.updatedAt = now
+        try await store.saveJob(retried)
         state.withLock { state in
             let backoff = ReconnectBackoff.delay(
-                attempt: attempts - 1, base: options.firstRetryDelay, maximum: options.maximumRetryDelay, jitter: 0.2, using: &state.random)
+                attempt: job.attempts - 1, base: options.firstRetryDelay, maximum: options.maximumRetryDelay, jitter: 0.2,
+                using: &state.random)
             let until = now.addingTimeInterval(max(backoff.timeInterval, retryAfter?.timeInterval ?? 0))
             if state.sessions[job.sessionId] == nil { state.sessions[job.sessionId] = QueueState() }
             if wholeSession {
@@ -310,48 +402,40 @@ public final class Dispatcher: Service, Sendable {
                 state.sessions[job.sessionId]?.chatReadyAt[job.chatId] = until
             }
         }
-        logger.info("send deferred", metadata: ["job": "\(job.id)", "attempt": "\(attempts)", "reason": "\(reason)"])
+        logger.info("send deferred", metadata: ["job": "\(job.id)", "attempt": "\(job.attempts)", "reason": "\(reason)"])
     }
 
-    /// A job WhatsApp accepted and then reported as not sent for a passing reason (a Cloud API
-    /// status with a rate-limit code): queued again with backoff, unless it has used its attempts.
-    ///
-    /// - Returns: whether the job goes again; `false` means the caller should fail it.
-    public func retry(_ job: JobRecord, reason: String) async throws -> Bool {
-        guard job.attempts < options.maximumAttempts else { return false }
-        try await retryLater(job, reason: reason, after: nil, wholeSession: false)
-        wake(sessionID: job.sessionId)
-        return true
-    }
-
-    /// Fails jobs that waited longer than allowed for a disconnected session; says when the next will.
+    /// Fails the jobs that waited longer than allowed for a disconnected session (one UPDATE);
+    /// says when the next one will.
     private func expireHeld(session: SessionRecord, now: Date) async throws -> Next {
         let limit = options.holdWhileDisconnected.timeInterval
-        var nextExpiry: Date?
-        for job in try await store.jobs(sessionID: session.id, before: nil, limit: 10_000)
-        where job.status == JobStatus.queued || job.status == JobStatus.sending {
-            let expiry = job.createdAt.addingTimeInterval(limit)
-            if expiry <= now {
-                try await fail(job, reason: "the session was not connected for \(Int(limit)) seconds (status: \(session.status))")
-            } else {
-                nextExpiry = min(nextExpiry ?? expiry, expiry)
-            }
-        }
-        return nextExpiry.map(Next.at) ?? .whenWoken
+        let reason = "the session was not connected for \(Int(limit)) seconds (status: \(session.status))"
+        let expired = try await store.failJobs(
+            sessionID: session.id, createdBefore: now.addingTimeInterval(-limit), reason: reason, now: now)
+        for job in expired { await announceFailure(of: job, reason: reason, at: now) }
+        let oldest = try await store.oldestUnfinishedJob(sessionID: session.id)
+        return oldest.map { .at($0.addingTimeInterval(limit)) } ?? .whenWoken
     }
 
     private func fail(_ job: JobRecord, reason: String) async throws {
         let now = clock.now
-        let attempts = job.attempts
-        guard let failed = try await store.updateJob(id: job.id, { job in
-            job.status = JobStatus.failed
-            job.attempts = max(job.attempts, attempts)
-            job.error = reason
-            job.updatedAt = now
-        }) else { return }
-        removeMedia(of: failed)
-        try? await sink.publish(
-            SessionEvent(sessionID: job.sessionId, tenantID: job.tenantId, kind: .messageFailed(failed, reason: reason), at: now))
+        var failed = job
+        failed.status = .failed
+        failed.error = reason
+        failed.updatedAt = now
+        try await store.saveJob(failed)
+        await announceFailure(of: failed, reason: reason, at: now)
+    }
+
+    /// The failed job's `message.failed` event, its media removed, its waiters told.
+    private func announceFailure(of job: JobRecord, reason: String, at now: Date) async {
+        removeMedia(of: job)
+        do {
+            try await sink.publish(
+                SessionEvent(sessionID: job.sessionId, tenantID: job.tenantId, kind: .messageFailed(job, reason: reason), at: now))
+        } catch {
+            logger.error("message.failed event not stored", metadata: ["job": "\(job.id)", "error": "\(error)"])
+        }
         finished(job.id)
     }
 
@@ -374,14 +458,20 @@ public final class Dispatcher: Service, Sendable {
     }
 
     private func removeMedia(of job: JobRecord) {
-        if let file = job.mediaFile { try? FileManager.default.removeItem(atPath: file) }
+        guard let file = job.mediaFile, FileManager.default.fileExists(atPath: file) else { return }
+        do {
+            try FileManager.default.removeItem(atPath: file)
+        } catch {
+            logger.warning("media of a finished job not removed", metadata: ["job": "\(job.id)", "error": "\(error)"])
+        }
     }
 }
 
-extension JSONValue {
-    /// Parses JSON text; `nil` when it is not JSON.
-    init?(json text: String) {
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else { return nil }
-        self = value
+extension JobRecord {
+    /// The job back in the queue, as it was before this attempt.
+    fileprivate func requeued() -> JobRecord {
+        var job = self
+        job.status = .queued
+        return job
     }
 }

@@ -51,18 +51,22 @@ extension SQLiteGatewayStore {
         }
     }
 
-    /// The oldest unfinished job of each chat of a session (the heads of the per-chat queues), as
-    /// `(seq, chat)` pairs in queue order: cheap to read on every step of the dispatcher.
-    public func queueHeads(sessionID: String) async throws -> [(seq: Int64, chatID: String, createdAt: Date)] {
+    /// The oldest unfinished job of each chat of a session (the heads of the per-chat queues), in
+    /// queue order: cheap to read on every step of the dispatcher.
+    public func queueHeads(sessionID: String) async throws -> [QueueHead] {
         try await writer.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT seq, chat_id, created_at FROM job WHERE seq IN (
-                        SELECT min(seq) FROM job WHERE session_id = ? AND status IN ('queued', 'sending') GROUP BY chat_id)
+                    SELECT seq, id, chat_id FROM job WHERE seq IN (
+                        SELECT min(seq) FROM job WHERE session_id = ? AND status IN (?, ?) GROUP BY chat_id)
                     ORDER BY seq
-                    """, arguments: [sessionID]
-            ).map { ($0["seq"], $0["chat_id"], $0["created_at"]) }
+                    """, arguments: [sessionID, JobStatus.queued, JobStatus.sending]
+            ).map { row in
+                QueueHead(
+                    seq: try row.decode(forColumn: "seq"), id: try row.decode(forColumn: "id"),
+                    chatID: try row.decode(forColumn: "chat_id"))
+            }
         }
     }
 
@@ -74,7 +78,8 @@ extension SQLiteGatewayStore {
     /// Sessions that have unfinished jobs.
     public func sessionsWithQueuedJobs() async throws -> [String] {
         try await writer.read { db in
-            try String.fetchAll(db, sql: "SELECT DISTINCT session_id FROM job WHERE status IN ('queued', 'sending')")
+            try String.fetchAll(
+                db, sql: "SELECT DISTINCT session_id FROM job WHERE status IN (?, ?)", arguments: [JobStatus.queued, JobStatus.sending])
         }
     }
 
@@ -89,18 +94,39 @@ extension SQLiteGatewayStore {
         }
     }
 
-    /// Cancels a job that has not started sending; `nil` if it does not exist, the job as it is otherwise.
-    public func cancelJob(id: String, scope: AccessScope, now: Date) async throws -> JobRecord? {
-        try await writer.write { db in
-            var request = JobRecord.filter(JobRecord.Columns.id == id)
-            if let tenantID = scope.tenantID { request = request.filter(JobRecord.Columns.tenantID == tenantID) }
-            guard var job = try request.fetchOne(db) else { return nil }
-            if job.status == JobStatus.queued {
-                job.status = JobStatus.cancelled
-                job.updatedAt = now
+    /// Stores a job as the dispatcher changed it (the dispatcher is the only writer of a queued
+    /// job); a job deleted meanwhile (its session went) stays deleted.
+    public func saveJob(_ job: JobRecord) async throws {
+        try await batcher.write { db in
+            do {
                 try job.update(db)
+            } catch RecordError.recordNotFound {
+                return
             }
-            return job
+        }
+    }
+
+    /// Fails a session's unfinished jobs created before `cutoff`, in one statement.
+    ///
+    /// - Returns: the failed jobs.
+    public func failJobs(sessionID: String, createdBefore cutoff: Date, reason: String, now: Date) async throws -> [JobRecord] {
+        try await batcher.write { db in
+            try JobRecord.fetchAll(
+                db,
+                sql: """
+                    UPDATE job SET status = ?, error = ?, updated_at = ?
+                    WHERE session_id = ? AND status IN (?, ?) AND created_at <= ? RETURNING *
+                    """,
+                arguments: [JobStatus.failed, reason, now, sessionID, JobStatus.queued, JobStatus.sending, cutoff])
+        }
+    }
+
+    /// When the oldest unfinished job of a session was created.
+    public func oldestUnfinishedJob(sessionID: String) async throws -> Date? {
+        try await writer.read { db in
+            try Date.fetchOne(
+                db, sql: "SELECT min(created_at) FROM job WHERE session_id = ? AND status IN (?, ?)",
+                arguments: [sessionID, JobStatus.queued, JobStatus.sending])
         }
     }
 
@@ -128,7 +154,7 @@ extension SQLiteGatewayStore {
                 try db.execute(
                     sql: "UPDATE chat_read_marker SET is_read = 1 WHERE session_id = ? AND chat_id = ?", arguments: [sessionID, chatID])
             }
-            return ReadMarker(messageID: row["message_id"], isUnread: !row["is_read"])
+            return ReadMarker(messageID: try row.decode(forColumn: "message_id"), isUnread: !(try row.decode(Bool.self, forColumn: "is_read")))
         }
     }
 
@@ -139,6 +165,13 @@ extension SQLiteGatewayStore {
                 .fetchOne(db)
         }
     }
+}
+
+/// The oldest unfinished job of one chat.
+public struct QueueHead: Sendable, Equatable {
+    public var seq: Int64
+    public var id: String
+    public var chatID: String
 }
 
 /// A chat's newest inbound message, as the dispatcher sees it.

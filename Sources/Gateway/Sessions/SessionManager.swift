@@ -1,20 +1,38 @@
 import Foundation
-import Synchronization
 import Logging
 import ServiceLifecycle
+import Synchronization
 import WhatsAppProtocol
 import WharfCore
 
 /// Runs one engine per stored session: starts them all on boot, passes their events on,
 /// reconnects dropped ones with backoff, and stops them on shutdown.
+///
+/// It is the one writer of a session's status. Each engine is driven by a child task of ``run()``
+/// (connect, then its events, reconnecting after a drop), so when `run()` returns on shutdown no
+/// engine and no reconnect timer is left behind.
 public actor SessionManager: Service {
+    /// One engine and the task that drives it; replaced as a whole on restart.
     private final class Runner: Sendable {
-        let engine: any Engine
+        let sessionID: String
         let tenantID: String
-        let task: Mutex<Task<Void, Never>?> = Mutex(nil)
-        init(engine: any Engine, tenantID: String) {
-            self.engine = engine
+        let engine: any Engine
+        /// Fired when the runner is replaced or stopped, which ends a backoff wait early.
+        let retirement = WakeSignal()
+        private let retired = Atomic<Bool>(false)
+        let backoff = Mutex(ReconnectBackoff())
+
+        init(sessionID: String, tenantID: String, engine: any Engine) {
+            self.sessionID = sessionID
             self.tenantID = tenantID
+            self.engine = engine
+        }
+
+        var isRetired: Bool { retired.load(ordering: .acquiring) }
+
+        func retire() {
+            retired.store(true, ordering: .releasing)
+            retirement.fire()
         }
     }
 
@@ -25,7 +43,10 @@ public actor SessionManager: Service {
     private let clock: any WharfClock
     private let logger: Logger
     private var runners: [String: Runner] = [:]
-    private var backoffs: [String: ReconnectBackoff] = [:]
+    private var isStopping = false
+    /// Runners to drive; `run()` gives each a child task.
+    private let started: AsyncStream<Runner>
+    private let starting: AsyncStream<Runner>.Continuation
 
     public init(
         store: any SessionStore, credentials: @escaping @Sendable (String) -> any CredentialsStore,
@@ -37,33 +58,40 @@ public actor SessionManager: Service {
         self.sink = sink
         self.clock = clock
         self.logger = logger
+        (started, starting) = AsyncStream.makeStream(of: Runner.self)
     }
 
     public func run() async throws {
         let now = clock.now
         for session in try await store.allSessions() where Self.shouldRunOnBoot(session) {
             // What the last process recorded (perhaps "connected" before a crash) is stale now.
-            _ = try? await store.updateSession(id: session.id) { record in
-                record.status = SessionState.starting
+            await update(session.id, "mark starting") { record in
+                record.status = .starting
                 record.statusDetail = nil
                 record.updatedAt = now
             }
-            start(session)
+            await start(session)
         }
-        try? await gracefulShutdown()
-        await stopAll()
+        await withDiscardingTaskGroup { group in
+            for await runner in started.cancelOnGracefulShutdown() {
+                group.addTask { await self.drive(runner) }
+            }
+            // Every engine's event stream finishes once it is shut down, which ends its task.
+            await stopAll()
+        }
     }
 
     static func shouldRunOnBoot(_ session: SessionRecord) -> Bool {
-        session.status != SessionState.loggedOut && session.status != SessionState.stopped
+        session.status != .loggedOut && session.status != .stopped
     }
 
     /// The running engine of a session.
     public func engine(for sessionID: String) -> (any Engine)? { runners[sessionID]?.engine }
 
     /// Starts (or restarts) the engine of `session`.
-    public func start(_ session: SessionRecord) {
-        if let old = runners.removeValue(forKey: session.id) { retire(old) }
+    public func start(_ session: SessionRecord) async {
+        if let old = runners.removeValue(forKey: session.id) { await stop(old) }
+        guard !isStopping else { return }
         let engine: any Engine
         do {
             engine = try factory.makeEngine(for: session, credentials: credentials(session.id))
@@ -71,23 +99,15 @@ public actor SessionManager: Service {
             logger.error("cannot start session", metadata: ["session": "\(session.id)", "error": "\(error)"])
             return
         }
-        let runner = Runner(engine: engine, tenantID: session.tenantId)
+        let runner = Runner(sessionID: session.id, tenantID: session.tenantId, engine: engine)
         runners[session.id] = runner
-        backoffs[session.id] = ReconnectBackoff()
-        let sessionID = session.id
-        runner.task.withLock {
-            $0 = Task { await self.drive(sessionID: sessionID, runner: runner) }
-        }
+        starting.yield(runner)
     }
 
     /// Restarts a session from its stored record.
     public func restart(sessionID: String) async throws {
         guard let session = try await store.session(id: sessionID, scope: .everything) else { return }
-        if let old = runners.removeValue(forKey: sessionID) {
-            await old.engine.shutdown()
-            retire(old)
-        }
-        start(session)
+        await start(session)
     }
 
     /// Unlinks the session's device and stops its engine; the caller deletes the row. Returns
@@ -95,7 +115,7 @@ public actor SessionManager: Service {
     @discardableResult
     public func logout(sessionID: String) async -> Bool {
         guard let runner = runners.removeValue(forKey: sessionID) else { return false }
-        backoffs[sessionID] = nil
+        runner.retire()
         var told = true
         do {
             try await runner.engine.logout()
@@ -104,7 +124,6 @@ public actor SessionManager: Service {
             logger.warning("logout failed", metadata: ["session": "\(sessionID)", "error": "\(error)"])
         }
         await runner.engine.shutdown()
-        retire(runner)
         return told
     }
 
@@ -116,148 +135,150 @@ public actor SessionManager: Service {
         let detail = told
             ? "logged out through the API"
             : "logged out here only: WhatsApp could not be told, so remove the device on the phone too"
-        await record(.loggedOut, detail: detail, sessionID: sessionID, runner: runner)
+        await record(.loggedOut, detail: detail, runner: runner, evenIfRetired: true)
         return true
     }
 
     /// Stops every engine, keeping credentials, for shutdown.
     public func stopAll() async {
+        isStopping = true
         let all = runners
         runners = [:]
-        for (_, runner) in all {
-            await runner.engine.disconnect()
-            await runner.engine.shutdown()
-            retire(runner)
-        }
-        for (_, runner) in all {
-            await runner.task.withLock { $0 }?.value
-        }
+        for runner in all.values { await stop(runner) }
     }
 
-    private func retire(_ runner: Runner) {
-        runner.task.withLock { $0?.cancel() }
+    private func stop(_ runner: Runner) async {
+        runner.retire()
+        await runner.engine.disconnect()
+        await runner.engine.shutdown()
     }
 
     // MARK: Driving one engine
 
-    private nonisolated func drive(sessionID: String, runner: Runner) async {
-        await connect(sessionID: sessionID, runner: runner)
+    private nonisolated func drive(_ runner: Runner) async {
+        await connect(runner)
         for await event in runner.engine.events {
-            if Task.isCancelled { break }
-            await handle(event, sessionID: sessionID, runner: runner)
+            // A replaced engine's last words are not the session's any more.
+            if runner.isRetired { break }
+            await handle(event, runner: runner)
         }
     }
 
-    private nonisolated func connect(sessionID: String, runner: Runner) async {
-        do {
-            try await runner.engine.connect()
-        } catch {
-            logger.warning("connect failed", metadata: ["session": "\(sessionID)", "error": "\(error)"])
-            await record(.disconnected, detail: "\(error)", sessionID: sessionID, runner: runner)
-            await scheduleReconnect(sessionID: sessionID, runner: runner)
+    /// Connects, and after a failure waits out the backoff and tries again, until it works or the
+    /// runner is retired.
+    private nonisolated func connect(_ runner: Runner) async {
+        while !runner.isRetired {
+            do {
+                try await runner.engine.connect()
+                return
+            } catch {
+                logger.warning("connect failed", metadata: ["session": "\(runner.sessionID)", "error": "\(error)"])
+                await record(.disconnected, detail: "\(error)", runner: runner)
+                guard await waitBeforeReconnecting(runner) else { return }
+            }
         }
     }
 
-    private nonisolated func handle(_ event: EngineEvent, sessionID: String, runner: Runner) async {
+    /// Waits out the backoff; `false` when the runner was retired meanwhile.
+    private nonisolated func waitBeforeReconnecting(_ runner: Runner) async -> Bool {
+        guard !runner.isRetired else { return false }
+        let delay = runner.backoff.withLock { $0.nextDelay() }
+        logger.info("reconnecting", metadata: ["session": "\(runner.sessionID)", "in_ms": "\(delay.milliseconds)"])
+        await runner.retirement.wait(until: clock.now.addingTimeInterval(delay.timeInterval), clock: clock)
+        return !runner.isRetired
+    }
+
+    private nonisolated func handle(_ event: EngineEvent, runner: Runner) async {
         switch event {
         case .status(let status):
-            await handleStatus(status, sessionID: sessionID, runner: runner)
+            await handleStatus(status, runner: runner)
         case .message(let message, let ack):
             do {
                 try await sink.publish(
-                    SessionEvent(sessionID: sessionID, tenantID: runner.tenantID, kind: .message(message), at: clock.now))
+                    SessionEvent(sessionID: runner.sessionID, tenantID: runner.tenantID, kind: .message(message), at: clock.now))
                 await ack()
             } catch {
                 // Not acknowledged: the engine (and WhatsApp) will deliver it again.
-                logger.error("inbound message not stored", metadata: ["session": "\(sessionID)", "error": "\(error)"])
+                logger.error("inbound message not stored", metadata: ["session": "\(runner.sessionID)", "error": "\(error)"])
             }
         case .receipt(let receipt):
-            try? await sink.publish(
-                SessionEvent(sessionID: sessionID, tenantID: runner.tenantID, kind: .receipt(receipt), at: clock.now))
+            await publish(.receipt(receipt), runner: runner)
         case .presence(let presence):
-            try? await sink.publish(
-                SessionEvent(sessionID: sessionID, tenantID: runner.tenantID, kind: .presence(presence), at: clock.now))
+            await publish(.presence(presence), runner: runner)
         }
     }
 
-    private nonisolated func handleStatus(_ status: SessionStatus, sessionID: String, runner: Runner) async {
+    private nonisolated func handleStatus(_ status: SessionStatus, runner: Runner) async {
         let now = clock.now
         switch status {
         case .connecting:
-            await record(.starting, detail: nil, sessionID: sessionID, runner: runner)
+            await record(.starting, detail: nil, runner: runner)
         case .qr(let code):
-            _ = try? await store.updateSession(id: sessionID) { session in
-                session.status = SessionState.scanQR
+            await update(runner.sessionID, "store the QR code") { session in
+                session.status = .scanQR
                 session.qr = code
                 session.updatedAt = now
             }
-            try? await sink.publish(SessionEvent(sessionID: sessionID, tenantID: runner.tenantID, kind: .qr(code), at: now))
+            await publish(.qr(code), runner: runner)
         case .pairingCode(let code):
-            _ = try? await store.updateSession(id: sessionID) { session in
-                session.status = SessionState.pairingCode
+            await update(runner.sessionID, "store the pairing code") { session in
+                session.status = .pairingCode
                 session.pairingCode = code
                 session.updatedAt = now
             }
-            try? await sink.publish(
-                SessionEvent(sessionID: sessionID, tenantID: runner.tenantID, kind: .pairingCode(code), at: now))
+            await publish(.pairingCode(code), runner: runner)
         case .connected(let account):
-            await resetBackoff(sessionID: sessionID)
-            _ = try? await store.updateSession(id: sessionID) { session in
+            runner.backoff.withLock { $0.reset() }
+            await update(runner.sessionID, "store the account") { session in
                 session.phone = account.phone
                 session.jid = account.jid
                 session.pushName = account.pushName
                 session.connectedAt = now
                 session.lastActivityAt = now
             }
-            await record(.connected, detail: nil, sessionID: sessionID, runner: runner)
+            await record(.connected, detail: nil, runner: runner)
         case .disconnected(let reason):
-            await record(.disconnected, detail: reason, sessionID: sessionID, runner: runner)
-            await scheduleReconnect(sessionID: sessionID, runner: runner)
+            await record(.disconnected, detail: reason, runner: runner)
+            if await waitBeforeReconnecting(runner) { await connect(runner) }
         case .loggedOut(let reason):
-            await record(.loggedOut, detail: reason, sessionID: sessionID, runner: runner)
+            await record(.loggedOut, detail: reason, runner: runner)
         case .stopped(let reason):
-            await record(.stopped, detail: reason, sessionID: sessionID, runner: runner)
+            await record(.stopped, detail: reason, runner: runner)
         }
     }
 
-    private nonisolated func record(_ state: SessionState, detail: String?, sessionID: String, runner: Runner) async {
+    /// Stores a session's new state and announces it (`session.status`).
+    private nonisolated func record(_ state: SessionState, detail: String?, runner: Runner, evenIfRetired: Bool = false) async {
+        guard evenIfRetired || !runner.isRetired else { return }
         let now = clock.now
-        _ = try? await store.updateSession(id: sessionID) { session in
+        await update(runner.sessionID, "store the status") { session in
             session.status = state
             session.statusDetail = detail
             session.updatedAt = now
             if state != .scanQR { session.qr = nil }
             if state != .pairingCode { session.pairingCode = nil }
         }
-        try? await sink.publish(
-            SessionEvent(sessionID: sessionID, tenantID: runner.tenantID, kind: .status(state, detail: detail), at: now))
+        await publish(.status(state, detail: detail), runner: runner)
     }
 
-    private func resetBackoff(sessionID: String) {
-        backoffs[sessionID]?.reset()
-    }
-
-    private func nextDelay(sessionID: String) -> Duration? {
-        guard runners[sessionID] != nil else { return nil }
-        return backoffs[sessionID]?.nextDelay()
-    }
-
-    /// Waits out the backoff, then connects again, unless the session was stopped meanwhile.
-    private nonisolated func scheduleReconnect(sessionID: String, runner: Runner) async {
-        guard let delay = await nextDelay(sessionID: sessionID) else { return }
-        logger.info("reconnecting", metadata: ["session": "\(sessionID)", "in_ms": "\(delay.milliseconds)"])
-        Task {
-            do {
-                try await clock.sleep(for: delay)
-            } catch {
-                return
-            }
-            guard await self.isCurrent(runner, sessionID: sessionID) else { return }
-            await self.connect(sessionID: sessionID, runner: runner)
+    /// Applies `change` to the session row; a failure is logged (the session goes on).
+    private nonisolated func update(
+        _ sessionID: String, _ what: String, _ change: @escaping @Sendable (inout SessionRecord) -> Void
+    ) async {
+        do {
+            _ = try await store.updateSession(id: sessionID, change)
+        } catch {
+            logger.error("session not updated", metadata: ["session": "\(sessionID)", "step": "\(what)", "error": "\(error)"])
         }
     }
 
-    private func isCurrent(_ runner: Runner, sessionID: String) -> Bool {
-        runners[sessionID] === runner
+    /// Commits an event of the session to the outbox; a failure is logged (status events and
+    /// receipts are not redelivered by WhatsApp, so there is nothing more to do).
+    private nonisolated func publish(_ kind: SessionEvent.Kind, runner: Runner) async {
+        do {
+            try await sink.publish(SessionEvent(sessionID: runner.sessionID, tenantID: runner.tenantID, kind: kind, at: clock.now))
+        } catch {
+            logger.error("session event not stored", metadata: ["session": "\(runner.sessionID)", "error": "\(error)"])
+        }
     }
 }
