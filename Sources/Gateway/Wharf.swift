@@ -96,11 +96,15 @@ public struct Wharf: Sendable {
         let delivery = DeliveryService(
             store: outbox, sender: sender ?? curl, clock: clock, options: deliveryOptions,
             logger: logger,
-            onDisabled: { endpoint, reason in
-                try? await OutboxEventSink.announceDisabled(endpoint, reason: reason, outbox: outbox, store: store, clock: clock)
+            onDisabled: { [logger] endpoint, reason in
+                do {
+                    try await OutboxEventSink.announceDisabled(endpoint, reason: reason, outbox: outbox, store: store, clock: clock)
+                } catch {
+                    logger.error("webhook.disabled event not stored", metadata: ["endpoint": "\(endpoint.id)", "error": "\(error)"])
+                }
             })
         let events = SessionEventHub()
-        let sink = OutboxEventSink(outbox: outbox, store: store, delivery: delivery, hub: events, clock: clock)
+        let sink = OutboxEventSink(outbox: outbox, store: store, delivery: delivery, hub: events, clock: clock, logger: logger)
         let sessions = SessionManager(
             store: store, credentials: { store.credentials(sessionID: $0) },
             factory: EngineFactory(
@@ -148,7 +152,7 @@ public struct Wharf: Sendable {
         let authenticator = Authenticator(
             store: services.store, tokens: services.tokens, webSessions: services.webSessions,
             adminKeyDigest: services.configuration.adminAPIKey.map { SHA256.hash(data: Data($0.utf8)) },
-            clock: services.clock)
+            clock: services.clock, logger: services.logger)
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: ProblemMiddleware())
         router.add(

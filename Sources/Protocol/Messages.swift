@@ -150,7 +150,10 @@ public struct PresenceUpdate: Sendable, Codable, Equatable {
 public enum EngineError: Error, Equatable, CustomStringConvertible {
     case notConnected
     case loggedOut
+    /// WhatsApp (or the Cloud API) refused the request.
     case rejected(String)
+    /// The request cannot be carried out as asked; nothing was sent (the reason says why).
+    case invalidRequest(String)
     case unsupported(String)
     /// WhatsApp did not answer a request in time.
     case timedOut(String)
@@ -158,6 +161,10 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
     /// service said so; `affectsWholeSession` when every chat of the session must wait (a limit of
     /// the number, not of one recipient).
     case temporary(String, retryAfter: Duration? = nil, affectsWholeSession: Bool = false)
+    /// What the engine stored for this session cannot be read back (a damaged row, another
+    /// encryption key): this session cannot run until it is linked again; connecting again will
+    /// not help, and nothing else is affected.
+    case unreadableState(String)
 
     public var description: String {
         switch self {
@@ -166,7 +173,9 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
         case .notConnected: "the session is not connected to WhatsApp"
         case .loggedOut: "the session is logged out; link it again"
         case .rejected(let reason): "WhatsApp rejected the request: \(reason)"
+        case .invalidRequest(let reason): reason
         case .unsupported(let what): "this engine does not support \(what)"
+        case .unreadableState(let what): what
         }
     }
 }

@@ -107,4 +107,19 @@ import WharfCore
         #expect(await credentials.values[DeviceCredentials.storageKey] == Data("not json".utf8))
         await engine.shutdown()
     }
+
+    @Test func storedKeysOfTheWrongLengthAreAnErrorNotACrash() async throws {
+        let credentials = MemoryCredentials()
+        var json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(DeviceCredentials.generate())) as? [String: Any])
+        json["identityKey"] = Data(repeating: 7, count: 31).base64EncodedString()
+        try await credentials.setValue(try JSONSerialization.data(withJSONObject: json), forKey: DeviceCredentials.storageKey)
+        let engine = WebEngine(configuration: WebEngineConfiguration(), credentials: credentials, clock: ManualClock())
+        do {
+            try await engine.connect()
+            Issue.record("a 31-byte identity key was accepted")
+        } catch EngineError.unreadableState(let reason) {
+            #expect(reason.contains("cannot be read"))
+        }
+        await engine.shutdown()
+    }
 }

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import WharfCore
 
 /// Works out who a request comes from: a bearer token (API key, admin key or JWT), a console
@@ -13,6 +14,7 @@ struct Authenticator: Sendable {
     /// SHA-256 of `ADMIN_API_KEY`, compared in constant time.
     let adminKeyDigest: SHA256Digest?
     let clock: any WharfClock
+    let logger: Logger
 
     /// The caller, `nil` when the request carries no credentials.
     ///
@@ -38,7 +40,12 @@ struct Authenticator: Sendable {
             }
             let now = clock.now
             if (key.lastUsedAt ?? .distantPast).addingTimeInterval(60) < now {
-                try? await store.touchKey(id: key.id, at: now)
+                do {
+                    try await store.touchKey(id: key.id, at: now)
+                } catch {
+                    // Only the "last used" time is lost; the request goes on.
+                    logger.warning("API key use not recorded", metadata: ["key": "\(key.id)", "error": "\(error)"])
+                }
             }
             return .tenant(id: key.tenantId)
         }

@@ -155,9 +155,14 @@ struct CloudWebhookController {
 
     /// Whether `session` is a number of the Meta app whose secret signed the notification.
     private func sameApp(_ session: SessionRecord, appSecret: String) async throws -> Bool {
-        guard let configuration = try? await CloudConfiguration.load(from: services.store.credentials(sessionID: session.id)) else {
+        let configuration: CloudConfiguration?
+        do {
+            configuration = try await CloudConfiguration.load(from: services.store.credentials(sessionID: session.id))
+        } catch {
+            services.logger.error("Cloud API settings unreadable", metadata: ["session": "\(session.id)", "error": "\(error)"])
             return false
         }
+        guard let configuration else { return false }
         return CloudWebhook.constantTimeEqual(Array(configuration.appSecret.utf8), Array(appSecret.utf8))
     }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Logging
 import Outbox
 import Synchronization
 import WharfCore
@@ -12,6 +13,7 @@ final class OutboxEventSink: SessionEventSink {
     private let delivery: DeliveryService
     private let hub: SessionEventHub
     private let clock: any WharfClock
+    private let logger: Logger
     /// Tenant and session names change rarely; a short-lived cache saves two reads per event.
     private let cache = Mutex<[String: (context: Context, expires: Date)]>([:])
 
@@ -21,7 +23,11 @@ final class OutboxEventSink: SessionEventSink {
         var settings: JSONValue
     }
 
-    init(outbox: OutboxStore, store: SQLiteGatewayStore, delivery: DeliveryService, hub: SessionEventHub, clock: any WharfClock) {
+    init(
+        outbox: OutboxStore, store: SQLiteGatewayStore, delivery: DeliveryService, hub: SessionEventHub, clock: any WharfClock,
+        logger: Logger
+    ) {
+        self.logger = logger
         self.outbox = outbox
         self.store = store
         self.delivery = delivery
@@ -55,7 +61,11 @@ final class OutboxEventSink: SessionEventSink {
         for ((event, _), new) in zip(stored, isNew) where new {
             // What "mark as read" and the Cloud API's typing indicator point at.
             if case .message(let message) = event.kind, !message.isFromMe {
-                try? await store.setLastInbound(sessionID: event.sessionID, chatID: message.chat.rawValue, messageID: message.id)
+                do {
+                    try await store.setLastInbound(sessionID: event.sessionID, chatID: message.chat.rawValue, messageID: message.id)
+                } catch {
+                    logger.error("the chat's last inbound message not stored", metadata: ["session": "\(event.sessionID)", "error": "\(error)"])
+                }
             }
             try? await hub.publish(event)
         }

@@ -450,7 +450,7 @@ public final class Dispatcher: Service, Sendable {
             return .mediaLink(kind: kind, url: url, caption: job.text, fileName: job.fileName)
         }
         guard let file = job.mediaFile else {
-            throw EngineError.rejected("the job's media is missing")
+            throw EngineError.invalidRequest("the job's downloaded media file is missing (DATA_DIR/media)")
         }
         return .media(
             kind: kind, file: URL(fileURLWithPath: file), mimeType: job.mimeType ?? "application/octet-stream", caption: job.text,

@@ -156,7 +156,9 @@ public actor SessionManager: Service {
     // MARK: Driving one engine
 
     private nonisolated func drive(_ runner: Runner) async {
-        await connect(runner)
+        // A session that cannot run keeps the status that says why; what its engine said before
+        // giving up ("connecting") must not overwrite it.
+        guard await connect(runner) else { return }
         for await event in runner.engine.events {
             // A replaced engine's last words are not the session's any more.
             if runner.isRetired { break }
@@ -166,17 +168,26 @@ public actor SessionManager: Service {
 
     /// Connects, and after a failure waits out the backoff and tries again, until it works or the
     /// runner is retired.
-    private nonisolated func connect(_ runner: Runner) async {
+    ///
+    /// - Returns: `false` when the session cannot run (its stored state is unreadable).
+    @discardableResult
+    private nonisolated func connect(_ runner: Runner) async -> Bool {
         while !runner.isRetired {
             do {
                 try await runner.engine.connect()
-                return
+                return true
+            } catch EngineError.unreadableState(let reason) {
+                // Damaged state of this one session: it stops (with the reason) and the others go on.
+                logger.error("session state unreadable", metadata: ["session": "\(runner.sessionID)", "error": "\(reason)"])
+                await record(.stopped, detail: reason, runner: runner)
+                return false
             } catch {
                 logger.warning("connect failed", metadata: ["session": "\(runner.sessionID)", "error": "\(error)"])
                 await record(.disconnected, detail: "\(error)", runner: runner)
-                guard await waitBeforeReconnecting(runner) else { return }
+                guard await waitBeforeReconnecting(runner) else { return true }
             }
         }
+        return true
     }
 
     /// Waits out the backoff; `false` when the runner was retired meanwhile.
@@ -239,7 +250,7 @@ public actor SessionManager: Service {
             await record(.connected, detail: nil, runner: runner)
         case .disconnected(let reason):
             await record(.disconnected, detail: reason, runner: runner)
-            if await waitBeforeReconnecting(runner) { await connect(runner) }
+            if await waitBeforeReconnecting(runner), !(await connect(runner)) { runner.retire() }
         case .loggedOut(let reason):
             await record(.loggedOut, detail: reason, runner: runner)
         case .stopped(let reason):

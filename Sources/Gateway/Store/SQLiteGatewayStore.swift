@@ -45,9 +45,9 @@ public struct SQLiteGatewayStore: Sendable {
                 db, sql: "SELECT session_id, key, value FROM session_credential WHERE substr(value, 1, ?) <> ?",
                 arguments: [SecretBox.magic.count, Data(SecretBox.magic)])
             {
-                let value: Data = row["value"]
-                let sessionID: String = row["session_id"]
-                let key: String = row["key"]
+                let value = try row.decode(Data.self, forColumn: "value")
+                let sessionID = try row.decode(String.self, forColumn: "session_id")
+                let key = try row.decode(String.self, forColumn: "key")
                 try db.execute(
                     sql: "UPDATE session_credential SET value = ? WHERE session_id = ? AND key = ?",
                     arguments: [try box.seal(value, context: SQLiteCredentialsStore.context(sessionID, key)), sessionID, key])
@@ -236,7 +236,7 @@ extension SQLiteGatewayStore: WebSessionStore {
                     db, sql: "SELECT tenant_id, expires_at FROM web_session WHERE id_hash = ? AND expires_at > ?",
                     arguments: [idHash, now])
             else { return nil }
-            return (row["tenant_id"], row["expires_at"])
+            return (try row.decode(String?.self, forColumn: "tenant_id"), try row.decode(Date.self, forColumn: "expires_at"))
         }
     }
 

@@ -186,7 +186,7 @@ public final class DeliveryService: Service, Sendable {
         }
         if !toRelease.isEmpty {
             group.addTask {
-                for delivery in toRelease { try? await self.store.release(delivery, now: self.clock.now) }
+                for delivery in toRelease { await self.release(delivery) }
             }
         }
         return toSend.count
@@ -326,7 +326,17 @@ public final class DeliveryService: Service, Sendable {
             }
             return state.backlog.values.flatMap { $0 }
         }
-        for delivery in backlog { try? await store.release(delivery, now: clock.now) }
+        for delivery in backlog { await release(delivery) }
+    }
+
+    /// Hands a held delivery back; if that cannot be written, its lease runs out and it is claimed
+    /// again anyway, so the failure is only logged.
+    private func release(_ delivery: ClaimedDelivery) async {
+        do {
+            try await store.release(delivery, now: clock.now)
+        } catch {
+            logger.error("could not release a held delivery", metadata: ["delivery": "\(delivery.id)", "error": "\(error)"])
+        }
     }
 }
 

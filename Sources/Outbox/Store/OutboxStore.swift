@@ -111,17 +111,18 @@ public struct OutboxStore: Sendable {
                 arguments: [leaseUntil, nowMS, nowMS, nowMS, heldJSON, limit])
             guard !rows.isEmpty else { return [] }
             var payloads: [String: Data] = [:]
-            let eventIDs = Set(rows.map { $0["event_id"] as String })
+            let eventIDs = Set(try rows.map { try $0.decode(String.self, forColumn: "event_id") })
             for row in try Row.fetchAll(
                 db, sql: "SELECT id, payload FROM event WHERE id IN (SELECT value FROM json_each(?))",
                 arguments: [String(decoding: try JSONEncoder().encode(Array(eventIDs)), as: UTF8.self)])
             {
-                payloads[row["id"]] = row["payload"]
+                payloads[try row.decode(String.self, forColumn: "id")] = try row.decode(Data.self, forColumn: "payload")
             }
-            return rows.map { row in
-                ClaimedDelivery(
-                    id: row["id"], eventID: row["event_id"], endpointID: row["endpoint_id"], type: row["type"],
-                    attempt: row["attempts"], payload: payloads[row["event_id"]] ?? Data())
+            return try rows.map { row in
+                let eventID = try row.decode(String.self, forColumn: "event_id")
+                return ClaimedDelivery(
+                    id: try row.decode(forColumn: "id"), eventID: eventID, endpointID: try row.decode(forColumn: "endpoint_id"),
+                    type: try row.decode(forColumn: "type"), attempt: try row.decode(forColumn: "attempts"), payload: payloads[eventID] ?? Data())
             }
         }
     }

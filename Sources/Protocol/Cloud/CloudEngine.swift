@@ -172,7 +172,7 @@ public actor CloudEngine: Engine {
     public static func recipient(_ chat: ChatID) throws -> String {
         let server = chat.rawValue.split(separator: "@").dropFirst().first.map(String.init) ?? ""
         guard server == "s.whatsapp.net" || server == "c.us", !chat.user.isEmpty, chat.user.allSatisfy(\.isNumber) else {
-            throw EngineError.rejected("the Cloud API sends to phone numbers only, not to '\(chat.rawValue)'")
+            throw EngineError.invalidRequest("the Cloud API sends to phone numbers only, not to '\(chat.rawValue)'")
         }
         return chat.user
     }

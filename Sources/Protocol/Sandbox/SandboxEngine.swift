@@ -48,8 +48,16 @@ public actor SandboxEngine: Engine {
     public func connect() async throws {
         if case .connected = state { return }
         continuation.yield(.status(.connecting))
-        if let stored = try await credentials.value(forKey: Self.accountKey) {
-            let account = try JSONDecoder().decode(Account.self, from: stored)
+        let stored: Data?
+        do {
+            stored = try await credentials.value(forKey: Self.accountKey)
+        } catch {
+            throw EngineError.unreadableState("the simulated account cannot be read (\(error)); log out and link again")
+        }
+        if let stored {
+            guard let account = try? JSONDecoder().decode(Account.self, from: stored) else {
+                throw EngineError.unreadableState("the simulated account cannot be read; log out and link again")
+            }
             becomeConnected(account)
         } else if options.requiresQRScan {
             let qr = "sandbox-qr:" + Identifier.token(byteCount: 12)
@@ -128,7 +136,7 @@ public actor SandboxEngine: Engine {
     /// Completes a pending QR link as if the phone had scanned the code.
     public func scanQR() async throws {
         guard case .waitingForScan = state else {
-            throw EngineError.rejected("there is no QR code waiting to be scanned")
+            throw EngineError.invalidRequest("there is no QR code waiting to be scanned")
         }
         try await link()
     }

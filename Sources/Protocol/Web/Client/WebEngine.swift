@@ -80,7 +80,11 @@ public actor WebEngine: Engine, PhoneNumberPairing {
             case .replaced(let reason):
                 continuation.yield(.status(.stopped(reason: reason)))
             case .loggedOut(let reason):
-                try? await store.removeAll()
+                do {
+                    try await store.removeAll()
+                } catch {
+                    logger.debug("device keys not removed after the logout", metadata: ["error": "\(error)"])
+                }
                 continuation.yield(.status(.loggedOut(reason: reason)))
             }
             break
@@ -89,13 +93,19 @@ public actor WebEngine: Engine, PhoneNumberPairing {
     }
 
     private func loadCredentials() async throws -> DeviceCredentials {
-        if let data = try await store.value(forKey: DeviceCredentials.storageKey) {
-            // Keys that do not read are an error to report, not a reason to make new ones: that
-            // would silently unlink the session and leave the old device on the phone.
+        // Keys that do not read are an error to report, not a reason to make new ones: that would
+        // silently unlink the session and leave the old device on the phone.
+        let stored: Data?
+        do {
+            stored = try await store.value(forKey: DeviceCredentials.storageKey)
+        } catch {
+            throw EngineError.unreadableState("the stored device keys cannot be read (\(error)); log out and link again")
+        }
+        if let data = stored {
             do {
                 return try JSONDecoder().decode(DeviceCredentials.self, from: data)
             } catch {
-                throw EngineError.rejected("the stored device keys cannot be read (\(error)); log out and link again")
+                throw EngineError.unreadableState("the stored device keys cannot be read (\(error)); log out and link again")
             }
         }
         // Keys are made once and kept, so every QR code of this session names the same device.
@@ -141,7 +151,7 @@ public actor WebEngine: Engine, PhoneNumberPairing {
     public func requestPairingCode(phone: String) async throws -> String {
         let digits = phone.filter(\.isNumber)
         guard digits.count > 6, !digits.hasPrefix("0") else {
-            throw EngineError.rejected("the phone number must be in international format, without a leading 0")
+            throw EngineError.invalidRequest("the phone number must be in international format, without a leading 0")
         }
         guard let connection else { throw EngineError.notConnected }
         return try await connection.requestPairingCode(phone: digits)

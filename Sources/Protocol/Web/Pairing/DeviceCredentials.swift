@@ -7,12 +7,12 @@ struct DeviceCredentials: Codable, Sendable, Equatable {
     static let storageKey = "web.device"
 
     /// The Noise static key; the server knows the device by it.
-    var noiseKey: Data
+    var noiseKey: KeyPair
     /// The Signal identity key; also signs the prekey and the device identity.
-    var identityKey: Data
+    var identityKey: KeyPair
     var registrationID: UInt32
     var signedPreKeyID: UInt32
-    var signedPreKey: Data
+    var signedPreKey: KeyPair
     /// XEdDSA by the identity key over `0x05 || signedPreKey.public`.
     var signedPreKeySignature: Data
     /// Shared with the phone through the QR code (or derived in code pairing); authenticates pair-success.
@@ -31,23 +31,23 @@ struct DeviceCredentials: Codable, Sendable, Equatable {
     }
 
     static func generate() throws -> DeviceCredentials {
-        let identity = Curve25519.KeyAgreement.PrivateKey()
-        let preKey = Curve25519.KeyAgreement.PrivateKey()
-        let signature = try XEdDSA.sign([0x05] + Array(preKey.publicKey.rawRepresentation), privateKey: identity)
+        let identity = KeyPair()
+        let preKey = KeyPair()
+        let signature = try XEdDSA.sign(preKey.serializedPublicKey, privateKey: identity.privateKey)
         return DeviceCredentials(
-            noiseKey: Curve25519.KeyAgreement.PrivateKey().rawRepresentation,
-            identityKey: identity.rawRepresentation,
+            noiseKey: KeyPair(),
+            identityKey: identity,
             registrationID: UInt32.random(in: 1...16380),
             signedPreKeyID: 1,
-            signedPreKey: preKey.rawRepresentation,
+            signedPreKey: preKey,
             signedPreKeySignature: Data(signature),
             advSecret: Data((0..<32).map { _ in UInt8.random(in: .min ... .max) }),
             account: nil)
     }
 
-    var noisePrivateKey: Curve25519.KeyAgreement.PrivateKey { try! .init(rawRepresentation: noiseKey) }
-    var identityPrivateKey: Curve25519.KeyAgreement.PrivateKey { try! .init(rawRepresentation: identityKey) }
-    var noisePublicKey: [UInt8] { Array(noisePrivateKey.publicKey.rawRepresentation) }
-    var identityPublicKey: [UInt8] { Array(identityPrivateKey.publicKey.rawRepresentation) }
-    var signedPreKeyPublic: [UInt8] { Array(try! Curve25519.KeyAgreement.PrivateKey(rawRepresentation: signedPreKey).publicKey.rawRepresentation) }
+    var noisePrivateKey: Curve25519.KeyAgreement.PrivateKey { noiseKey.privateKey }
+    var identityPrivateKey: Curve25519.KeyAgreement.PrivateKey { identityKey.privateKey }
+    var noisePublicKey: [UInt8] { noiseKey.publicKey }
+    var identityPublicKey: [UInt8] { identityKey.publicKey }
+    var signedPreKeyPublic: [UInt8] { signedPreKey.publicKey }
 }
