@@ -3,9 +3,10 @@ import Foundation
 /// What every WhatsApp engine does, whatever wire it speaks.
 ///
 /// The gateway holds one engine per session and knows nothing of how it reaches WhatsApp. Engines
-/// report everything that happens through ``events``; inbound messages carry an ``Acknowledgement``
-/// that the gateway calls only after the event is durably stored, so an engine that dies before
-/// the acknowledgement lets WhatsApp redeliver instead of losing the message.
+/// report everything that happens through ``events``; what WhatsApp delivers comes with an
+/// ``Acknowledgement`` that the gateway calls only after the events, and the engine state they
+/// produced, are durably stored together, so an engine that dies before the acknowledgement lets
+/// WhatsApp redeliver instead of losing the message or leaving it undecryptable.
 public protocol Engine: AnyObject, Sendable {
     /// Which engine this is (`sandbox`, `web`, `cloud`).
     var kind: EngineKind { get }
@@ -84,9 +85,24 @@ public enum ChatPresence: String, Sendable, Codable {
 /// Something an engine observed.
 public enum EngineEvent: Sendable {
     case status(SessionStatus)
-    case message(InboundMessage, Acknowledgement)
+    /// What one stanza from WhatsApp meant (often one message, sometimes nothing a tenant sees),
+    /// to be stored in one transaction with ``Acknowledgement/stateChanges``.
+    case inbound([InboundEvent], Acknowledgement)
+    /// A receipt that needs no acknowledgement after storing.
     case receipt(MessageReceipt)
     case presence(PresenceUpdate)
+}
+
+/// An event that arrived from WhatsApp.
+public enum InboundEvent: Sendable, Equatable {
+    case message(InboundMessage)
+    case receipt(MessageReceipt)
+    /// A message that could not be decrypted even after asking the sender to send it again.
+    case undecryptable(UndecryptableMessage)
+    /// A contact's device has a new identity key (a reinstall, a new phone).
+    case identityChanged(IdentityChange)
+    case edited(MessageEdit)
+    case revoked(MessageRevocation)
 }
 
 /// Where a session's link to WhatsApp stands.
@@ -118,14 +134,31 @@ public struct Account: Sendable, Equatable, Codable {
     }
 }
 
-/// A callback the gateway runs once an inbound event has been stored durably.
+/// What the gateway does once it has stored inbound events: call the acknowledgement (the engine
+/// then tells WhatsApp), or report that storing failed (the engine then lets WhatsApp deliver
+/// again, and must not act as if the state changes were kept).
 public struct Acknowledgement: Sendable {
-    private let action: @Sendable () async -> Void
+    /// Engine state the events produced (an advanced Signal ratchet, a used prekey), to be written
+    /// in the same transaction as the events: one without the other loses or duplicates a message.
+    public let stateChanges: CredentialChanges
+    private let committed: @Sendable () async -> Void
+    private let failed: @Sendable (any Error) async -> Void
 
-    public init(_ action: @escaping @Sendable () async -> Void) { self.action = action }
+    public init(
+        stateChanges: CredentialChanges = CredentialChanges(), onFailure: @escaping @Sendable (any Error) async -> Void = { _ in },
+        _ committed: @escaping @Sendable () async -> Void
+    ) {
+        self.stateChanges = stateChanges
+        self.committed = committed
+        failed = onFailure
+    }
 
     /// An acknowledgement that does nothing, for events that need none.
     public static let none = Acknowledgement {}
 
-    public func callAsFunction() async { await action() }
+    /// The events and state changes are stored.
+    public func callAsFunction() async { await committed() }
+
+    /// They could not be stored; nothing was kept.
+    public func storingFailed(_ error: any Error) async { await failed(error) }
 }

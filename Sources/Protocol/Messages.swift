@@ -31,13 +31,16 @@ public struct InboundMessage: Sendable, Codable, Equatable {
     public var text: String?
     public var media: MediaInfo?
     public var replyTo: String?
+    /// The people the text mentions, as JIDs.
+    public var mentions: [String]
     public var timestamp: Date
 
     public init(
         id: String, chat: ChatID, from: String, fromLID: String? = nil, fromName: String? = nil,
         isFromMe: Bool = false, kind: String = "text", text: String? = nil, media: MediaInfo? = nil,
-        replyTo: String? = nil, timestamp: Date
+        replyTo: String? = nil, mentions: [String] = [], timestamp: Date
     ) {
+        self.mentions = mentions
         self.id = id
         self.chat = chat
         self.from = from
@@ -48,6 +51,81 @@ public struct InboundMessage: Sendable, Codable, Equatable {
         self.text = text
         self.media = media
         self.replyTo = replyTo
+        self.timestamp = timestamp
+    }
+}
+
+/// Who sent something: the chat it belongs to, the sender's phone (when known) and LID.
+public struct MessageOrigin: Sendable, Codable, Equatable {
+    public var chat: ChatID
+    /// The sender's phone number (digits), or their LID user when no phone number is known.
+    public var from: String
+    public var fromLID: String?
+    public var isFromMe: Bool
+
+    public init(chat: ChatID, from: String, fromLID: String? = nil, isFromMe: Bool = false) {
+        self.chat = chat
+        self.from = from
+        self.fromLID = fromLID
+        self.isFromMe = isFromMe
+    }
+}
+
+/// A message WhatsApp delivered that could not be decrypted, even after asking for it again.
+public struct UndecryptableMessage: Sendable, Codable, Equatable {
+    public var id: String
+    public var origin: MessageOrigin
+    public var reason: String
+    public var timestamp: Date
+
+    public init(id: String, origin: MessageOrigin, reason: String, timestamp: Date) {
+        self.id = id
+        self.origin = origin
+        self.reason = reason
+        self.timestamp = timestamp
+    }
+}
+
+/// A contact's security code changed: one of their devices has a new identity key.
+public struct IdentityChange: Sendable, Codable, Equatable {
+    public var origin: MessageOrigin
+    /// The device whose key changed (`user:device@server`).
+    public var device: String
+    public var timestamp: Date
+
+    public init(origin: MessageOrigin, device: String, timestamp: Date) {
+        self.origin = origin
+        self.device = device
+        self.timestamp = timestamp
+    }
+}
+
+/// A message's text was changed by its sender.
+public struct MessageEdit: Sendable, Codable, Equatable {
+    /// The id of the message that was edited.
+    public var id: String
+    public var origin: MessageOrigin
+    public var text: String?
+    public var timestamp: Date
+
+    public init(id: String, origin: MessageOrigin, text: String?, timestamp: Date) {
+        self.id = id
+        self.origin = origin
+        self.text = text
+        self.timestamp = timestamp
+    }
+}
+
+/// A message was deleted for everyone by its sender.
+public struct MessageRevocation: Sendable, Codable, Equatable {
+    /// The id of the message that was revoked.
+    public var id: String
+    public var origin: MessageOrigin
+    public var timestamp: Date
+
+    public init(id: String, origin: MessageOrigin, timestamp: Date) {
+        self.id = id
+        self.origin = origin
         self.timestamp = timestamp
     }
 }

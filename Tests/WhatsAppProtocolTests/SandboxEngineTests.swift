@@ -65,7 +65,7 @@ actor MemoryCredentials: CredentialsStore {
         let acked = OrderFlag()
         let consumer = Task {
             for await event in engine.events {
-                if case .message(let message, let ack) = event {
+                if case .inbound(let items, let ack) = event, case .message(let message)? = items.first {
                     #expect(message.text == "hello")
                     await acked.set()
                     await ack()
@@ -109,7 +109,7 @@ actor MemoryCredentials: CredentialsStore {
         _ = try await engine.send(
             OutboundMessage(clientMessageID: "m1", chat: ChatID("\(SandboxEngine.echoContact)@s.whatsapp.net"), content: .text("ping")))
         for await event in engine.events {
-            if case .message(let message, _) = event {
+            if case .inbound(let items, _) = event, case .message(let message)? = items.first {
                 #expect(message.text == "echo: ping")
                 #expect(message.from == SandboxEngine.echoContact)
                 break

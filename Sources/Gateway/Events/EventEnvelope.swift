@@ -74,6 +74,30 @@ struct EventEnvelope: Encodable {
                     "code": code.map { JSONValue.number(Double($0)) } ?? .null,
                 ]
             )
+        case .undecryptable(let message):
+            return (
+                "message.undecryptable",
+                originData(message.origin, merging: [
+                    "id": .string(message.id), "reason": .string(message.reason), "timestamp": timestamp(message.timestamp),
+                ])
+            )
+        case .identityChanged(let change):
+            return (
+                "session.identity_changed",
+                originData(change.origin, merging: ["device": .string(change.device), "timestamp": timestamp(change.timestamp)])
+            )
+        case .edited(let edit):
+            return (
+                "message.edited",
+                originData(edit.origin, merging: [
+                    "id": .string(edit.id), "text": edit.text.map(JSONValue.string) ?? .null, "timestamp": timestamp(edit.timestamp),
+                ])
+            )
+        case .revoked(let revocation):
+            return (
+                "message.revoked",
+                originData(revocation.origin, merging: ["id": .string(revocation.id), "timestamp": timestamp(revocation.timestamp)])
+            )
         case .presence(let presence):
             return (
                 "presence.update",
@@ -106,7 +130,21 @@ struct EventEnvelope: Encodable {
             "text": message.text.map(JSONValue.string) ?? .null,
             "media": media,
             "reply_to": message.replyTo.map(JSONValue.string) ?? .null,
+            "mentions": .array(message.mentions.map(JSONValue.string)),
             "timestamp": .number(message.timestamp.timeIntervalSince1970.rounded()),
         ]
     }
+
+    /// Who a message came from, as `message.received` says it, with `members` added.
+    private static func originData(_ origin: MessageOrigin, merging members: [String: JSONValue]) -> JSONValue {
+        var data: [String: JSONValue] = [
+            "chat_id": .string(origin.chat.rawValue), "from": .string(origin.from),
+            "from_lid": origin.fromLID.map(JSONValue.string) ?? .null, "from_me": .bool(origin.isFromMe),
+            "is_group": .bool(origin.chat.isGroup),
+        ]
+        data.merge(members) { $1 }
+        return .object(data)
+    }
+
+    private static func timestamp(_ date: Date) -> JSONValue { .number(date.timeIntervalSince1970.rounded()) }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Outbox
 import Synchronization
+import WhatsAppProtocol
 import WharfCore
 
 /// Turns session events into envelopes and commits them to the outbox; returns only after the
@@ -42,6 +43,12 @@ final class OutboxEventSink: SessionEventSink {
     /// Commits several events in one transaction, then passes on the ones that were new (an event
     /// with a ``SessionEvent/dedupeKey`` stored before is dropped).
     func publish(_ events: [SessionEvent]) async throws {
+        try await publish(events, committing: CredentialChanges(), for: nil)
+    }
+
+    /// Commits events and the engine state they produced in one transaction (see
+    /// ``Acknowledgement/stateChanges``); state with no event to show is committed alone.
+    func publish(_ events: [SessionEvent], committing changes: CredentialChanges, for sessionID: String?) async throws {
         var stored: [(SessionEvent, OutboxEvent)] = []
         for event in events {
             guard let context = try await context(sessionID: event.sessionID) else { continue }
@@ -54,8 +61,14 @@ final class OutboxEventSink: SessionEventSink {
                 id: envelope.id, tenantID: event.tenantID, sessionID: event.sessionID, type: type,
                 payload: try envelope.encoded(), createdAt: event.at)))
         }
+        let isNew: [Bool]
+        if let sessionID, !changes.isEmpty {
+            isNew = try await outbox.accept(stored.map(\.1), alongside: try store.writing(changes, sessionID: sessionID))
+        } else {
+            guard !stored.isEmpty else { return }
+            isNew = try await outbox.accept(stored.map(\.1))
+        }
         guard !stored.isEmpty else { return }
-        let isNew = try await outbox.accept(stored.map(\.1))
         delivery.wake()
         // Stored, so acknowledged from here on: nothing after this may make the caller think otherwise.
         for ((event, _), new) in zip(stored, isNew) where new {

@@ -10,6 +10,10 @@ public struct SessionEvent: Sendable {
         case pairingCode(String)
         case message(InboundMessage)
         case receipt(MessageReceipt)
+        case undecryptable(UndecryptableMessage)
+        case identityChanged(IdentityChange)
+        case edited(MessageEdit)
+        case revoked(MessageRevocation)
         case presence(PresenceUpdate)
         /// A queued job was sent; `messageID` is WhatsApp's id for it.
         case messageSent(JobRecord, messageID: String)
@@ -32,6 +36,15 @@ public struct SessionEvent: Sendable {
 /// durably as it is going to be: the manager acknowledges inbound messages to the engine after.
 public protocol SessionEventSink: Sendable {
     func publish(_ event: SessionEvent) async throws
+    /// Stores the events of one stanza with the engine state they produced, in one transaction.
+    func publish(_ events: [SessionEvent], committing changes: CredentialChanges, for sessionID: String?) async throws
+}
+
+extension SessionEventSink {
+    /// For sinks that keep no engine state (in-process subscribers): the events one by one.
+    public func publish(_ events: [SessionEvent], committing changes: CredentialChanges, for sessionID: String?) async throws {
+        for event in events { try await publish(event) }
+    }
 }
 
 /// Fans session events out to in-process subscribers (live consoles, tests).

@@ -203,19 +203,49 @@ public actor SessionManager: Service {
         switch event {
         case .status(let status):
             await handleStatus(status, runner: runner)
-        case .message(let message, let ack):
+        case .inbound(let items, let ack):
+            let now = clock.now
+            let events = items.map { item in
+                SessionEvent(
+                    sessionID: runner.sessionID, tenantID: runner.tenantID, kind: Self.kind(of: item), at: now,
+                    dedupeKey: Self.dedupeKey(of: item))
+            }
             do {
-                try await sink.publish(
-                    SessionEvent(sessionID: runner.sessionID, tenantID: runner.tenantID, kind: .message(message), at: clock.now))
+                try await sink.publish(events, committing: ack.stateChanges, for: runner.sessionID)
                 await ack()
             } catch {
                 // Not acknowledged: the engine (and WhatsApp) will deliver it again.
-                logger.error("inbound message not stored", metadata: ["session": "\(runner.sessionID)", "error": "\(error)"])
+                logger.error("inbound events not stored", metadata: ["session": "\(runner.sessionID)", "error": "\(error)"])
+                await ack.storingFailed(error)
             }
         case .receipt(let receipt):
             await publish(.receipt(receipt), runner: runner)
         case .presence(let presence):
             await publish(.presence(presence), runner: runner)
+        }
+    }
+
+    static func kind(of item: InboundEvent) -> SessionEvent.Kind {
+        switch item {
+        case .message(let message): .message(message)
+        case .receipt(let receipt): .receipt(receipt)
+        case .undecryptable(let message): .undecryptable(message)
+        case .identityChanged(let change): .identityChanged(change)
+        case .edited(let edit): .edited(edit)
+        case .revoked(let revocation): .revoked(revocation)
+        }
+    }
+
+    /// What makes an inbound event the same one if WhatsApp delivers it again: its id is derived
+    /// from this, so the outbox keeps it once.
+    static func dedupeKey(of item: InboundEvent) -> String? {
+        switch item {
+        case .message(let message): "message/\(message.chat)/\(message.from)/\(message.id)"
+        case .receipt(let receipt): "receipt/\(receipt.chat)/\(receipt.messageID)/\(receipt.level.rawValue)"
+        case .undecryptable(let message): "undecryptable/\(message.origin.chat)/\(message.origin.from)/\(message.id)"
+        case .identityChanged: nil
+        case .edited(let edit): "edited/\(edit.origin.chat)/\(edit.id)/\(edit.timestamp.timeIntervalSince1970)"
+        case .revoked(let revocation): "revoked/\(revocation.origin.chat)/\(revocation.id)"
         }
     }
 

@@ -34,6 +34,11 @@ public struct SQLiteGatewayStore: Sendable {
         SQLiteCredentialsStore(writer: writer, sessionID: sessionID, box: secretBox)
     }
 
+    /// A session's credential writes, sealed, to run in a transaction of the caller's.
+    func writing(_ changes: CredentialChanges, sessionID: String) throws -> @Sendable (Database) throws -> Void {
+        try SQLiteCredentialsStore(writer: writer, sessionID: sessionID, box: secretBox).writing(changes)
+    }
+
     /// Encrypts credentials that an earlier version stored in the clear; returns how many.
     @discardableResult
     public func sealLegacyCredentials() async throws -> Int {
@@ -282,18 +287,36 @@ struct SQLiteCredentialsStore: CredentialsStore {
     }
 
     func setValue(_ value: Data?, forKey key: String) async throws {
-        let sealed = try value.map { try box.seal($0, context: Self.context(sessionID, key)) }
-        try await writer.write { db in
-            if let value = sealed {
-                try db.execute(
-                    sql: """
-                        INSERT INTO session_credential (session_id, key, value) VALUES (?, ?, ?)
-                        ON CONFLICT (session_id, key) DO UPDATE SET value = excluded.value
-                        """,
-                    arguments: [sessionID, key, value])
-            } else {
-                try db.execute(
-                    sql: "DELETE FROM session_credential WHERE session_id = ? AND key = ?", arguments: [sessionID, key])
+        var changes = CredentialChanges()
+        changes.set(value, forKey: key)
+        try await apply(changes)
+    }
+
+    func apply(_ changes: CredentialChanges) async throws {
+        let write = try writing(changes)
+        try await writer.write { db in try write(db) }
+    }
+
+    /// The writes of `changes`, sealed now, to run inside a transaction someone else opens (the
+    /// outbox's, so that they commit with events).
+    func writing(_ changes: CredentialChanges) throws -> @Sendable (Database) throws -> Void {
+        let sessionID = sessionID
+        let sealed = try changes.writes.map { key, value in
+            (key, try value.map { try box.seal($0, context: Self.context(sessionID, key)) })
+        }
+        return { db in
+            for (key, value) in sealed {
+                if let value {
+                    try db.cachedStatement(
+                        sql: """
+                            INSERT INTO session_credential (session_id, key, value) VALUES (?, ?, ?)
+                            ON CONFLICT (session_id, key) DO UPDATE SET value = excluded.value
+                            """
+                    ).execute(arguments: [sessionID, key, value])
+                } else {
+                    try db.cachedStatement(sql: "DELETE FROM session_credential WHERE session_id = ? AND key = ?")
+                        .execute(arguments: [sessionID, key])
+                }
             }
         }
     }

@@ -39,6 +39,17 @@ public struct OutboxStore: Sendable {
         try await batcher.write { db in try events.map { try Self.insert($0, db: db) != nil } }
     }
 
+    /// Stores events together with other rows `alongside` writes, in one transaction: the engine
+    /// state a message produced commits with the message's event, or neither does.
+    ///
+    /// - Returns: for each event, whether it was new.
+    public func accept(_ events: [OutboxEvent], alongside write: @escaping @Sendable (Database) throws -> Void) async throws -> [Bool] {
+        try await batcher.write { db in
+            try write(db)
+            return try events.map { try Self.insert($0, db: db) != nil }
+        }
+    }
+
     /// - Returns: the number of deliveries created, or `nil` when the event id was stored before.
     static func insert(_ event: OutboxEvent, db: Database) throws -> Int? {
         let now = event.createdAt.milliseconds

@@ -193,10 +193,10 @@ public actor SandboxEngine: Engine {
         )
         if awaitAck {
             await withCheckedContinuation { (acked: CheckedContinuation<Void, Never>) in
-                continuation.yield(.message(message, Acknowledgement { acked.resume() }))
+                continuation.yield(.inbound([.message(message)], Acknowledgement(onFailure: { _ in acked.resume() }) { acked.resume() }))
             }
         } else {
-            continuation.yield(.message(message, .none))
+            continuation.yield(.inbound([.message(message)], .none))
         }
         return message
     }
