@@ -40,6 +40,13 @@ struct ConnectionMachine: Sendable {
         case answerPing(id: String)
         /// Stanzas the server wants acknowledged so that it does not send them again.
         case acknowledge
+        /// Messages, receipts and notifications of a logged-in connection: handled in order, each
+        /// acknowledged once what it means is stored.
+        case inbound
+        /// A contact typing or coming online.
+        case presence
+        /// The server is about to deliver what queued up while we were away; ask for it.
+        case offlinePreview
         case end(ConnectionEnd)
         case ignore
     }
@@ -65,9 +72,19 @@ struct ConnectionMachine: Sendable {
             return receiveIQ(node)
         case "notification":
             if node.child("link_code_companion_reg") != nil, phase == .registering { return .linkCodeHello }
+            let handled = node.string("type") == "encrypt" || node.string("type") == "devices"
+            return phase == .connected && handled ? .inbound : .acknowledge
+        case "message", "receipt":
+            return phase == .connected ? .inbound : .acknowledge
+        case "call":
             return .acknowledge
-        case "receipt", "call":
-            return .acknowledge
+        case "chatstate", "presence":
+            return phase == .connected ? .presence : .ignore
+        case "ack":
+            // The server's answer to a message we sent.
+            return node.string("class") == "message" ? .response(id: node.string("id") ?? "") : .ignore
+        case "ib":
+            return node.child("offline_preview") != nil ? .offlinePreview : .ignore
         case "xmlstreamend":
             return end(.dropped("the server closed the stream"))
         default:

@@ -50,21 +50,27 @@ actor NoiseSocket {
         var iq = iq
         let id = nextID()
         iq.attributes.insert(.init("id", .string(id)), at: 0)
-        let answer = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<BinaryNode, any Error>) in
+        let answer = try await send(iq, awaitingAnswerTo: id, timeout: timeout, clock: clock)
+        if answer.string("type") == "error" {
+            let error = answer.child("error")
+            throw EngineError.rejected("\(error?.string("code") ?? "error") \(error?.string("text") ?? "")".trimmingCharacters(in: .whitespaces))
+        }
+        return answer
+    }
+
+    /// Sends `node` and waits for the stanza that answers its `id` (an `<iq>` result, or the
+    /// server's `<ack>` of a `<message>`).
+    func send(_ node: BinaryNode, awaitingAnswerTo id: String, timeout: Duration, clock: any WharfClock) async throws -> BinaryNode {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<BinaryNode, any Error>) in
             let timer = Task {
                 guard (try? await clock.sleep(for: timeout)) != nil else { return }
                 self.resolve(id, with: .failure(EngineError.timedOut("no answer from WhatsApp within \(timeout)")))
             }
             pending[id] = (continuation, timer)
             Task {
-                do { try await self.send(iq) } catch { self.resolve(id, with: .failure(error)) }
+                do { try await self.send(node) } catch { self.resolve(id, with: .failure(error)) }
             }
         }
-        if answer.string("type") == "error" {
-            let error = answer.child("error")
-            throw EngineError.rejected("\(error?.string("code") ?? "error") \(error?.string("text") ?? "")".trimmingCharacters(in: .whitespaces))
-        }
-        return answer
     }
 
     /// Delivers an answer from the read loop; unknown ids are ignored.

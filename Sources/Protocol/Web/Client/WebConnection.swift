@@ -10,6 +10,7 @@ import WharfCore
 actor WebConnection {
     typealias StatusSink = @Sendable (SessionStatus) -> Void
     typealias CredentialsSink = @Sendable (DeviceCredentials) async throws -> Void
+    typealias EventSink = @Sendable (EngineEvent) -> Void
 
     private let configuration: WebEngineConfiguration
     private var credentials: DeviceCredentials
@@ -17,6 +18,14 @@ actor WebConnection {
     private let logger: Logger
     private let emit: StatusSink
     private let save: CredentialsSink
+    private let deliver: EventSink
+    /// The engine's credentials store, where the Signal state lives.
+    private let store: any CredentialsStore
+    /// Messaging, once logged in.
+    private var messenger: Messenger?
+    /// Messages, receipts and notifications, handled one after the other in arrival order.
+    private let inbox: AsyncStream<BinaryNode>
+    private let inboxInput: AsyncStream<BinaryNode>.Continuation
     private var machine: ConnectionMachine
     private var socket: NoiseSocket?
     /// The WebSocket from the moment it is open, so `close()` works during the handshake too.
@@ -30,16 +39,19 @@ actor WebConnection {
     private var linkCode: (code: LinkCode, phone: String, ref: [UInt8])?
 
     init(
-        configuration: WebEngineConfiguration, credentials: DeviceCredentials, clock: any WharfClock,
-        logger: Logger, emit: @escaping StatusSink, save: @escaping CredentialsSink
+        configuration: WebEngineConfiguration, credentials: DeviceCredentials, store: any CredentialsStore, clock: any WharfClock,
+        logger: Logger, emit: @escaping StatusSink, deliver: @escaping EventSink, save: @escaping CredentialsSink
     ) {
         self.configuration = configuration
         self.credentials = credentials
+        self.store = store
         self.clock = clock
         self.logger = logger
         self.emit = emit
+        self.deliver = deliver
         self.save = save
         self.machine = ConnectionMachine(linked: credentials.account != nil)
+        (inbox, inboxInput) = AsyncStream.makeStream(of: BinaryNode.self)
     }
 
     /// The credentials as this connection last knew them (pairing adds the account).
@@ -83,6 +95,7 @@ actor WebConnection {
 
     private func finish() async {
         finished = true
+        inboxInput.finish()
         qrRotation?.cancel()
         for task in background { task.cancel() }
         background = []
@@ -198,6 +211,13 @@ actor WebConnection {
             spawn { await self.finishLinkCode(node, socket: socket) }
         case .loggedIn:
             spawn { await self.completeLogin(node, socket: socket) }
+        case .inbound:
+            inboxInput.yield(node)
+        case .presence:
+            if let update = await messenger?.presence(from: node) { deliver(.presence(update)) }
+        case .offlinePreview:
+            // WhatsApp Web asks for the queued stanzas in batches; without asking, few arrive.
+            try? await socket.send(BinaryNode("ib", children: [BinaryNode("offline_batch", ["count": "100"])]))
         case .ignore:
             break
         }
@@ -317,6 +337,20 @@ actor WebConnection {
     // MARK: - Login and keepalive
 
     private func completeLogin(_ success: BinaryNode, socket: NoiseSocket) async {
+        guard let messenger = makeMessenger(success: success) else {
+            await close("the stored account cannot be used to log in; log out and link again")
+            return
+        }
+        self.messenger = messenger
+        do {
+            // Before going active (which is when the server starts delivering): enough prekeys
+            // for contacts to reach us, and a fresh signed prekey.
+            if let rotated = try await messenger.prepareKeys(credentials: credentials, on: socket) { credentials = rotated }
+        } catch {
+            await close("WhatsApp did not take the device's prekeys: \(error)")
+            return
+        }
+        spawn { await self.processInbox(messenger, socket: socket) }
         do {
             _ = try await socket.request(
                 BinaryNode("iq", ["to": .jid(.server), "xmlns": "passive", "type": "set"], children: [BinaryNode("active")]),
@@ -329,8 +363,57 @@ actor WebConnection {
         guard closeReason == nil, !finished, machine.phase == .connected,
             let account = credentials.account, let jid = JID(account.jid)
         else { return }
+        try? await socket.send(BinaryNode("presence", ["type": "available"]))
         emit(.connected(Account(jid: jid.account.description, phone: jid.user)))
         spawn { await self.keepalive(socket: socket) }
+    }
+
+    private func makeMessenger(success: BinaryNode) -> Messenger? {
+        guard let linked = credentials.account, let jid = JID(linked.jid) else { return nil }
+        var lid = linked.lid.flatMap(JID.init)
+        if case .jid(let given)? = success[attribute: "lid"] { lid = given }
+        let account = Messenger.Account(
+            jid: jid, lid: lid, identity: LocalIdentity(keyPair: credentials.identityKey, registrationID: credentials.registrationID),
+            signedPreKeyID: credentials.signedPreKeyID, signedPreKey: credentials.signedPreKey,
+            signedPreKeySignature: Array(credentials.signedPreKeySignature), signedIdentity: Array(linked.signedIdentity),
+            primaryIdentity: Array(linked.accountSignatureKey))
+        return Messenger(
+            account: account, store: store, clock: clock, requestTimeout: configuration.requestTimeout, logger: logger, deliver: deliver)
+    }
+
+    /// Handles messages, receipts and notifications in arrival order; each is acknowledged to
+    /// WhatsApp only once what it meant is stored.
+    private nonisolated func processInbox(_ messenger: Messenger, socket: NoiseSocket) async {
+        for await node in inbox {
+            switch node.tag {
+            case "message": await messenger.receive(message: node, on: socket)
+            case "receipt": await messenger.receive(receipt: node, on: socket)
+            case "notification": await messenger.receive(notification: node, on: socket)
+            default: break
+            }
+        }
+    }
+
+    // MARK: Messaging
+
+    private func loggedIn() throws -> (Messenger, NoiseSocket) {
+        guard let messenger, let socket, machine.phase == .connected, !finished else { throw EngineError.notConnected }
+        return (messenger, socket)
+    }
+
+    func send(_ message: OutboundMessage) async throws -> SentMessage {
+        let (messenger, socket) = try loggedIn()
+        return try await messenger.send(message, on: socket)
+    }
+
+    func setPresence(_ presence: ChatPresence, in chat: ChatID) async throws {
+        let (messenger, socket) = try loggedIn()
+        try await messenger.setPresence(presence, in: chat, on: socket)
+    }
+
+    func markRead(chat: ChatID, messageIDs: [String]) async throws {
+        let (messenger, socket) = try loggedIn()
+        try await messenger.markRead(chat: chat, messageIDs: messageIDs, on: socket)
     }
 
     private func keepalive(socket: NoiseSocket) async {

@@ -16,9 +16,10 @@ public protocol PhoneNumberPairing: Sendable {
 /// layer, which comes next; until then `send` reports that it is not supported.
 public actor WebEngine: Engine, PhoneNumberPairing {
     public nonisolated let kind = EngineKind.web
-    /// Linked by QR or phone code; it sends nothing until the Signal layer is built.
+    /// Linked by QR or phone code; text to people (by phone number or LID) for now: media and
+    /// groups come next.
     public static let capabilities = EngineCapabilities(
-        textLimit: 65_536, chatKinds: Set(EngineCapabilities.ChatKind.allCases), mediaSource: .file, messageTypes: [],
+        textLimit: 65_536, chatKinds: [.person, .lid], mediaSource: .file, messageTypes: [.text],
         linking: .linkedDevice(phoneCode: true))
     public nonisolated let events: AsyncStream<EngineEvent>
     private let continuation: AsyncStream<EngineEvent>.Continuation
@@ -63,8 +64,9 @@ public actor WebEngine: Engine, PhoneNumberPairing {
         while !stopping {
             continuation.yield(.status(.connecting))
             let connection = WebConnection(
-                configuration: configuration, credentials: credentials, clock: clock, logger: logger,
+                configuration: configuration, credentials: credentials, store: store, clock: clock, logger: logger,
                 emit: { [continuation] status in continuation.yield(.status(status)) },
+                deliver: { [continuation] event in continuation.yield(event) },
                 save: { [store] updated in try await store.setValue(try JSONEncoder().encode(updated), forKey: DeviceCredentials.storageKey) })
             self.connection = connection
             let end = await connection.run()
@@ -158,14 +160,17 @@ public actor WebEngine: Engine, PhoneNumberPairing {
     }
 
     public func send(_ message: OutboundMessage) async throws -> SentMessage {
-        throw EngineError.unsupported("sending messages yet (the Signal layer is not built)")
+        guard let connection else { throw EngineError.notConnected }
+        return try await connection.send(message)
     }
 
     public func setPresence(_ presence: ChatPresence, in chat: ChatID, answering messageID: String?) async throws {
-        throw EngineError.unsupported("typing indicators yet (the Signal layer is not built)")
+        guard let connection else { throw EngineError.notConnected }
+        try await connection.setPresence(presence, in: chat)
     }
 
     public func markRead(chat: ChatID, messageIDs: [String]) async throws {
-        throw EngineError.unsupported("read receipts yet (the Signal layer is not built)")
+        guard let connection else { throw EngineError.notConnected }
+        try await connection.markRead(chat: chat, messageIDs: messageIDs)
     }
 }

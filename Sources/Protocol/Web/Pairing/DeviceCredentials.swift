@@ -15,6 +15,9 @@ struct DeviceCredentials: Codable, Sendable, Equatable {
     var signedPreKey: KeyPair
     /// XEdDSA by the identity key over `0x05 || signedPreKey.public`.
     var signedPreKeySignature: Data
+    /// When the signed prekey was made; it is replaced after 27 days (`nil`: made before Wharf
+    /// rotated them, dated on the next login).
+    var signedPreKeyCreatedAt: Date?
     /// Shared with the phone through the QR code (or derived in code pairing); authenticates pair-success.
     var advSecret: Data
     var account: LinkedAccount?
@@ -41,6 +44,7 @@ struct DeviceCredentials: Codable, Sendable, Equatable {
             signedPreKeyID: 1,
             signedPreKey: preKey,
             signedPreKeySignature: Data(signature),
+            signedPreKeyCreatedAt: nil,
             advSecret: Data((0..<32).map { _ in UInt8.random(in: .min ... .max) }),
             account: nil)
     }

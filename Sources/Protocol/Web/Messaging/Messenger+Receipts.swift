@@ -1,0 +1,84 @@
+import Foundation
+
+extension Messenger {
+    /// A `<receipt>`: retries are answered; delivery, read and played receipts become acks of our
+    /// messages, committed before WhatsApp is told we have them.
+    func receive(receipt node: BinaryNode, on socket: NoiseSocket) async {
+        if node.string("type") == "retry" {
+            await receive(retry: node, on: socket)
+            return
+        }
+        guard let level = Self.level(of: node.string("type")), let id = node.string("id"), case .jid(let from)? = node[attribute: "from"]
+        else {
+            // "sender", "inactive", "peer_msg", "hist_sync": nothing a tenant is told.
+            await send(acknowledgement(of: node, error: nil), on: socket)
+            return
+        }
+        let ids = [id] + (node.child("list")?.children.compactMap { $0.tag == "item" ? $0.string("id") : nil } ?? [])
+        var chat = from.account
+        if case .jid(let recipient)? = node[attribute: "recipient"] { chat = recipient.account }
+        let timestamp = node.string("t").flatMap(TimeInterval.init).map(Date.init(timeIntervalSince1970:)) ?? clock.now
+        let transaction = SignalTransaction(store: store)
+        let chatID = ChatID(((try? await phoneForm(of: chat, in: transaction)) ?? chat).description)
+        let events = ids.map { InboundEvent.receipt(MessageReceipt(messageID: $0, chat: chatID, level: level, timestamp: timestamp)) }
+        guard await commit(events, changes: CredentialChanges()) == .committed else { return }
+        await send(acknowledgement(of: node, error: nil), on: socket)
+    }
+
+    static func level(of type: String?) -> MessageReceipt.Level? {
+        switch type {
+        case nil, "delivery": .delivered
+        case "read", "read-self": .read
+        case "played", "played-self": .played
+        default: nil
+        }
+    }
+
+    /// A `<notification>`: prekeys running low, a contact's new identity, a changed device list.
+    func receive(notification node: BinaryNode, on socket: NoiseSocket) async {
+        switch node.string("type") {
+        case "encrypt":
+            if let count = node.child("count")?.string("value").flatMap(Int.init) {
+                await topUpPreKeys(serverCount: count, on: socket)
+            } else if node.child("identity") != nil, case .jid(let from)? = node[attribute: "from"] {
+                forgetDevices(of: from)
+                let transaction = SignalTransaction(store: store)
+                if let origin = try? await origin(chat: from.account, sender: from, isFromMe: false, in: transaction) {
+                    let change = IdentityChange(origin: origin, device: from.account.description, timestamp: clock.now)
+                    guard await commit([.identityChanged(change)], changes: CredentialChanges()) == .committed else { return }
+                }
+            }
+        case "devices":
+            if case .jid(let from)? = node[attribute: "from"] {
+                forgetDevices(of: from)
+                if case .jid(let lid)? = node[attribute: "lid"] {
+                    forgetDevices(of: lid)
+                    var transaction = SignalTransaction(store: store)
+                    if (try? await transaction.link(phone: from.user, lid: lid.user)) == true {
+                        try? await store.apply(transaction.changes)
+                    }
+                }
+            }
+        default:
+            break
+        }
+        await send(acknowledgement(of: node, error: nil), on: socket)
+    }
+
+    /// `<chatstate>` and `<presence>` from contacts: typing, recording, online.
+    func presence(from node: BinaryNode) async -> PresenceUpdate? {
+        guard case .jid(let from)? = node[attribute: "from"] else { return nil }
+        let sender: JID = if case .jid(let participant)? = node[attribute: "participant"] { participant } else { from }
+        let state: String
+        if node.tag == "chatstate" {
+            guard let child = node.children.first else { return nil }
+            state = child.tag == "composing" && child.string("media") == "audio" ? "recording" : child.tag
+        } else {
+            state = node.string("type") ?? "available"
+        }
+        let transaction = SignalTransaction(store: store)
+        let chat = (try? await phoneForm(of: from, in: transaction)) ?? from.account
+        let who = (try? await identities(of: sender, in: transaction))?.phone ?? sender.user
+        return PresenceUpdate(chat: ChatID(chat.description), from: who, presence: state, timestamp: clock.now)
+    }
+}
