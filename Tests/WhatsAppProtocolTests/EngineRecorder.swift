@@ -66,9 +66,11 @@ actor EngineRecorder {
         throw PeerProcess.PeerFailure(description: "timed out waiting for \(what); recorded \(inbound), statuses \(statuses)")
     }
 
-    func waitConnected() async throws {
-        _ = try await wait("connected") { recorder in
-            recorder.statuses.last.flatMap { if case .connected = $0 { true } else { nil } }
-        }
+    /// How many times the engine has reported being connected.
+    var connections: Int { statuses.filter { if case .connected = $0 { true } else { false } }.count }
+
+    /// Waits for the next "connected" after the `seen` ones.
+    func waitConnected(after seen: Int = 0) async throws {
+        _ = try await wait("connected") { recorder in recorder.connections > seen ? true : nil }
     }
 }

@@ -100,4 +100,176 @@ import WharfCore
         let read = try bob.call(["op": "wait", "for": "receipt", "match": ["id": bobMessageID, "type": "read"]])
         #expect((read["items"] as? [[String: Any]])?.isEmpty == false)
     }
+
+    func items(_ answer: [String: Any]) -> [[String: Any]] { answer["items"] as? [[String: Any]] ?? [] }
+
+    func state(_ server: FakeWhatsApp) async throws -> [String: Any] { try await server.control("GET", "/state").json }
+
+    @Test func offlineMessagesArriveAtLoginAndACommitThatFailsIsDeliveredAgain() async throws {
+        let server = try FakeWhatsApp()
+        let wharf = try await link(server)
+        let bob = try contact(server)
+        let chat = "\(Self.phone)@s.whatsapp.net"
+        await wharf.engine.disconnect()
+        for index in 1...3 { try bob.call(["op": "send_text", "to": chat, "text": "offline \(index)", "waitAck": false]) }
+        // The first commit after the reconnect fails: nothing may be acknowledged for it, and the
+        // engine drops the connection so that WhatsApp delivers again, in order.
+        await wharf.recorder.failCommits(1)
+        var seen = await wharf.recorder.connections
+        try await wharf.engine.connect()
+        try await wharf.recorder.waitConnected(after: seen)
+        seen += 1
+        _ = try await wharf.recorder.wait("the drop after the refused commit") { recorder in
+            recorder.statuses.last.flatMap { if case .disconnected = $0 { true } else { nil } }
+        }
+        try await wharf.engine.connect()
+        try await wharf.recorder.waitConnected(after: seen)
+        let texts = try await wharf.recorder.wait("the queued messages", seconds: 30) { recorder -> [String]? in
+            let texts = recorder.messages.compactMap(\.text)
+            return texts.count >= 3 ? texts : nil
+        }
+        #expect(texts == ["offline 1", "offline 2", "offline 3"])
+        // Once each: the refused commit made the server deliver it again, not decrypt it twice.
+        #expect(await wharf.recorder.messages.count == 3)
+        await wharf.engine.shutdown()
+    }
+
+    @Test func messagesTypedOnAnotherDeviceOfTheAccountArriveAsFromMe() async throws {
+        let server = try FakeWhatsApp()
+        let wharf = try await link(server)
+        let bob = try contact(server)
+        let companion = try contact(server, phone: Self.phone, name: "Me")
+        let bobChat = "\(Self.contactPhone)@s.whatsapp.net"
+        // The user writes to Bob from the other device: Wharf gets its copy, from_me, in Bob's chat.
+        let typed = try companion.call(["op": "send_text", "to": bobChat, "text": "typed on the phone"])
+        let id = try #require(typed["id"] as? String)
+        let copy = try await wharf.recorder.wait("the own-device copy") { $0.messages.first { $0.id == id } }
+        #expect(copy.isFromMe)
+        #expect(copy.chat.rawValue == bobChat)
+        #expect(copy.text == "typed on the phone")
+        #expect(copy.from == Self.phone)
+        // Wharf's sends reach the user's other device too, as sent-from-this-account.
+        _ = try await wharf.engine.send(OutboundMessage(clientMessageID: "3EB0SELF0001", chat: ChatID(bobChat), content: .text("from Wharf")))
+        let mirrored = try companion.call(["op": "wait", "for": "message", "match": ["id": "3EB0SELF0001"]])
+        let item = try #require(items(mirrored).first)
+        #expect(item["deviceSent"] as? Bool == true)
+        #expect(item["chat"] as? String == bobChat)
+        #expect(item["text"] as? String == "from Wharf")
+        #expect(!items(try bob.call(["op": "wait", "for": "message", "match": ["id": "3EB0SELF0001"]])).isEmpty)
+        await wharf.engine.shutdown()
+    }
+
+    @Test func aContactOnLIDAddressingIsReachedByPhoneNumberAndReportedWithBoth() async throws {
+        let server = try FakeWhatsApp()
+        let wharf = try await link(server)
+        let bob = try contact(server)
+        let addressing = try await server.control("POST", "/addressing", ["phone": Self.contactPhone, "mode": "lid"])
+        let lid = try #require((addressing.json["lid"] as? String).flatMap(JID.init)).user
+        let sentID = try bob.call(["op": "send_text", "to": "\(Self.phone)@s.whatsapp.net", "text": "from my LID"])["id"] as? String
+        let message = try await wharf.recorder.wait("the LID message") { $0.messages.first { $0.id == sentID } }
+        #expect(message.from == Self.contactPhone)
+        #expect(message.fromLID == "\(lid)@lid")
+        #expect(message.chat.rawValue == "\(Self.contactPhone)@s.whatsapp.net")
+        // Answering the phone number reaches them, in the session their LID set up.
+        _ = try await wharf.engine.send(
+            OutboundMessage(clientMessageID: "3EB0LIDREPLY1", chat: ChatID("\(Self.contactPhone)@s.whatsapp.net"), content: .text("by number")))
+        let reply = try #require(items(try bob.call(["op": "wait", "for": "message", "match": ["id": "3EB0LIDREPLY1"]])).first)
+        #expect(reply["text"] as? String == "by number")
+        // And so does writing to the LID itself.
+        _ = try await wharf.engine.send(
+            OutboundMessage(clientMessageID: "3EB0LIDREPLY2", chat: ChatID("\(lid)@lid"), content: .text("by LID")))
+        #expect(!items(try bob.call(["op": "wait", "for": "message", "match": ["id": "3EB0LIDREPLY2"]])).isEmpty)
+        await wharf.engine.shutdown()
+    }
+
+    @Test func aCorruptedMessageGetsRetryReceiptsThenIsReportedUndecryptable() async throws {
+        let server = try FakeWhatsApp()
+        let wharf = try await link(server)
+        let bob = try contact(server)
+        // The original and every resend are corrupted on the way to Wharf.
+        try await server.control("POST", "/faults", ["jid": wharf.device, "corrupt": 5])
+        let sent = try bob.call(["op": "send_text", "to": "\(Self.phone)@s.whatsapp.net", "text": "never readable"])
+        let id = try #require(sent["id"] as? String)
+        let failed = try await wharf.recorder.wait("the undecryptable report", seconds: 30) { recorder in
+            recorder.inbound.lazy.compactMap { if case .undecryptable(let message) = $0, message.id == id { message } else { nil } }.first
+        }
+        #expect(failed.origin.from == Self.contactPhone)
+        #expect(await wharf.recorder.messages.isEmpty)
+        let retries = try await state(server)["retries"] as? [[String: Any]] ?? []
+        let ours = retries.filter { $0["retryId"] as? String == id || $0["id"] as? String == id }
+        #expect(ours.compactMap { $0["count"] as? Int } == [1, 2, 3, 4])
+        let registration = try JSONDecoder().decode(DeviceCredentials.self, from: try #require(await wharf.credentials.values[DeviceCredentials.storageKey])).registrationID
+        #expect(ours.allSatisfy { ($0["registration"] as? Int).map(UInt32.init) == registration })
+        #expect(ours.map { $0["keys"] is [String: Any] } == [false, true, true, true])
+
+        // Once the corruption stops, a retry answered by the sender is read.
+        try await server.control("POST", "/faults", ["jid": wharf.device, "corrupt": 1])
+        let nextID = try bob.call(["op": "send_text", "to": "\(Self.phone)@s.whatsapp.net", "text": "readable on the second try"])["id"] as? String
+        let recovered = try await wharf.recorder.wait("the resent message", seconds: 30) { $0.messages.first { $0.id == nextID } }
+        #expect(recovered.text == "readable on the second try")
+        await wharf.engine.shutdown()
+    }
+
+    @Test func aRetryReceiptFromTheContactMakesWharfSendTheSameMessageAgain() async throws {
+        let server = try FakeWhatsApp()
+        let wharf = try await link(server)
+        let bob = try contact(server)
+        let chat = ChatID("\(Self.contactPhone)@s.whatsapp.net")
+        _ = try await wharf.engine.send(OutboundMessage(clientMessageID: "3EB0RETRY0001", chat: chat, content: .text("please resend me")))
+        _ = try bob.call(["op": "wait", "for": "message", "match": ["id": "3EB0RETRY0001"]])
+        // Bob says he could not read it (with his keys, as from a second retry): Wharf sets a new
+        // session up from them and sends the same message again.
+        try bob.call(["op": "retry_receipt", "id": "3EB0RETRY0001", "count": 2, "keys": true])
+        let again = try bob.call(["op": "wait", "for": "message", "match": ["id": "3EB0RETRY0001"], "count": 2])
+        let resent = try #require(items(again).first { "\($0["retryCount"] ?? "")" == "2" }, "\(items(again))")
+        #expect(resent["text"] as? String == "please resend me")
+        #expect(resent["encTypes"] as? [String] == ["pkmsg"])
+        await wharf.engine.shutdown()
+    }
+
+    @Test func prekeysAreUploadedToppedUpAndTheSignedPreKeyRotates() async throws {
+        let server = try FakeWhatsApp()
+        let clock = ManualClock(now: Date())
+        let wharf = try await link(server, clock: clock)
+        let device = try #require((try await state(server)["devices"] as? [String: [String: Any]])?[wharf.device])
+        #expect(device["preKeys"] as? Int == Messenger.initialPreKeys)
+        #expect(device["signedPreKeyValid"] as? Bool == true)
+
+        // The server says it is running low: 50 more.
+        try await server.control("POST", "/notify-prekeys", ["jid": wharf.device, "count": 2])
+        _ = try await eventually("the top-up") {
+            let devices = try await self.state(server)["devices"] as? [String: [String: Any]]
+            return (devices?[wharf.device]?["preKeys"] as? Int ?? 0) > Messenger.initialPreKeys
+        }
+
+        // 28 days on, the next login replaces the signed prekey and keeps the old one for pkmsgs.
+        // (The key is dated back: moving the clock would expire the fake server's certificates.)
+        await wharf.engine.disconnect()
+        var dated = try JSONDecoder().decode(
+            DeviceCredentials.self, from: try #require(await wharf.credentials.values[DeviceCredentials.storageKey]))
+        #expect(dated.signedPreKeyCreatedAt == clock.now)
+        dated.signedPreKeyCreatedAt = clock.now.addingTimeInterval(-28 * 24 * 3600)
+        try await wharf.credentials.setValue(try JSONEncoder().encode(dated), forKey: DeviceCredentials.storageKey)
+        let seen = await wharf.recorder.connections
+        try await wharf.engine.connect()
+        try await wharf.recorder.waitConnected(after: seen)
+        let rotated = try #require((try await state(server)["devices"] as? [String: [String: Any]])?[wharf.device])
+        #expect(rotated["signedPreKeyId"] as? Int == 2)
+        #expect(rotated["signedPreKeyValid"] as? Bool == true)
+        let stored = try JSONDecoder().decode(
+            DeviceCredentials.self, from: try #require(await wharf.credentials.values[DeviceCredentials.storageKey]))
+        #expect(stored.signedPreKeyID == 2)
+        #expect(await wharf.credentials.values[SignalTransaction.Key.signedPreKey(1)] != nil)
+        await wharf.engine.shutdown()
+    }
+}
+
+/// Polls `condition` (real time, bounded).
+func eventually(_ what: String, seconds: Double = 20, _ condition: @Sendable () async throws -> Bool) async throws -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    throw PeerProcess.PeerFailure(description: "timed out waiting for \(what)")
 }

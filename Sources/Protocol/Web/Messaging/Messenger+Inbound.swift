@@ -11,11 +11,14 @@ extension Messenger {
 
     /// Hands events and the state they produced to the gateway and waits until they are stored.
     func commit(_ events: [InboundEvent], changes: CredentialChanges) async -> Outcome {
+        guard !isHalted else { return .failed }
         let outcome = OneShot<Outcome>()
         deliver(
             .inbound(events, Acknowledgement(stateChanges: changes, onFailure: { _ in outcome.resolve(.failed) }) { outcome.resolve(.committed) }))
         // A connection that ends meanwhile gives up waiting; WhatsApp delivers the stanza again.
-        return await withTaskCancellationHandler { await outcome.wait() } onCancel: { outcome.resolve(.failed) }
+        let result = await withTaskCancellationHandler { await outcome.wait() } onCancel: { outcome.resolve(.failed) }
+        if result == .failed { isHalted = true }
+        return result
     }
 
     // MARK: Messages
@@ -23,6 +26,7 @@ extension Messenger {
     /// One `<message>`: decrypts every `<enc>` under the lock, commits the events with the new
     /// state, and only then sends the delivery receipt that makes WhatsApp forget it.
     func receive(message node: BinaryNode, on socket: NoiseSocket) async {
+        guard !isHalted else { return }
         guard let id = node.string("id"), case .jid(let from)? = node[attribute: "from"] else {
             await send(acknowledgement(of: node, error: "487"), on: socket)
             return

@@ -26,6 +26,11 @@ extension Messenger {
         let id = outbound.clientMessageID
         let message = makeTextMessage(text, replyTo: outbound.replyTo, chat: chat)
         var recipient = chat.account
+        if recipient.server == JID.hiddenUserServer, let phone = try await SignalTransaction(store: store).phone(ofLID: recipient.user) {
+            // An account that has not moved to LID chats writes in the phone-number namespace
+            // (WhatsApp Web refuses a LID-addressed chat from one); the session is the same.
+            recipient = JID(user: phone, server: JID.userServer)
+        }
         var targets = try await deviceList(of: recipient, on: socket)
         if targets.isEmpty, recipient.server == JID.userServer,
             let lid = try await SignalTransaction(store: store).lid(ofPhone: recipient.user)

@@ -4,6 +4,7 @@ extension Messenger {
     /// A `<receipt>`: retries are answered; delivery, read and played receipts become acks of our
     /// messages, committed before WhatsApp is told we have them.
     func receive(receipt node: BinaryNode, on socket: NoiseSocket) async {
+        guard !isHalted else { return }
         if node.string("type") == "retry" {
             await receive(retry: node, on: socket)
             return
@@ -21,7 +22,10 @@ extension Messenger {
         let transaction = SignalTransaction(store: store)
         let chatID = ChatID(((try? await phoneForm(of: chat, in: transaction)) ?? chat).description)
         let events = ids.map { InboundEvent.receipt(MessageReceipt(messageID: $0, chat: chatID, level: level, timestamp: timestamp)) }
-        guard await commit(events, changes: CredentialChanges()) == .committed else { return }
+        guard await commit(events, changes: CredentialChanges()) == .committed else {
+            await socket.close()
+            return
+        }
         await send(acknowledgement(of: node, error: nil), on: socket)
     }
 
@@ -36,6 +40,7 @@ extension Messenger {
 
     /// A `<notification>`: prekeys running low, a contact's new identity, a changed device list.
     func receive(notification node: BinaryNode, on socket: NoiseSocket) async {
+        guard !isHalted else { return }
         switch node.string("type") {
         case "encrypt":
             if let count = node.child("count")?.string("value").flatMap(Int.init) {
@@ -45,7 +50,10 @@ extension Messenger {
                 let transaction = SignalTransaction(store: store)
                 if let origin = try? await origin(chat: from.account, sender: from, isFromMe: false, in: transaction) {
                     let change = IdentityChange(origin: origin, device: from.account.description, timestamp: clock.now)
-                    guard await commit([.identityChanged(change)], changes: CredentialChanges()) == .committed else { return }
+                    guard await commit([.identityChanged(change)], changes: CredentialChanges()) == .committed else {
+                        await socket.close()
+                        return
+                    }
                 }
             }
         case "devices":
@@ -54,8 +62,10 @@ extension Messenger {
                 if case .jid(let lid)? = node[attribute: "lid"] {
                     forgetDevices(of: lid)
                     var transaction = SignalTransaction(store: store)
-                    if (try? await transaction.link(phone: from.user, lid: lid.user)) == true {
-                        try? await store.apply(transaction.changes)
+                    do {
+                        if try await transaction.link(phone: from.user, lid: lid.user) { try await store.apply(transaction.changes) }
+                    } catch {
+                        logger.debug("phone number and LID not stored", metadata: ["user": "\(from.user)", "error": "\(error)"])
                     }
                 }
             }

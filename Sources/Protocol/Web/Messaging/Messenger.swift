@@ -57,6 +57,9 @@ actor Messenger {
     /// Texts of recent messages by id, so a reply can quote them (best effort, not stored).
     var recentTexts = RecentTexts(capacity: 500)
     var random = SystemRandomNumberGenerator()
+    /// Set once the gateway could not store a stanza: later stanzas of this connection are left
+    /// unacknowledged too, so that WhatsApp delivers them again in order after the reconnect.
+    var isHalted = false
 
     init(
         account: Account, store: any CredentialsStore, clock: any WharfClock, requestTimeout: Duration, logger: Logger,
