@@ -104,7 +104,12 @@ public struct Wharf: Sendable {
                 }
             })
         let events = SessionEventHub()
-        let sink = OutboxEventSink(outbox: outbox, store: store, delivery: delivery, hub: events, clock: clock, logger: logger)
+        if configuration.testKillBeforeCommit != nil {
+            logger.warning("WHARF_TEST_KILL_BEFORE_COMMIT is set: this process will kill itself; it is for crash tests only")
+        }
+        let sink = OutboxEventSink(
+            outbox: outbox, store: store, delivery: delivery, hub: events, clock: clock, logger: logger,
+            killBeforeCommit: configuration.testKillBeforeCommit)
         let sessions = SessionManager(
             store: store, credentials: { store.credentials(sessionID: $0) },
             factory: EngineFactory(

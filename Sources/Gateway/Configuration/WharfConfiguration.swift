@@ -41,6 +41,9 @@ public struct WharfConfiguration: Sendable {
     public var deliveryOptions = DeliveryService.Options()
     /// How the native (`web`) engine reaches WhatsApp: `WA_WS_URL`, `WA_VERSION`, `WA_ROOT_KEY`.
     public var webEngine = WebEngineConfiguration()
+    /// `WHARF_TEST_KILL_BEFORE_COMMIT`: for crash tests only, the process kills itself (SIGKILL)
+    /// just before committing the n-th inbound stanza's events and engine state, after decrypting.
+    public var testKillBeforeCommit: Int?
 
     /// Whether `WA_ROOT_KEY` replaced WhatsApp's certificate root: only a test server needs that,
     /// so start-up says so loudly.
@@ -165,6 +168,7 @@ public struct WharfConfiguration: Sendable {
         if let days = try values.integer("deliveryRetentionDays", "DELIVERY_RETENTION_DAYS", in: 1...3650) {
             configuration.deliveryOptions.retention = .seconds(days * 86400)
         }
+        configuration.testKillBeforeCommit = try values.integer("wharfTestKillBeforeCommit", "WHARF_TEST_KILL_BEFORE_COMMIT", in: 1...1_000_000)
         if let text = try values.string("webhookRetrySchedule", "WEBHOOK_RETRY_SCHEDULE"), !text.isEmpty {
             var delays: [Duration] = []
             // "none": one attempt, then the delivery waits in the retry console.

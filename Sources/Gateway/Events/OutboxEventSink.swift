@@ -15,6 +15,9 @@ final class OutboxEventSink: SessionEventSink {
     private let hub: SessionEventHub
     private let clock: any WharfClock
     private let logger: Logger
+    /// Crash tests: kill the process before this inbound commit (see `WHARF_TEST_KILL_BEFORE_COMMIT`).
+    private let killBeforeCommit: Int?
+    private let inboundCommits = Atomic<Int>(0)
     /// Tenant and session names change rarely; a short-lived cache saves two reads per event.
     private let cache = Mutex<[String: (context: Context, expires: Date)]>([:])
 
@@ -26,9 +29,10 @@ final class OutboxEventSink: SessionEventSink {
 
     init(
         outbox: OutboxStore, store: SQLiteGatewayStore, delivery: DeliveryService, hub: SessionEventHub, clock: any WharfClock,
-        logger: Logger
+        logger: Logger, killBeforeCommit: Int? = nil
     ) {
         self.logger = logger
+        self.killBeforeCommit = killBeforeCommit
         self.outbox = outbox
         self.store = store
         self.delivery = delivery
@@ -63,6 +67,10 @@ final class OutboxEventSink: SessionEventSink {
         }
         let isNew: [Bool]
         if let sessionID, !changes.isEmpty {
+            if let killBeforeCommit, inboundCommits.wrappingAdd(1, ordering: .relaxed).newValue == killBeforeCommit {
+                logger.critical("WHARF_TEST_KILL_BEFORE_COMMIT: killing the process before an inbound commit")
+                kill(getpid(), SIGKILL)
+            }
             isNew = try await outbox.accept(stored.map(\.1), alongside: try store.writing(changes, sessionID: sessionID))
         } else {
             guard !stored.isEmpty else { return }
