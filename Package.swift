@@ -175,10 +175,18 @@ let package = Package(
             path: "Tests/PeerSupport",
             swiftSettings: swiftSettings
         ),
+        // What the Swift test targets share: polling, virtual-time stepping, a locked box. (The Python
+        // suites' helper, wharf_process.py, sits next to it.)
+        .target(
+            name: "TestSupport",
+            dependencies: ["WharfCore"],
+            path: "Tests/support/TestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "WhatsAppProtocolTests",
             dependencies: [
-                "WhatsAppProtocol", "WharfCore", "PeerSupport",
+                "WhatsAppProtocol", "WharfCore", "PeerSupport", "TestSupport",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -195,6 +203,7 @@ let package = Package(
             dependencies: [
                 "Gateway",
                 "PeerSupport",
+                "TestSupport",
                 "WhatsAppProtocol",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
