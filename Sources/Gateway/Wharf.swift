@@ -93,8 +93,10 @@ public struct Wharf: Sendable {
         // One libcurl multi handle (one thread) serves webhook deliveries and media downloads; the
         // delivery service shuts it down when it stops.
         let curl = CurlWebhookSender(options: senderOptions)
+        let metrics = WharfMetrics()
         let delivery = DeliveryService(
-            store: outbox, sender: sender ?? curl, clock: clock, options: deliveryOptions,
+            store: outbox, sender: MeteredWebhookSender(sender: sender ?? curl, duration: metrics.attemptDuration), clock: clock,
+            options: deliveryOptions,
             logger: logger,
             onDisabled: { endpoint, reason in
                 try? await OutboxEventSink.announceDisabled(endpoint, reason: reason, outbox: outbox, store: store, clock: clock)
@@ -124,7 +126,7 @@ public struct Wharf: Sendable {
             limiter: LoginLimiter(maxFailures: configuration.loginAttempts, window: configuration.loginLockout, clock: clock),
             sessions: sessions, events: events, outbox: outbox, delivery: delivery, eventSink: sink, clock: clock,
             logger: logger, boundPort: BoundPort())
-        let router = makeRouter(services, dispatcher: dispatcher, media: media)
+        let router = makeRouter(services, dispatcher: dispatcher, media: media, metrics: metrics)
         let routes = router.routes.map { "\($0.method) \($0.path)" }
         let application = Application(
             router: router,
@@ -141,7 +143,9 @@ public struct Wharf: Sendable {
             routes: routes)
     }
 
-    static func makeRouter(_ services: GatewayServices, dispatcher: Dispatcher, media: MediaFetcher) -> Router<AppRequestContext> {
+    static func makeRouter(
+        _ services: GatewayServices, dispatcher: Dispatcher, media: MediaFetcher, metrics: WharfMetrics
+    ) -> Router<AppRequestContext> {
         let router = Router(context: AppRequestContext.self)
         let authenticator = Authenticator(
             store: services.store, tokens: services.tokens, webSessions: services.webSessions,
@@ -175,7 +179,7 @@ public struct Wharf: Sendable {
         WebhookController(services: services).addRoutes(to: router)
         CloudWebhookController(services: services, dispatcher: dispatcher).addRoutes(to: router)
         DeliveryController(services: services).addRoutes(to: router)
-        MetricsController(services: services).addRoutes(to: router)
+        MetricsController(services: services, metrics: metrics).addRoutes(to: router.group())
         let messages = MessageController(services: services, dispatcher: dispatcher, media: media)
         messages.addRoutes(to: router)
 
