@@ -36,6 +36,8 @@ let package = Package(
         // /metrics: swift-metrics is the API the code records to, swift-prometheus writes the exposition text.
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // Reads the hand-edited OpenAPI document (openapi.yaml) that /openapi.json is derived from.
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // One place knows libcurl: a system library plus a header of typed wrappers
@@ -125,10 +127,11 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Yams", package: "Yams"),
             ],
             path: "Sources/Gateway",
             // The OpenAPI document is compiled into the binary: one file to deploy.
-            resources: [.embedInCode("OpenAPI/openapi.json")],
+            resources: [.embedInCode("OpenAPI/openapi.yaml")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

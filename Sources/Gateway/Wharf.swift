@@ -126,7 +126,7 @@ public struct Wharf: Sendable {
             limiter: LoginLimiter(maxFailures: configuration.loginAttempts, window: configuration.loginLockout, clock: clock),
             sessions: sessions, events: events, outbox: outbox, delivery: delivery, eventSink: sink, clock: clock,
             logger: logger, boundPort: BoundPort())
-        let router = makeRouter(services, dispatcher: dispatcher, media: media, metrics: metrics)
+        let router = try makeRouter(services, dispatcher: dispatcher, media: media, metrics: metrics)
         let routes = router.routes.map { "\($0.method) \($0.path)" }
         let application = Application(
             router: router,
@@ -145,7 +145,7 @@ public struct Wharf: Sendable {
 
     static func makeRouter(
         _ services: GatewayServices, dispatcher: Dispatcher, media: MediaFetcher, metrics: WharfMetrics
-    ) -> Router<AppRequestContext> {
+    ) throws -> Router<AppRequestContext> {
         let router = Router(context: AppRequestContext.self)
         let authenticator = Authenticator(
             store: services.store, tokens: services.tokens, webSessions: services.webSessions,
@@ -173,7 +173,7 @@ public struct Wharf: Sendable {
         account.addRoutes(to: router)
         let console = Console(services: services)
         ConsoleAssets.addRoutes(to: router)
-        APIDocsController.addRoutes(to: router)
+        APIDocsController(document: try OpenAPIDocument.bundled.get()).addRoutes(to: router.group())
         AdminConsoleController(console: console).addRoutes(to: router)
         TenantConsoleController(console: console).addRoutes(to: router)
         WebhookController(services: services).addRoutes(to: router)

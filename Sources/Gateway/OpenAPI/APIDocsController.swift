@@ -1,19 +1,30 @@
 import Foundation
 import Hummingbird
 
-/// The API's OpenAPI 3.1 document at `/openapi.json`, and `/docs`, a page that lays it out for
-/// people. Both ship inside the binary: the document is `openapi.json` next to this file (embedded
-/// at build time, kept true to the router by a test), the page is plain HTML and one script of
+/// The API's OpenAPI 3.1 document at `/openapi.yaml` (the hand-edited source, see
+/// ``OpenAPIDocument``) and `/openapi.json` (the same, as JSON), and `/docs`, a page that lays it
+/// out for people. All of it ships inside the binary: the page is plain HTML and one script of
 /// ours, with nothing fetched from anywhere else.
-enum APIDocsController {
-    static func addRoutes(to router: Router<AppRequestContext>) {
-        router.get("/openapi.json") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-cache"],
-                body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_json)))
-        }
-        router.get("/docs") { _, _ in ConsoleAssets.asset(page, type: "text/html; charset=utf-8") }
-        router.get("/assets/docs.js") { _, _ in ConsoleAssets.asset(script, type: "text/javascript; charset=utf-8") }
+struct APIDocsController {
+    let document: OpenAPIDocument
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.get("openapi.json", use: json)
+        group.get("openapi.yaml", use: yaml)
+        group.get("docs") { _, _ in ConsoleAssets.asset(Self.page, type: "text/html; charset=utf-8") }
+        group.get("assets/docs.js") { _, _ in ConsoleAssets.asset(Self.script, type: "text/javascript; charset=utf-8") }
+    }
+
+    @Sendable func json(_ request: Request, context: AppRequestContext) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-cache"],
+            body: .init(byteBuffer: ByteBuffer(bytes: document.json)))
+    }
+
+    @Sendable func yaml(_ request: Request, context: AppRequestContext) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/yaml; charset=utf-8", .cacheControl: "no-cache"],
+            body: .init(byteBuffer: ByteBuffer(string: document.yaml)))
     }
 
     static let page = """
@@ -21,7 +32,8 @@ enum APIDocsController {
         <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
         <title>Wharf API</title><link rel="stylesheet" href="/assets/console.css"></head>
         <body><main class="docs"><h1>Wharf API</h1>
-        <p class="muted">The OpenAPI 3.1 document behind this page: <a href="/openapi.json">/openapi.json</a>.
+        <p class="muted">The OpenAPI 3.1 document behind this page: <a href="/openapi.yaml">/openapi.yaml</a>
+        (and <a href="/openapi.json">/openapi.json</a>).
         Import it into Postman, Insomnia or any OpenAPI tool.</p>
         <nav id="tags" aria-label="Sections"></nav><div id="api"><p class="muted">Loading…</p></div></main>
         <script src="/assets/docs.js"></script></body></html>
