@@ -130,8 +130,9 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ],
             path: "Sources/Gateway",
-            // The OpenAPI document is compiled into the binary: one file to deploy.
-            resources: [.embedInCode("OpenAPI/openapi.yaml")],
+            // The OpenAPI document and the consoles' templates, stylesheet and scripts are compiled into
+            // the binary: one file to deploy.
+            resources: [.embedInCode("OpenAPI/openapi.yaml"), .embedInCode("Web/Resources")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
