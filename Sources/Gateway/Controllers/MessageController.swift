@@ -157,7 +157,7 @@ struct MessageController {
                 size > MediaFetcher.sizeLimit(resolvedKind)
             {
                 try? FileManager.default.removeItem(atPath: fetched.file)
-                throw MediaFetcher.tooLarge(resolvedKind)
+                throw MediaError.tooLarge(resolvedKind)
             }
             job.kind = MessageType(resolvedKind)
             job.mediaUrl = mediaURL

@@ -73,8 +73,8 @@ struct TenantConsoleController {
         do {
             user = try await services.authenticateTenant(
                 username: fields["username"] ?? "", password: fields["password"] ?? "", clientAddress: context.clientAddress)
-        } catch let problem as Problem {
-            return console.loginPage(.tenant, error: problem.detail, status: problem.status)
+        } catch let error as LoginError {
+            return console.loginPage(.tenant, error: error.problem.detail, status: error.problem.status)
         }
         return try await console.loggedIn(.tenant(user.tenantId), kind: .tenant, isForm: true)
     }
