@@ -74,7 +74,7 @@ struct AdminConsoleController {
             throw Problem(.unauthorized, detail: "wrong admin password")
         }
         services.limiter.recordSuccess(keys)
-        return try await console.loggedIn(.admin, kind: .admin, isForm: isForm)
+        return try await console.loggedIn(.admin, kind: .admin, isForm: isForm, request: request, context: context)
     }
 
     @Sendable func logout(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -110,10 +110,9 @@ struct AdminConsoleController {
 
     @Sendable func tenant(_ visit: Visit) async throws -> Response {
         let id = try visit.context.parameters.require("tenantId")
-        guard let tenant = try await services.store.tenant(id: id) else { throw Problem.notFound("tenant '\(id)'") }
-        let webhooks = WebhookController(services: services)
+        let tenant = try await console.lookup.tenant(id: id)
         let endpoints = try await services.outbox.endpoints(tenantID: id).map {
-            EndpointRow($0, health: webhooks.view($0), tenantName: tenant.name)
+            EndpointRow($0, health: console.lookup.webhookView($0), tenantName: tenant.name)
         }
         let sessions = try await services.store.sessions(scope: .tenant(id), after: nil, limit: .max).map { SessionRow($0) }
         let page = AdminTenantPage(tenant: try await tenantRow(tenant), endpoints: endpoints, sessions: sessions)
@@ -151,9 +150,8 @@ struct AdminConsoleController {
 
     private func endpointRows() async throws -> [EndpointRow] {
         let names = try await deliveries.tenantNames()
-        let webhooks = WebhookController(services: services)
         return try await services.outbox.allEndpoints().map {
-            EndpointRow($0, health: webhooks.view($0), tenantName: names[$0.tenantId] ?? $0.tenantId)
+            EndpointRow($0, health: console.lookup.webhookView($0), tenantName: names[$0.tenantId] ?? $0.tenantId)
         }
     }
 }

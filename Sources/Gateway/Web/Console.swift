@@ -31,11 +31,13 @@ struct Console: Sendable {
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
     let services: GatewayServices
+    let lookup: Lookup
     let renderer: ConsoleRenderer
 
     /// - Throws: ``ConsoleTemplateError`` when a template does not parse.
-    init(services: GatewayServices) throws {
+    init(services: GatewayServices, lookup: Lookup) throws {
         self.services = services
+        self.lookup = lookup
         renderer = try ConsoleRenderer()
     }
 
@@ -98,10 +100,14 @@ struct Console: Sendable {
     }
 
     /// Starts the browser session and sends the browser to the console's home.
-    func loggedIn(_ subject: WebSessions.Subject, kind: Kind, isForm: Bool) async throws -> Response {
+    func loggedIn(
+        _ subject: WebSessions.Subject, kind: Kind, isForm: Bool, request: Request, context: AppRequestContext
+    ) async throws -> Response {
         let (cookie, csrf) = try await services.webSessions.start(subject)
         var headers: HTTPFields = [.setCookie: cookie.description]
-        guard isForm else { return try JSONResponse.make(["csrfToken": csrf], headers: headers) }
+        guard isForm else {
+            return try EditedResponse(headers: headers, response: ["csrfToken": csrf]).response(from: request, context: context)
+        }
         headers[.location] = kind.base
         return Response(status: .seeOther, headers: headers)
     }

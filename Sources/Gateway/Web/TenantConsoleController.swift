@@ -76,7 +76,8 @@ struct TenantConsoleController {
         } catch let error as LoginError {
             return console.loginPage(.tenant, error: error.problem.detail, status: error.problem.status)
         }
-        return try await console.loggedIn(.tenant(user.tenantId), kind: .tenant, isForm: true)
+        return try await console.loggedIn(
+            .tenant(user.tenantId), kind: .tenant, isForm: true, request: request, context: context)
     }
 
     @Sendable func logout(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -96,10 +97,7 @@ struct TenantConsoleController {
     }
 
     @Sendable func session(_ visit: Visit) async throws -> Response {
-        let id = try visit.context.parameters.require("sessionId")
-        guard let session = try await services.store.session(id: id, scope: .tenant(visit.tenant.id)) else {
-            throw Problem.notFound("session '\(id)'")
-        }
+        let session = try await console.lookup.session(id: visit.context.parameters.require("sessionId"), scope: .tenant(visit.tenant.id))
         let row = SessionRow(session)
         let capabilities = session.engine.capabilities
         let page = TenantSessionPage(
@@ -116,9 +114,8 @@ struct TenantConsoleController {
     }
 
     @Sendable func webhooks(_ visit: Visit) async throws -> Response {
-        let controller = WebhookController(services: services)
         let endpoints = try await services.outbox.endpoints(tenantID: visit.tenant.id).map {
-            EndpointRow($0, health: controller.view($0), tenantName: visit.tenant.name)
+            EndpointRow($0, health: console.lookup.webhookView($0), tenantName: visit.tenant.name)
         }
         return render(TenantWebhooksPage(endpoints: endpoints), "Webhooks", visit, current: "/webhooks")
     }
