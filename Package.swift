@@ -33,6 +33,11 @@ let package = Package(
         .package(
             url: "https://github.com/apple/swift-configuration.git", from: "1.4.0",
             traits: [.defaults, "CommandLineArguments"]),
+        // /metrics: swift-metrics is the API the code records to, swift-prometheus writes the exposition text.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // Reads the hand-edited OpenAPI document (openapi.yaml) that /openapi.json is derived from.
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // One place knows libcurl: a system library plus a header of typed wrappers
@@ -120,10 +125,14 @@ let package = Package(
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Yams", package: "Yams"),
             ],
             path: "Sources/Gateway",
-            // The OpenAPI document is compiled into the binary: one file to deploy.
-            resources: [.embedInCode("OpenAPI/openapi.json")],
+            // The OpenAPI document and the consoles' templates, stylesheet and scripts are compiled into
+            // the binary: one file to deploy.
+            resources: [.embedInCode("OpenAPI/openapi.yaml"), .embedInCode("Web/Resources")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -175,10 +184,18 @@ let package = Package(
             path: "Tests/PeerSupport",
             swiftSettings: swiftSettings
         ),
+        // What the Swift test targets share: polling, virtual-time stepping, a locked box. (The Python
+        // suites' helper, wharf_process.py, sits next to it.)
+        .target(
+            name: "TestSupport",
+            dependencies: ["WharfCore"],
+            path: "Tests/support/TestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "WhatsAppProtocolTests",
             dependencies: [
-                "WhatsAppProtocol", "WharfCore", "PeerSupport",
+                "WhatsAppProtocol", "WharfCore", "PeerSupport", "TestSupport",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -195,6 +212,7 @@ let package = Package(
             dependencies: [
                 "Gateway",
                 "PeerSupport",
+                "TestSupport",
                 "WhatsAppProtocol",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -24,8 +24,8 @@ install_python_packages() {
   # driver, and the OpenAPI document's checkers. pyaileys' generated protobuf code needs protobuf
   # 6.32.1 or later though its metadata asks for less; python-axolotl (GPL-3, test processes only)
   # builds python-axolotl-curve25519 from source with gcc.
-  if [[ "${1:-}" == "--test" ]] && ! python3 -c "import standardwebhooks, selenium, zxingcpp, PIL, noise, xeddsa, cryptography, websockets, jsonschema, referencing, openapi_spec_validator, schemathesis, pyaileys, axolotl, axolotl_curve25519, google.protobuf" 2>/dev/null; then
-    local wanted=(standardwebhooks selenium zxing-cpp pillow noiseprotocol xeddsa cryptography websockets jsonschema referencing openapi-spec-validator "schemathesis>=4.30,<5" "pyaileys==0.1.5" "protobuf>=6.32.1" "python-axolotl==0.2.3")
+  if [[ "${1:-}" == "--test" ]] && ! python3 -c "import standardwebhooks, selenium, zxingcpp, PIL, noise, xeddsa, cryptography, websockets, jsonschema, referencing, openapi_spec_validator, yaml, schemathesis, pyaileys, axolotl, axolotl_curve25519, google.protobuf" 2>/dev/null; then
+    local wanted=(standardwebhooks selenium zxing-cpp pillow noiseprotocol xeddsa cryptography websockets jsonschema referencing openapi-spec-validator pyyaml "schemathesis>=4.30,<5" "pyaileys==0.1.5" "protobuf>=6.32.1" "python-axolotl==0.2.3")
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "${wanted[@]}" \
       || python3 -m pip install --quiet --break-system-packages "${wanted[@]}"
   fi

@@ -93,8 +93,10 @@ public struct Wharf: Sendable {
         // One libcurl multi handle (one thread) serves webhook deliveries and media downloads; the
         // delivery service shuts it down when it stops.
         let curl = CurlWebhookSender(options: senderOptions)
+        let metrics = WharfMetrics()
         let delivery = DeliveryService(
-            store: outbox, sender: sender ?? curl, clock: clock, options: deliveryOptions,
+            store: outbox, sender: MeteredWebhookSender(sender: sender ?? curl, duration: metrics.attemptDuration), clock: clock,
+            options: deliveryOptions,
             logger: logger,
             onDisabled: { [logger] endpoint, reason in
                 do {
@@ -133,7 +135,7 @@ public struct Wharf: Sendable {
             limiter: LoginLimiter(maxFailures: configuration.loginAttempts, window: configuration.loginLockout, clock: clock),
             sessions: sessions, events: events, outbox: outbox, delivery: delivery, eventSink: sink, clock: clock,
             logger: logger, boundPort: BoundPort())
-        let router = makeRouter(services, dispatcher: dispatcher, media: media)
+        let router = try makeRouter(services, dispatcher: dispatcher, media: media, metrics: metrics)
         let routes = router.routes.map { "\($0.method) \($0.path)" }
         let application = Application(
             router: router,
@@ -150,52 +152,5 @@ public struct Wharf: Sendable {
             application: application, generatedAdminPassword: generatedPassword, store: store, outbox: outbox,
             delivery: delivery, sessions: sessions, dispatcher: dispatcher, events: events, configuration: configuration,
             routes: routes)
-    }
-
-    static func makeRouter(_ services: GatewayServices, dispatcher: Dispatcher, media: MediaFetcher) -> Router<AppRequestContext> {
-        let router = Router(context: AppRequestContext.self)
-        let authenticator = Authenticator(
-            store: services.store, tokens: services.tokens, webSessions: services.webSessions,
-            adminKeyDigest: services.configuration.adminAPIKey.map { SHA256.hash(data: Data($0.utf8)) },
-            clock: services.clock, logger: services.logger)
-        router.add(middleware: RequestLogMiddleware())
-        router.add(middleware: ProblemMiddleware())
-        router.add(
-            middleware: BodyLimitMiddleware(
-                limit: services.configuration.maxBodyBytes,
-                largerLimits: [CloudWebhookController.pathPrefix: CloudWebhookController.bodyLimit]))
-        router.add(middleware: AuthenticationMiddleware(authenticator: authenticator, allowsQueryToken: false))
-
-        router.get("/health") { _, _ in try JSONResponse.make(["status": "ok"]) }
-        router.get("/ready") { _, _ in
-            _ = try await services.store.sessionCount(tenantID: "")
-            return try JSONResponse.make(["status": "ready"])
-        }
-
-        let tenants = TenantController(services: services)
-        let sessions = SessionController(services: services)
-        let account = AccountController(services: services, tenants: tenants)
-        tenants.addRoutes(to: router)
-        sessions.addRoutes(to: router)
-        account.addRoutes(to: router)
-        let console = Console(services: services)
-        ConsoleAssets.addRoutes(to: router)
-        APIDocsController.addRoutes(to: router)
-        AdminConsoleController(console: console).addRoutes(to: router)
-        TenantConsoleController(console: console).addRoutes(to: router)
-        WebhookController(services: services).addRoutes(to: router)
-        CloudWebhookController(services: services, dispatcher: dispatcher).addRoutes(to: router)
-        DeliveryController(services: services).addRoutes(to: router)
-        MetricsController(services: services).addRoutes(to: router)
-        let messages = MessageController(services: services, dispatcher: dispatcher, media: media)
-        messages.addRoutes(to: router)
-
-        // The seed's routes, kept so its users can move over; only these accept `?token=`.
-        let seed = router.group().add(middleware: AuthenticationMiddleware(authenticator: authenticator, allowsQueryToken: true))
-        tenants.addSeedRoutes(to: seed)
-        sessions.addSeedRoutes(to: seed)
-        account.addSeedRoutes(to: seed)
-        messages.addSeedRoutes(to: seed)
-        return router
     }
 }

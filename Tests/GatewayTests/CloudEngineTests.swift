@@ -5,6 +5,7 @@ import HTTPTypes
 import Outbox
 import PeerSupport
 import Testing
+import TestSupport
 import WharfCore
 
 @testable import Gateway
@@ -91,13 +92,7 @@ import WharfCore
     }
 
     func advance(_ app: TestWharf, by step: Duration = .milliseconds(100), until condition: @Sendable () async throws -> Bool) async throws {
-        for _ in 0..<4000 {
-            if try await condition() { return }
-            app.clock.advance(by: step)
-            try await Task.sleep(for: .milliseconds(2))
-        }
-        Issue.record("condition never held")
-        throw CancellationError()
+        try await TestSupport.advance(app.clock, by: step, until: condition)
     }
 
     func job(_ app: TestWharf, _ id: String, token: String) async throws -> TestWharf.Reply {

@@ -46,6 +46,32 @@ import WharfCore
         return (try #require(cookie("wharf_admin", in: login.headers)), try #require(login.string("csrfToken")))
     }
 
+    /// A bookmark or a reload of a login page's address shows the form, not a 404.
+    @Test func loginPagesAnswerTheFormAtTheirOwnAddress() async throws {
+        try await TestWharf.run { app in
+            for (path, asksUsername) in [("/admin/login", false), ("/dashboard/login", true)] {
+                let page = try await app.call(.get, path)
+                #expect(page.status == .ok, "\(path): \(page.text)")
+                #expect(page.headers[.contentType] == "text/html; charset=utf-8")
+                #expect(page.text.contains(#"<form method="post" action="\#(path)" class="stack">"#), "\(path)")
+                #expect(page.text.contains(#"name="password""#))
+                #expect(page.text.contains(#"name="username""#) == asksUsername, "\(path)")
+                let kind = path.hasPrefix("/admin") ? "wharf_admin_login" : "wharf_tenant_login"
+                #expect(Self.cookie(kind, in: page.headers) != nil, "\(path) sets the form's token cookie")
+            }
+            // A browser that is logged in already goes to its console.
+            _ = try await app.makeTenant("acme")
+            let (cookie, _) = try await Self.dashboardLogin(app, username: "acme", password: "password-acme")
+            let again = try await app.call(.get, "/dashboard/login", headers: [.cookie: cookie])
+            #expect(again.status == .seeOther)
+            #expect(again.headers[.location] == "/dashboard")
+            let (admin, _) = try await Self.adminLogin(app)
+            let adminAgain = try await app.call(.get, "/admin/login", headers: [.cookie: admin])
+            #expect(adminAgain.status == .seeOther)
+            #expect(adminAgain.headers[.location] == "/admin")
+        }
+    }
+
     @Test func tenantDashboardNeedsCSRFAndLogoutEndsTheSession() async throws {
         try await TestWharf.run { app in
             _ = try await app.makeTenant("acme")

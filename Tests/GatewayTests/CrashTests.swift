@@ -1,10 +1,10 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
+import PeerSupport
 import Synchronization
 import Testing
-
-import AsyncHTTPClient
-import PeerSupport
-import NIOCore
+import TestSupport
 
 /// Kills a real `wharf` process with SIGKILL while sandbox events stream in, restarts it, and
 /// checks that every event it accepted reached the receiver at least once.
@@ -36,14 +36,10 @@ import NIOCore
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorLog))
             try process.run()
             self.process = process
-            var port: Int?
-            for _ in 0..<2000 {
+            let port = try await poll(attempts: 2000, every: .milliseconds(10)) {
                 let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-                if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Wharf is listening on port ") }) {
-                    port = Int(line.dropFirst("Wharf is listening on port ".count))
-                    break
-                }
-                try await Task.sleep(for: .milliseconds(10))
+                return text.split(separator: "\n").first { $0.hasPrefix("Wharf is listening on port ") }
+                    .flatMap { Int($0.dropFirst("Wharf is listening on port ".count)) }
             }
             guard let port else {
                 process.terminate()
@@ -72,11 +68,10 @@ import NIOCore
         }
 
         func waitConnected(session: String, token: String) async throws {
-            for _ in 0..<1000 {
-                if try await call("GET", "/v1/sessions/\(session)", token: token).body["status"] as? String == "connected" { return }
-                try await Task.sleep(for: .milliseconds(10))
+            let connected = try await poll(attempts: 1000, every: .milliseconds(10)) {
+                try await call("GET", "/v1/sessions/\(session)", token: token).body["status"] as? String == "connected"
             }
-            Issue.record("session did not reconnect")
+            if !connected { Issue.record("session did not reconnect") }
         }
     }
 
@@ -152,11 +147,4 @@ import NIOCore
         let duplicates = delivered.values.filter { $0 > 1 }.count
         print("crash test: \(expected.count) accepted, \(delivered.count) delivered, \(duplicates) delivered more than once")
     }
-}
-
-/// A value behind a lock that closures can share.
-final class Locked<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
-    func withLock<T: Sendable>(_ body: (inout Value) -> T) -> T { mutex.withLock { body(&$0) } }
 }

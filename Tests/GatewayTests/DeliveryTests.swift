@@ -4,6 +4,7 @@ import HTTPTypes
 import Outbox
 import Synchronization
 import Testing
+import TestSupport
 import WharfCore
 
 @testable import Gateway

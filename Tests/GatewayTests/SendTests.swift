@@ -8,6 +8,7 @@ import ServiceLifecycle
 import Outbox
 import Synchronization
 import Testing
+import TestSupport
 import WharfCore
 
 @testable import Gateway
@@ -46,13 +47,7 @@ import WharfCore
     func advance(_ app: TestWharf, by step: Duration = .milliseconds(50), until condition: @Sendable () async throws -> Bool)
         async throws
     {
-        for _ in 0..<4000 {
-            if try await condition() { return }
-            app.clock.advance(by: step)
-            try await Task.sleep(for: .milliseconds(3))
-        }
-        Issue.record("condition never held")
-        throw CancellationError()
+        try await TestSupport.advance(app.clock, by: step, until: condition)
     }
 
     func jobStatus(_ app: TestWharf, _ job: String, token: String) async throws -> String? {

@@ -2,6 +2,7 @@ import Foundation
 import Outbox
 import Synchronization
 import Testing
+import TestSupport
 import WharfCore
 @testable import Gateway
 

@@ -71,15 +71,3 @@ private final class ReceiverBox: @unchecked Sendable {
     var receiver: TestReceiver?
 }
 
-/// Waits (bounded, in real time) until `condition` holds; this is about ordering, not speed.
-func eventually(
-    _ what: String, timeout: Duration = .seconds(20), _ condition: @Sendable () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now.advanced(by: timeout)
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-    Issue.record("timed out waiting for: \(what)")
-    throw CancellationError()
-}

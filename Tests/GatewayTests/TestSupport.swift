@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import Testing
+import TestSupport
 import WharfCore
 
 /// A running Wharf on a real loopback socket, with a fresh data directory and a manual clock.
@@ -122,12 +123,10 @@ struct TestWharf {
 
     /// Polls a session until it reaches `status` (bounded: this is about ordering, not speed).
     func waitForStatus(_ sessionID: String, _ status: String, token: String) async throws {
-        for _ in 0..<500 {
-            let reply = try await call(.get, "/v1/sessions/\(sessionID)", as: .bearer(token))
-            if reply.string("status") == status { return }
-            try await Task.sleep(for: .milliseconds(10))
+        let reached = try await poll(attempts: 500, every: .milliseconds(10)) {
+            try await call(.get, "/v1/sessions/\(sessionID)", as: .bearer(token)).string("status") == status
         }
-        Issue.record("session \(sessionID) never reached \(status)")
+        if !reached { Issue.record("session \(sessionID) never reached \(status)") }
     }
 }
 

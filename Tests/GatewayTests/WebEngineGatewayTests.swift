@@ -1,6 +1,7 @@
 import Foundation
 import PeerSupport
 import Testing
+import TestSupport
 import WharfCore
 import WhatsAppProtocol
 
@@ -19,12 +20,12 @@ import WhatsAppProtocol
         _ child: CrashTests.Child, session: String, token: String, _ what: String,
         _ condition: ([String: Any]) -> Bool
     ) async throws -> [String: Any] {
-        for _ in 0..<1500 {
+        let body = try await poll(attempts: 1500, every: .milliseconds(10)) {
             let body = try await child.call("GET", "/v1/sessions/\(session)", token: token).body
-            if condition(body) { return body }
-            try await Task.sleep(for: .milliseconds(10))
+            return condition(body) ? body : nil
         }
-        throw PeerProcess.PeerFailure(description: "session never became \(what)")
+        guard let body else { throw PeerProcess.PeerFailure(description: "session never became \(what)") }
+        return body
     }
 
     func tenant(_ child: CrashTests.Child, _ name: String, webhook: String? = nil) async throws -> String {
@@ -72,9 +73,7 @@ import WhatsAppProtocol
         #expect(linked["phone"] as? String == phone)
         #expect(linked["jid"] as? String == JID(scan.json["jid"] as? String ?? "")?.account.description)
         // The tenant's webhook hears about it through the outbox: the QR code, then the connection.
-        for _ in 0..<1000 where !events.withLock({ $0.contains { $0[1] == "connected" } }) {
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        _ = try await poll(attempts: 1000, every: .milliseconds(10)) { events.withLock { $0.contains { $0[1] == "connected" } } }
         let received = events.withLock { $0 }
         #expect(received.contains { $0[0] == "session.qr" && $0[2] == code })
         #expect(received.contains { $0[0] == "session.status" && $0[1] == "connected" })

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import PeerSupport
 import Testing
+import TestSupport
 import WharfCore
 import WhatsAppProtocol
 
@@ -42,7 +43,7 @@ import WhatsAppProtocol
         let secret = try #require(hook.body["secret"] as? String, "\(hook.body)")
         let created = try await child.call("POST", "/v1/sessions", json: ["name": "phone", "engine": "web"], token: token)
         let session = try #require(created.body["id"] as? String, "\(created.body)")
-        let qr = try await poll("a QR code") {
+        let qr = try await waitFor("a QR code") {
             try await child.call("GET", "/v1/sessions/\(session)/qr", token: token).body["qr"] as? String
         }
         let scan = try await server.control("POST", "/scan", ["qr": qr, "phone": Self.phone])
@@ -87,7 +88,7 @@ import WhatsAppProtocol
 
         let sent = try bob.call(["op": "send_text", "to": "\(Self.phone)@s.whatsapp.net", "text": "Do you deliver on Sundays?"])
         let bobID = try #require(sent["id"] as? String)
-        let delivery = try await poll("the message.received webhook") {
+        let delivery = try await waitFor("the message.received webhook") {
             receiver.requests.first { ($0.json?["data"] as? [String: Any])?["id"] as? String == bobID }
         }
         #expect(Self.isSigned(delivery, secret: setup.secret), "a valid Standard Webhooks signature")
@@ -107,7 +108,7 @@ import WhatsAppProtocol
             json: ["chatId": "+\(Self.contactPhone)", "text": "Yes, from 10 to 4.", "replyTo": bobID], token: setup.token)
         #expect(job.status == 202, "\(job.body)")
         let jobID = try #require(job.body["jobId"] as? String)
-        let done = try await poll("the job to be sent") { () -> [String: Any]? in
+        let done = try await waitFor("the job to be sent") { () -> [String: Any]? in
             let body = try await setup.child.call("GET", "/v1/jobs/\(jobID)", token: setup.token).body
             return ["sent", "failed"].contains(body["status"] as? String ?? "") ? body : nil
         }
@@ -124,7 +125,7 @@ import WhatsAppProtocol
 
         // Bob's delivery and read receipts come back as message.ack events for Wharf's message.
         try bob.call(["op": "receipt", "ids": [messageID], "type": "read"])
-        let acks = try await poll("delivered and read acks") { () -> Set<String>? in
+        let acks = try await waitFor("delivered and read acks") { () -> Set<String>? in
             let levels = Set(receiver.requests.compactMap { request -> String? in
                 guard request.json?["type"] as? String == "message.ack",
                     let data = request.json?["data"] as? [String: Any], data["id"] as? String == messageID
@@ -134,7 +135,7 @@ import WhatsAppProtocol
             return levels.isSuperset(of: ["delivered", "read"]) ? levels : nil
         }
         #expect(acks.contains("read"))
-        let sentEvent = try await poll("the message.sent webhook") {
+        let sentEvent = try await waitFor("the message.sent webhook") {
             receiver.requests.first { $0.json?["type"] as? String == "message.sent" }
         }
         #expect((sentEvent.json?["data"] as? [String: Any])?["id"] as? String == messageID)
@@ -190,7 +191,7 @@ import WhatsAppProtocol
             bobIDs.append(try #require(sent["id"] as? String))
             if index == 10 {
                 // By now the self-kill has happened: the decrypted 3rd message was never committed.
-                _ = try await poll("the self-kill before the commit", seconds: 20) { child.process.isRunning ? nil : true }
+                _ = try await waitFor("the self-kill before the commit", seconds: 20) { child.process.isRunning ? nil : true }
                 child = try await restart()
             } else if [22, 35].contains(index) {
                 try await Task.sleep(for: .milliseconds(Int.random(in: 0...40, using: &random)))
@@ -199,7 +200,7 @@ import WhatsAppProtocol
             }
             try await Task.sleep(for: .milliseconds(Int.random(in: 2...15, using: &random)))
         }
-        _ = try await poll("every inbound message at the webhook", seconds: 60) {
+        _ = try await waitFor("every inbound message at the webhook", seconds: 60) {
             Set(bobIDs).isSubset(of: received.withLock { Set($0.keys) }) ? true : nil
         }
         let ids = received.withLock { $0 }
@@ -219,7 +220,7 @@ import WhatsAppProtocol
             }
         }
         let texts = (1...50).map { "out \($0)" }
-        let arrived = try await poll("every outbound message at the contact", seconds: 90) { () -> [[String: Any]]? in
+        let arrived = try await waitFor("every outbound message at the contact", seconds: 90) { () -> [[String: Any]]? in
             let items = try bob.call(["op": "list", "of": "message"])["items"] as? [[String: Any]] ?? []
             let seen = Set(items.compactMap { $0["text"] as? String })
             return Set(texts).isSubset(of: seen) ? items : nil
@@ -236,20 +237,10 @@ import WhatsAppProtocol
 
         // The conversation goes on.
         let last = try #require(try bob.call(["op": "send_text", "to": wharfChat, "text": "still there?"])["id"] as? String)
-        _ = try await poll("the last message") { received.withLock { $0[last] } }
+        _ = try await waitFor("the last message") { received.withLock { $0[last] } }
         let reply = try await child.call(
             "POST", "/v1/sessions/\(setup.session)/messages?wait=10", json: ["chatId": Self.contactPhone, "text": "yes"], token: setup.token)
         #expect(reply.body["status"] as? String == "sent", "\(reply.body)")
         child.terminate()
     }
-}
-
-/// Polls `produce` until it gives a value (real time, bounded: the servers are local).
-func poll<T>(_ what: String, seconds: Double = 30, _ produce: () async throws -> T?) async throws -> T {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if let value = try await produce() { return value }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    throw PeerProcess.PeerFailure(description: "timed out waiting for \(what)")
 }

@@ -1,6 +1,7 @@
 import Foundation
 import PeerSupport
 import Testing
+import TestSupport
 import WharfCore
 
 @testable import WhatsAppProtocol
@@ -56,7 +57,7 @@ import WharfCore
             return connections.compactMap { $0["pings"] as? Int }.max() ?? 0
         }
         func waitForPings(_ count: Int) async throws {
-            for _ in 0..<500 where try await pings() < count { try await Task.sleep(for: .milliseconds(10)) }
+            _ = try await poll(attempts: 500, every: .milliseconds(10)) { try await pings() >= count }
             #expect(try await pings() == count)
         }
 

@@ -1,6 +1,7 @@
 import Foundation
 import PeerSupport
 import Testing
+import TestSupport
 import WharfCore
 
 @testable import WhatsAppProtocol
@@ -237,9 +238,9 @@ import WharfCore
 
         // The server says it is running low: 50 more.
         try await server.control("POST", "/notify-prekeys", ["jid": wharf.device, "count": 2])
-        _ = try await eventually("the top-up") {
+        _ = try await waitFor("the top-up") { () -> Bool? in
             let devices = try await self.state(server)["devices"] as? [String: [String: Any]]
-            return (devices?[wharf.device]?["preKeys"] as? Int ?? 0) > Messenger.initialPreKeys
+            return (devices?[wharf.device]?["preKeys"] as? Int ?? 0) > Messenger.initialPreKeys ? true : nil
         }
 
         // 28 days on, the next login replaces the signed prekey and keeps the old one for pkmsgs.
@@ -262,14 +263,84 @@ import WharfCore
         #expect(await wharf.credentials.values[SignalTransaction.Key.signedPreKey(1)] != nil)
         await wharf.engine.shutdown()
     }
-}
 
-/// Polls `condition` (real time, bounded).
-func eventually(_ what: String, seconds: Double = 20, _ condition: @Sendable () async throws -> Bool) async throws -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(20))
+    /// The contact is python-axolotl (strict libsignal) as a device that only has keys: Wharf's
+    /// stanzas are read by it byte for byte, and its messages reach Wharf; then it reinstalls with
+    /// a new identity, and both directions notice and go on.
+    @Test func strictSignalThroughTheWholeStanzaPathAcrossAnIdentityChange() async throws {
+        let server = try FakeWhatsApp()
+        let wharf = try await link(server)
+        let oracle = try JSONPeer("axolotl_peer.py")
+        let carol = "4915550003"
+        let carolJID = "\(carol)@s.whatsapp.net"
+        func register() async throws {
+            let keys = try oracle.call(["op": "keys", "count": 5])
+            var request: [String: Any] = ["phone": carol, "device": 0]
+            request["keys"] = keys.filter { $0.key != "ok" }
+            let answer = try await server.control("POST", "/accounts", request)
+            #expect(answer.status == 200, "\(answer.json)")
+        }
+        func inbox() async throws -> [[String: Any]] {
+            ((try await state(server)["inbox"] as? [String: Any])?[carolJID] as? [[String: Any]] ?? []).filter { $0["tag"] as? String == "message" }
+        }
+        func openLast(from wharfDevice: String) async throws -> WAMessage {
+            let message = try #require(try await inbox().last)
+            let enc = try #require((message["enc"] as? [[String: Any]])?.first)
+            let answer = try oracle.call([
+                "op": "decrypt", "peer": wharfDevice, "type": enc["type"] as? String ?? "", "ciphertext": enc["bytes"] as? String ?? "",
+            ])
+            return try WAMessage(serializedBytes: try WhatsAppPadding.unpad(hexMember(answer, "plaintext") ?? []))
+        }
+        func deliver(_ text: String, id: String) async throws {
+            var message = WAMessage()
+            message.conversation = text
+            let padded = WhatsAppPadding.pad(try message.serializedBytes())
+            let sealed = try oracle.call(["op": "encrypt", "peer": "wharf", "plaintext": padded.hex])
+            let node: [String: Any] = [
+                "tag": "message",
+                "attrs": ["from": carolJID, "id": id, "t": String(Int(Date().timeIntervalSince1970)), "type": "text", "notify": "Carol"],
+                "content": [["tag": "enc", "attrs": ["v": "2", "type": sealed["type"] as? String ?? ""], "bytes": sealed["ciphertext"] as? String ?? ""]],
+            ]
+            #expect(try await server.control("POST", "/deliver", ["jid": wharf.device, "node": node]).status == 200)
+        }
+        func wharfBundle(preKey id: UInt32) async throws -> [String: Any] {
+            let device = try JSONDecoder().decode(DeviceCredentials.self, from: try #require(await wharf.credentials.values[DeviceCredentials.storageKey]))
+            let oneTime = try KeyPair(privateKey: try #require(await wharf.credentials.values[SignalTransaction.Key.preKey(id)]))
+            return [
+                "registrationId": device.registrationID, "deviceId": 2, "identityKey": device.identityKey.serializedPublicKey.hex,
+                "signedPreKeyId": device.signedPreKeyID, "signedPreKey": device.signedPreKey.serializedPublicKey.hex,
+                "signedPreKeySignature": Array(device.signedPreKeySignature).hex, "preKeyId": id, "preKey": oneTime.serializedPublicKey.hex,
+            ]
+        }
+
+        try await register()
+        let chat = ChatID(carolJID)
+        _ = try await wharf.engine.send(OutboundMessage(clientMessageID: "3EB0ORACLE001", chat: chat, content: .text("strict hello")))
+        #expect(try await openLast(from: wharf.device).conversation == "strict hello")
+        try oracle.call(["op": "process_bundle", "peer": "wharf", "bundle": try await wharfBundle(preKey: 7)])
+        try await deliver("strict reply", id: "ORACLE0001")
+        let reply = try await wharf.recorder.wait("the oracle's message") { $0.messages.first { $0.id == "ORACLE0001" } }
+        #expect(reply.text == "strict reply")
+        #expect(reply.fromName == "Carol")
+
+        // Carol reinstalls and writes at once: her pkmsg carries a new identity, which Wharf
+        // trusts (as WhatsApp's clients do) and reports.
+        try oracle.call(["op": "identity", "dropSessions": true])
+        try oracle.call(["op": "process_bundle", "peer": "wharf", "bundle": try await wharfBundle(preKey: 8)])
+        try await deliver("new phone, who dis", id: "ORACLE0002")
+        let after = try await wharf.recorder.wait("the message from the new identity") { $0.messages.first { $0.id == "ORACLE0002" } }
+        #expect(after.text == "new phone, who dis")
+        let changes = await wharf.recorder.inbound.compactMap { if case .identityChanged(let change) = $0 { change } else { nil } }
+        #expect(changes.map(\.origin.from) == [carol])
+
+        // Her new keys reach the server, which announces the change: Wharf forgets her sessions
+        // and its next message is a new session under her new keys.
+        try await register()
+        _ = try await wharf.recorder.wait("the announced identity change") { recorder -> Bool? in
+            recorder.inbound.filter { if case .identityChanged = $0 { true } else { false } }.count >= 2 ? true : nil
+        }
+        _ = try await wharf.engine.send(OutboundMessage(clientMessageID: "3EB0ORACLE002", chat: chat, content: .text("after the change")))
+        #expect(try await openLast(from: wharf.device).conversation == "after the change")
+        await wharf.engine.shutdown()
     }
-    throw PeerProcess.PeerFailure(description: "timed out waiting for \(what)")
 }

@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import unittest
+import urllib.request
 import uuid
 
 import jsonschema
@@ -33,7 +34,6 @@ from n8n_replay import NodeFailed, Replay, run_code  # noqa: E402
 from wharf_process import ADMIN_KEY, ROOT, Wharf, free_port  # noqa: E402
 
 EXAMPLES = os.path.join(ROOT, "examples", "n8n")
-OPENAPI = os.path.join(ROOT, "Sources", "Gateway", "OpenAPI", "openapi.json")
 HEADER_NAME, HEADER_VALUE = "X-Wharf-Token", "n8n-shared-secret-for-the-tests"
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
@@ -112,11 +112,12 @@ def escape(part):
 
 
 class OpenAPIAnswers:
-    """Checks an answer against the OpenAPI document's schema for that route and status."""
+    """Checks an answer against the OpenAPI document's schema for that route and status: the document
+    the running Wharf serves at /openapi.json."""
 
-    def __init__(self):
-        with open(OPENAPI) as file:
-            self.document = json.load(file)
+    def __init__(self, wharf):
+        with urllib.request.urlopen(wharf.base + "/openapi.json", timeout=10) as response:
+            self.document = json.load(response)
         resource = referencing.Resource.from_contents(self.document, default_specification=referencing.jsonschema.DRAFT202012)
         self.registry = referencing.Registry().with_resource("urn:wharf:openapi", resource)
 
@@ -153,7 +154,7 @@ class WorkflowTests(unittest.TestCase):
                         webhooks[node["parameters"]["path"]] = (node["parameters"]["httpMethod"], node["parameters"]["authentication"])
         cls.n8n = FakeN8n(webhooks)
         cls.wharf = Wharf()
-        cls.answers = OpenAPIAnswers()
+        cls.answers = OpenAPIAnswers(cls.wharf)
         cls.tenant_id, cls.token = cls.wharf.tenant("n8nshop")
         status, key = cls.wharf.api("POST", "/v1/keys", {"name": "n8n"}, token=cls.token)
         assert status == 201, key

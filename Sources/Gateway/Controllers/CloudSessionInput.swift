@@ -6,7 +6,7 @@ import WharfCore
 ///
 /// Secrets (`accessToken`, `appSecret`, `verifyToken`) go into the session's encrypted credentials
 /// and are never answered back; the rest is also kept in the session's options, where the API and
-/// the consoles show it.
+/// the consoles show it. A field Wharf cannot take is a ``ValidationError``.
 struct CloudSessionInput: Decodable {
     var phoneNumberId: String?
     var accessToken: String?
@@ -19,7 +19,7 @@ struct CloudSessionInput: Decodable {
     func configuration(services: GatewayServices) throws -> CloudConfiguration {
         func required(_ value: String?, _ name: String) throws -> String {
             guard let value, !value.isEmpty else {
-                throw Problem.badRequest("field 'cloud.\(name)' is required for a Cloud API session", field: "cloud.\(name)")
+                throw ValidationError.missing(field: "cloud.\(name)", detail: "field 'cloud.\(name)' is required for a Cloud API session")
             }
             return value
         }
@@ -34,17 +34,18 @@ struct CloudSessionInput: Decodable {
     func apply(to configuration: inout CloudConfiguration, services: GatewayServices) throws {
         if let phoneNumberId {
             guard (1...32).contains(phoneNumberId.count), phoneNumberId.allSatisfy(\.isASCII), phoneNumberId.allSatisfy(\.isNumber) else {
-                throw Problem.unprocessable(
-                    "field 'cloud.phoneNumberId' must be the digits of the Phone number ID shown in Meta's WhatsApp Manager (not the phone number)",
-                    field: "cloud.phoneNumberId")
+                throw ValidationError.invalid(
+                    field: "cloud.phoneNumberId",
+                    detail: "field 'cloud.phoneNumberId' must be the digits of the Phone number ID shown in Meta's WhatsApp Manager"
+                        + " (not the phone number)")
             }
             configuration.phoneNumberId = phoneNumberId
         }
         for (name, value, limit) in [("accessToken", accessToken, 4096), ("appSecret", appSecret, 256), ("verifyToken", verifyToken, 256)] {
             guard let value else { continue }
             guard (1...limit).contains(value.utf8.count), value.allSatisfy({ $0.isASCII && !$0.isWhitespace && !$0.isNewline }) else {
-                throw Problem.unprocessable(
-                    "field 'cloud.\(name)' must be 1 to \(limit) visible ASCII characters without spaces", field: "cloud.\(name)")
+                throw ValidationError.invalid(
+                    field: "cloud.\(name)", detail: "field 'cloud.\(name)' must be 1 to \(limit) visible ASCII characters without spaces")
             }
         }
         configuration.accessToken = accessToken ?? configuration.accessToken
@@ -58,9 +59,9 @@ struct CloudSessionInput: Decodable {
         if let graphVersion {
             let parts = graphVersion.dropFirst().split(separator: ".", omittingEmptySubsequences: false)
             guard graphVersion.hasPrefix("v"), parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }) else {
-                throw Problem.unprocessable(
-                    "field 'cloud.graphVersion' must be a Graph API version such as \(CloudConfiguration.defaultGraphVersion)",
-                    field: "cloud.graphVersion")
+                throw ValidationError.invalid(
+                    field: "cloud.graphVersion",
+                    detail: "field 'cloud.graphVersion' must be a Graph API version such as \(CloudConfiguration.defaultGraphVersion)")
             }
             configuration.graphVersion = graphVersion
         }

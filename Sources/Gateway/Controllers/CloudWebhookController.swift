@@ -28,52 +28,62 @@ struct CloudWebhookController {
     /// refusals, so this route takes at least 4 MiB whatever `MAX_BODY_BYTES` says.
     static let bodyLimit = 4 << 20
 
-    func addRoutes(to router: Router<AppRequestContext>) {
-        router.get("/v1/cloud/webhook/:sessionId") { request, context in
-            let (_, configuration) = try await cloudSession(context)
-            let query = request.uri.queryParameters
-            guard let challenge = CloudWebhook.challenge(
-                mode: query.get("hub.mode"), token: query.get("hub.verify_token"), challenge: query.get("hub.challenge"),
-                expectedToken: configuration.verifyToken)
-            else {
-                throw Problem(
-                    .forbidden, title: "Verification failed",
-                    detail: "hub.verify_token does not match the session's verifyToken, or hub.mode is not 'subscribe', or hub.challenge is missing")
-            }
-            return Response(
-                status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .init("X-Content-Type-Options")!: "nosniff"],
-                body: .init(byteBuffer: ByteBuffer(string: challenge)))
+    /// Adds the routes under `group`, which is `/v1`.
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.get("cloud/webhook/:sessionId", use: verify)
+        group.post("cloud/webhook/:sessionId", use: notify)
+    }
+
+    // MARK: Handlers
+
+    /// Meta's subscription check: echoes `hub.challenge` when the verify token is the session's.
+    @Sendable func verify(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let (_, configuration) = try await cloudSession(context)
+        let query = request.uri.queryParameters
+        guard let challenge = CloudWebhook.challenge(
+            mode: query.get("hub.mode"), token: query.get("hub.verify_token"), challenge: query.get("hub.challenge"),
+            expectedToken: configuration.verifyToken)
+        else {
+            throw Problem(
+                .forbidden, title: "Verification failed",
+                detail: "hub.verify_token does not match the session's verifyToken, or hub.mode is not 'subscribe', or hub.challenge is missing")
         }
-        router.post("/v1/cloud/webhook/:sessionId") { request, context in
-            let (session, configuration) = try await cloudSession(context)
-            var request = request
-            let body = Data(try await request.collectBody(upTo: .max).readableBytesView)
-            guard CloudWebhook.isAuthentic(body: body, signature: request.headers[Self.signatureHeader], appSecret: configuration.appSecret)
-            else {
-                throw Problem(
-                    .unauthorized, title: "Bad signature",
-                    detail: "X-Hub-Signature-256 is missing or is not sha256=<HMAC-SHA256 of the body under the session's appSecret>")
-            }
-            let notification: CloudWebhook.Notification
-            do throws(CloudWebhook.ParseError) {
-                notification = try CloudWebhook.parse(body)
-            } catch {
-                switch error {
-                case .notJSON:
-                    throw Problem.badRequest("the notification is not the JSON of a WhatsApp Business Account webhook")
-                case .notWhatsApp(let object):
-                    throw Problem.badRequest("the notification is for '\(object)', not 'whatsapp_business_account'")
-                }
-            }
-            try await services.eventSink.publish(try await events(in: notification, session: session, appSecret: configuration.appSecret))
-            return Response(status: .ok)
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .init("X-Content-Type-Options")!: "nosniff"],
+            body: .init(byteBuffer: ByteBuffer(string: challenge)))
+    }
+
+    /// A notification: its events are committed before Meta gets its 200.
+    @Sendable func notify(_ request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
+        let (session, configuration) = try await cloudSession(context)
+        var request = request
+        let body = Data(try await request.collectBody(upTo: .max).readableBytesView)
+        guard CloudWebhook.isAuthentic(body: body, signature: request.headers[Self.signatureHeader], appSecret: configuration.appSecret)
+        else {
+            throw Problem(
+                .unauthorized, title: "Bad signature",
+                detail: "X-Hub-Signature-256 is missing or is not sha256=<HMAC-SHA256 of the body under the session's appSecret>")
         }
+        let notification: CloudWebhook.Notification
+        do throws(CloudWebhook.ParseError) {
+            notification = try CloudWebhook.parse(body)
+        } catch {
+            switch error {
+            case .notJSON:
+                throw Problem.badRequest("the notification is not the JSON of a WhatsApp Business Account webhook")
+            case .notWhatsApp(let object):
+                throw Problem.badRequest("the notification is for '\(object)', not 'whatsapp_business_account'")
+            }
+        }
+        try await services.eventSink.publish(try await events(in: notification, session: session, appSecret: configuration.appSecret))
+        return .ok
     }
 
     /// The session named in the path, if it is a Cloud API session, with its settings.
     private func cloudSession(_ context: AppRequestContext) async throws -> (SessionRecord, CloudConfiguration) {
         let id = try context.parameters.require("sessionId")
-        guard let session = try await services.store.session(id: id, scope: .everything), session.engine == EngineKind.cloud
+        // Only a session with Cloud API settings has a Meta webhook.
+        guard let session = try await services.store.session(id: id, scope: .everything), CloudSessionOptions(session) != nil
         else { throw Problem.notFound("Cloud API session '\(id)'") }
         do {
             guard let configuration = try await CloudConfiguration.load(from: services.store.credentials(sessionID: id)) else {

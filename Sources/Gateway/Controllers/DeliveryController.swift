@@ -49,7 +49,7 @@ struct DeliveryController {
         var responseSnippet: String?
     }
 
-    struct DetailView: Encodable {
+    struct DetailView: ResponseEncodable {
         var delivery: View
         var payload: JSONValue
         var attempts: [AttemptView]
@@ -65,80 +65,93 @@ struct DeliveryController {
         var dryRun: Bool?
     }
 
-    struct BulkView: Encodable {
+    struct BulkView: ResponseEncodable {
         var count: Int
         var dryRun: Bool
     }
 
-    func addRoutes(to router: Router<AppRequestContext>) {
-        router.get("/v1/deliveries") { request, context in
-            let scope = try context.requireIdentity().scope
-            let query = request.uri.queryParameters
-            let filter = try makeFilter(
-                scope: scope, tenantID: query.get("tenantId"), endpointID: query.get("endpointId"), status: query.get("status"),
-                type: query.get("type"), from: try date(query.get("from"), field: "from"),
-                to: try date(query.get("to"), field: "to"))
-            let limit = try Pagination.limit(request)
-            var cursor: Int64?
-            if let text = query.get("cursor") {
-                guard let value = Int64(text) else {
-                    throw Problem.badRequest("query parameter 'cursor' is not a cursor this server handed out", field: "cursor")
-                }
-                cursor = value
+    /// Adds the routes under `group`, which is `/v1`.
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.get("deliveries", use: list)
+        group.get("deliveries/:deliveryId", use: get)
+        group.post("deliveries/:deliveryId/retry", use: retryOne)
+        group.post("deliveries/:deliveryId/discard", use: discard)
+        group.post("deliveries/retry", use: retry)
+        group.post("deliveries/replay", use: replay)
+    }
+
+    // MARK: Handlers
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Page<View> {
+        let scope = try context.requireIdentity().scope
+        let query = request.uri.queryParameters
+        let filter = try makeFilter(
+            scope: scope, tenantID: query.get("tenantId"), endpointID: query.get("endpointId"), status: query.get("status"),
+            type: query.get("type"), from: try date(query.get("from"), field: "from"),
+            to: try date(query.get("to"), field: "to"))
+        let limit = try Pagination.limit(request)
+        var cursor: Int64?
+        if let text = query.get("cursor") {
+            guard let value = Int64(text) else {
+                throw Problem.badRequest("query parameter 'cursor' is not a cursor this server handed out", field: "cursor")
             }
-            let rows = try await services.outbox.deliveries(matching: filter, before: cursor, limit: limit)
-            return try JSONResponse.make(
-                Page(items: rows.map(View.init), nextCursor: rows.count == limit ? rows.last.map { String($0.id) } : nil))
+            cursor = value
         }
-        router.get("/v1/deliveries/:deliveryId") { _, context in
-            let scope = try context.requireIdentity().scope
-            let id = try deliveryID(context)
-            guard let detail = try await services.outbox.delivery(id: id, tenantID: scope.tenantID) else {
-                throw Problem.notFound("delivery '\(id)'")
-            }
-            let payload = (try? JSONDecoder().decode(JSONValue.self, from: detail.payload)) ?? .string(String(decoding: detail.payload, as: UTF8.self))
-            return try JSONResponse.make(
-                DetailView(
-                    delivery: View(detail.delivery), payload: payload,
-                    attempts: detail.attempts.map {
-                        AttemptView(
-                            attempt: $0.attempt, startedAt: $0.startedAt, durationMs: $0.durationMs,
-                            httpStatus: $0.httpStatus, error: $0.error, responseSnippet: $0.responseSnippet)
-                    }))
+        let rows = try await services.outbox.deliveries(matching: filter, before: cursor, limit: limit)
+        return Page(items: rows.map(View.init), nextCursor: rows.count == limit ? rows.last.map { String($0.id) } : nil)
+    }
+
+    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> DetailView {
+        let scope = try context.requireIdentity().scope
+        let id = try deliveryID(context)
+        guard let detail = try await services.outbox.delivery(id: id, tenantID: scope.tenantID) else {
+            throw Problem.notFound("delivery '\(id)'")
         }
-        router.post("/v1/deliveries/:deliveryId/retry") { _, context in
-            let scope = try context.requireIdentity().scope
-            let id = try deliveryID(context)
-            guard try await services.outbox.delivery(id: id, tenantID: scope.tenantID) != nil else {
-                throw Problem.notFound("delivery '\(id)'")
-            }
-            guard try await services.outbox.retry(id: id, tenantID: scope.tenantID, now: services.clock.now) else {
-                throw Problem.conflict("delivery '\(id)' is being sent right now; try again when the attempt has finished")
-            }
-            services.delivery.wake()
-            return try JSONResponse.make(BulkView(count: 1, dryRun: false), status: .accepted)
+        let payload = (try? JSONDecoder().decode(JSONValue.self, from: detail.payload)) ?? .string(String(decoding: detail.payload, as: UTF8.self))
+        return DetailView(
+            delivery: View(detail.delivery), payload: payload,
+            attempts: detail.attempts.map {
+                AttemptView(
+                    attempt: $0.attempt, startedAt: $0.startedAt, durationMs: $0.durationMs,
+                    httpStatus: $0.httpStatus, error: $0.error, responseSnippet: $0.responseSnippet)
+            })
+    }
+
+    @Sendable func retryOne(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<BulkView> {
+        let scope = try context.requireIdentity().scope
+        let id = try deliveryID(context)
+        guard try await services.outbox.delivery(id: id, tenantID: scope.tenantID) != nil else {
+            throw Problem.notFound("delivery '\(id)'")
         }
-        router.post("/v1/deliveries/:deliveryId/discard") { _, context in
-            let scope = try context.requireIdentity().scope
-            let id = try deliveryID(context)
-            guard try await services.outbox.discard(id: id, tenantID: scope.tenantID, now: services.clock.now) else {
-                throw Problem.notFound("delivery '\(id)'")
-            }
-            return try JSONResponse.make(BulkView(count: 1, dryRun: false))
+        guard try await services.outbox.retry(id: id, tenantID: scope.tenantID, now: services.clock.now) else {
+            throw Problem.conflict("delivery '\(id)' is being sent right now; try again when the attempt has finished")
         }
-        router.post("/v1/deliveries/retry") { request, context in
-            try await bulk(request, context: context, replay: false)
+        services.delivery.wake()
+        return EditedResponse(status: .accepted, response: BulkView(count: 1, dryRun: false))
+    }
+
+    @Sendable func discard(_ request: Request, context: AppRequestContext) async throws -> BulkView {
+        let scope = try context.requireIdentity().scope
+        let id = try deliveryID(context)
+        guard try await services.outbox.discard(id: id, tenantID: scope.tenantID, now: services.clock.now) else {
+            throw Problem.notFound("delivery '\(id)'")
         }
-        router.post("/v1/deliveries/replay") { request, context in
-            try await bulk(request, context: context, replay: true)
-        }
+        return BulkView(count: 1, dryRun: false)
+    }
+
+    @Sendable func retry(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<BulkView> {
+        try await bulk(request, context: context, replay: false)
+    }
+
+    @Sendable func replay(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<BulkView> {
+        try await bulk(request, context: context, replay: true)
     }
 
     /// Retry re-queues failed deliveries matching a filter; replay re-sends every finished delivery
     /// of a time range (delivered ones too), under the same `webhook-id`.
-    private func bulk(_ request: Request, context: AppRequestContext, replay: Bool) async throws -> Response {
+    private func bulk(_ request: Request, context: AppRequestContext, replay: Bool) async throws -> EditedResponse<BulkView> {
         let scope = try context.requireIdentity().scope
-        let input: BulkInput = try await request.decodeJSON()
+        let input = try await request.decode(as: BulkInput.self, context: context)
         if replay {
             guard input.from != nil, input.to != nil else {
                 throw Problem.badRequest("a replay needs fields 'from' and 'to' (ISO 8601 times)", field: input.from == nil ? "from" : "to")
@@ -157,13 +170,13 @@ struct DeliveryController {
                 counting.status = status
                 count += try await services.outbox.countDeliveries(matching: counting)
             }
-            return try JSONResponse.make(BulkView(count: count, dryRun: true))
+            return EditedResponse(status: .ok, response: BulkView(count: count, dryRun: true))
         }
         var requeue = filter
         requeue.status = nil
         let count = try await services.outbox.requeue(matching: requeue, statuses: statuses, now: services.clock.now)
         services.delivery.wake()
-        return try JSONResponse.make(BulkView(count: count, dryRun: false), status: .accepted)
+        return EditedResponse(status: .accepted, response: BulkView(count: count, dryRun: false))
     }
 
     private func makeFilter(
@@ -189,63 +202,5 @@ struct DeliveryController {
         let text = try context.parameters.require("deliveryId")
         guard let id = Int64(text) else { throw Problem.notFound("delivery '\(text)'") }
         return id
-    }
-}
-
-/// Prometheus metrics, in the text exposition format.
-struct MetricsController {
-    let services: GatewayServices
-
-    func addRoutes(to router: Router<AppRequestContext>) {
-        router.get("/metrics") { _, _ in
-            var lines: [String] = []
-            let (counts, oldest) = try await services.outbox.queueSnapshot()
-            lines.append("# HELP wharf_deliveries Deliveries in the outbox by status.")
-            lines.append("# TYPE wharf_deliveries gauge")
-            for status in DeliveryStatus.allCases {
-                lines.append("wharf_deliveries{status=\"\(status.rawValue)\"} \(counts[status] ?? 0)")
-            }
-            let age = oldest.map { max(0, services.clock.now.timeIntervalSince($0)) } ?? 0
-            lines.append("# HELP wharf_oldest_pending_delivery_age_seconds Age of the oldest delivery not yet delivered.")
-            lines.append("# TYPE wharf_oldest_pending_delivery_age_seconds gauge")
-            lines.append("wharf_oldest_pending_delivery_age_seconds \(String(format: "%.3f", age))")
-            let snapshot = services.delivery.metrics.snapshot
-            lines.append("# HELP wharf_delivery_attempts_total Webhook attempts by outcome.")
-            lines.append("# TYPE wharf_delivery_attempts_total counter")
-            for outcome in ["delivered", "retry", "failed"] {
-                lines.append("wharf_delivery_attempts_total{outcome=\"\(outcome)\"} \(snapshot.outcomes[outcome] ?? 0)")
-            }
-            lines.append("# HELP wharf_delivery_attempt_duration_seconds Webhook attempt latency.")
-            lines.append("# TYPE wharf_delivery_attempt_duration_seconds histogram")
-            for (bound, count) in zip(DeliveryMetrics.bucketBounds, snapshot.bucketCounts) {
-                lines.append("wharf_delivery_attempt_duration_seconds_bucket{le=\"\(bound)\"} \(count)")
-            }
-            lines.append("wharf_delivery_attempt_duration_seconds_bucket{le=\"+Inf\"} \(snapshot.latencyCount)")
-            lines.append("wharf_delivery_attempt_duration_seconds_sum \(snapshot.latencySum)")
-            lines.append("wharf_delivery_attempt_duration_seconds_count \(snapshot.latencyCount)")
-            lines.append("# HELP wharf_endpoint_breaker_state Circuit breaker per endpoint (0 closed, 1 open, 2 half-open, 3 disabled).")
-            lines.append("# TYPE wharf_endpoint_breaker_state gauge")
-            for endpoint in try await services.outbox.allEndpoints() {
-                let state = services.delivery.breaker(for: endpoint.id)?.state ?? endpoint.breaker.state
-                let value =
-                    switch state {
-                    case .closed: 0
-                    case .open: 1
-                    case .halfOpen: 2
-                    case .disabled: 3
-                    }
-                lines.append("wharf_endpoint_breaker_state{endpoint=\"\(endpoint.id)\",tenant=\"\(endpoint.tenantId)\"} \(value)")
-            }
-            var sessionCounts: [SessionState: Int] = [:]
-            for session in try await services.store.allSessions() { sessionCounts[session.status, default: 0] += 1 }
-            lines.append("# HELP wharf_sessions Sessions by status.")
-            lines.append("# TYPE wharf_sessions gauge")
-            for state in SessionState.allCases {
-                lines.append("wharf_sessions{status=\"\(state.rawValue)\"} \(sessionCounts[state] ?? 0)")
-            }
-            return Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(string: lines.joined(separator: "\n") + "\n")))
-        }
     }
 }

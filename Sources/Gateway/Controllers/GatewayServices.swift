@@ -35,16 +35,16 @@ struct GatewayServices: Sendable {
 
     /// Checks a tenant's username and password (the API's login and the dashboard's), with the
     /// same lockout and the same timing whether or not the username exists.
+    ///
+    /// - Throws: ``LoginError``.
     func authenticateTenant(username: String, password: String, clientAddress: String) async throws -> TenantUserRecord {
         let keys = ["ip:\(clientAddress)", "user:\(username.lowercased())"]
-        if let wait = limiter.retryAfter(keys) {
-            throw Problem.tooManyRequests(retryAfter: wait, detail: "too many failed logins; try again in \(wait) seconds")
-        }
+        if let wait = limiter.retryAfter(keys) { throw LoginError.tooManyAttempts(retryAfter: wait) }
         let user = try await store.user(username: username)
         let matches = try await hasher.verify(password, hash: user?.passwordHash ?? decoyPasswordHash)
         guard let user, matches else {
             limiter.recordFailure(keys)
-            throw Problem(.unauthorized, detail: "wrong username or password")
+            throw LoginError.wrongCredentials
         }
         limiter.recordSuccess(keys)
         return user

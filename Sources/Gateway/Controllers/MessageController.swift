@@ -5,10 +5,12 @@ import Outbox
 import WhatsAppProtocol
 import WharfCore
 
-/// Sending: validate, enqueue a job, answer 202 at once (the seed's `/sessions/:id/send` and
-/// `/api/sessions/:id/send-media`, and `/v1/sessions/:id/messages`); jobs can be read and cancelled.
+/// Sending: validate, enqueue a job, answer 202 at once (`/v1/sessions/:id/messages`, and the
+/// seed's `/sessions/:id/send` and `/api/sessions/:id/send-media` through ``LegacyController``);
+/// jobs can be read and cancelled.
 struct MessageController {
     let services: GatewayServices
+    let lookup: Lookup
     let dispatcher: Dispatcher
     let media: MediaFetcher
 
@@ -24,7 +26,7 @@ struct MessageController {
         var humanize: JSONValue?
     }
 
-    struct View: Encodable {
+    struct View: ResponseEncodable {
         var jobId: String
         var status: JobStatus
         var sessionId: String
@@ -54,60 +56,64 @@ struct MessageController {
         }
     }
 
-    func addSeedRoutes(to group: RouterGroup<AppRequestContext>) {
-        group.post("/sessions/:sessionId/send") { request, context in
-            try await enqueue(request, context: context, mediaExpected: false)
-        }
-        group.post("/api/sessions/:sessionId/send-media") { request, context in
-            try await enqueue(request, context: context, mediaExpected: true)
-        }
+    /// Adds the routes under `group`, which is `/v1`.
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.post("sessions/:sessionId/messages", use: send)
+        group.get("sessions/:sessionId/jobs", use: jobs)
+        group.get("jobs/:jobId", use: job)
+        group.post("jobs/:jobId/cancel", use: cancel)
     }
 
-    func addRoutes(to router: Router<AppRequestContext>) {
-        router.post("/v1/sessions/:sessionId/messages") { request, context in
-            try await enqueue(request, context: context, mediaExpected: nil)
+    // MARK: Handlers
+
+    @Sendable func send(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<View> {
+        try await enqueue(request, context: context, mediaExpected: nil)
+    }
+
+    @Sendable func jobs(_ request: Request, context: AppRequestContext) async throws -> Page<View> {
+        let session = try await lookup.session(context)
+        let limit = try Pagination.limit(request)
+        let before = request.uri.queryParameters.get("cursor").flatMap { Int64($0) }
+        let jobs = try await services.store.jobs(sessionID: session.id, before: before, limit: limit)
+        return Page(items: jobs.map(View.init), nextCursor: jobs.count == limit ? jobs.last?.seq.map(String.init) : nil)
+    }
+
+    @Sendable func job(_ request: Request, context: AppRequestContext) async throws -> View {
+        let id = try context.parameters.require("jobId")
+        guard let job = try await services.store.job(id: id, scope: try context.requireIdentity().scope) else {
+            throw Problem.notFound("job '\(id)'")
         }
-        router.get("/v1/sessions/:sessionId/jobs") { request, context in
-            let session = try await SessionController(services: services).find(context)
-            let limit = try Pagination.limit(request)
-            let before = request.uri.queryParameters.get("cursor").flatMap { Int64($0) }
-            let jobs = try await services.store.jobs(sessionID: session.id, before: before, limit: limit)
-            return try JSONResponse.make(
-                Page(items: jobs.map(View.init), nextCursor: jobs.count == limit ? jobs.last?.seq.map(String.init) : nil))
-        }
-        router.get("/v1/jobs/:jobId") { _, context in
-            let id = try context.parameters.require("jobId")
-            guard let job = try await services.store.job(id: id, scope: try context.requireIdentity().scope) else {
-                throw Problem.notFound("job '\(id)'")
-            }
-            return try JSONResponse.make(View(job))
-        }
-        router.post("/v1/jobs/:jobId/cancel") { _, context in
-            let id = try context.parameters.require("jobId")
-            switch try await dispatcher.cancel(jobID: id, scope: try context.requireIdentity().scope) {
-            case nil:
-                throw Problem.notFound("job '\(id)'")
-            case .tooLate(let job, let isSending):
-                throw Problem.conflict("job '\(id)' is \(isSending ? "being sent" : job.status.rawValue); only queued jobs can be cancelled")
-            case .cancelled(let job):
-                return try JSONResponse.make(View(job))
-            }
+        return View(job)
+    }
+
+    @Sendable func cancel(_ request: Request, context: AppRequestContext) async throws -> View {
+        let id = try context.parameters.require("jobId")
+        switch try await dispatcher.cancel(jobID: id, scope: try context.requireIdentity().scope) {
+        case nil:
+            throw Problem.notFound("job '\(id)'")
+        case .tooLate(let job, let isSending):
+            throw Problem.conflict("job '\(id)' is \(isSending ? "being sent" : job.status.rawValue); only queued jobs can be cancelled")
+        case .cancelled(let job):
+            return View(job)
         }
     }
 
     /// - Parameter mediaExpected: `true` for the seed's send-media, `false` for its send, `nil` for /v1.
-    private func enqueue(_ request: Request, context: AppRequestContext, mediaExpected: Bool?) async throws -> Response {
-        let session = try await SessionController(services: services).find(context)
-        let input: Input = try await request.decodeJSON()
+    func enqueue(_ request: Request, context: AppRequestContext, mediaExpected: Bool?) async throws -> EditedResponse<View> {
+        let session = try await lookup.session(context)
+        let capabilities = session.engine.capabilities
+        let input = try await request.decode(as: Input.self, context: context)
         guard let rawChat = input.chatId, !rawChat.isEmpty else {
             throw Problem.badRequest("field 'chatId' is required: \(ChatAddress.acceptedForms)", field: "chatId")
         }
         guard let chat = ChatAddress.normalize(rawChat) else {
             throw Problem.unprocessable("field 'chatId': '\(rawChat)' is not a chat id; use \(ChatAddress.acceptedForms)", field: "chatId")
         }
-        if session.engine == EngineKind.cloud, (try? CloudEngine.recipient(chat)) == nil {
+        guard capabilities.chatKinds.contains(EngineCapabilities.ChatKind(chat)) else {
+            let kinds = EngineCapabilities.ChatKind.allCases.filter(capabilities.chatKinds.contains).map(Self.noun)
             throw Problem.unprocessable(
-                "field 'chatId': the Cloud API sends to phone numbers only, not to '\(rawChat)'", field: "chatId")
+                "field 'chatId': the \(session.engine) engine sends to \(kinds.joined(separator: " and ")) only, not to '\(rawChat)'",
+                field: "chatId")
         }
         let mediaURL = input.mediaUrl ?? input.url
         let isMedia = mediaExpected ?? (mediaURL != nil || (input.type.map { $0 != "text" } ?? false))
@@ -134,7 +140,7 @@ struct MessageController {
             idempotencyKey: try idempotencyKey(request), attempts: 0, createdAt: now, updatedAt: now)
         job.replyTo = input.replyTo
         if let key = job.idempotencyKey, let earlier = try await services.store.job(idempotencyKey: key, tenantID: session.tenantId, now: now) {
-            return try respond(earlier, replayed: true)
+            return respond(earlier, replayed: true)
         }
         if isMedia {
             guard let mediaURL, !mediaURL.isEmpty else {
@@ -143,8 +149,8 @@ struct MessageController {
             if let caption = input.caption, caption.count > 1024 {
                 throw Problem.unprocessable("field 'caption' must be at most 1024 characters", field: "caption")
             }
-            if session.engine == EngineKind.cloud {
-                // WhatsApp fetches Cloud API media from the link itself.
+            if capabilities.mediaSource == .link {
+                // WhatsApp fetches the media from the link itself (the Cloud API).
                 let linkKind = try media.checkLink(mediaURL, kind: kind)
                 job.kind = MessageType(linkKind)
                 job.mediaUrl = mediaURL
@@ -158,7 +164,7 @@ struct MessageController {
                 size > MediaFetcher.sizeLimit(resolvedKind)
             {
                 try? FileManager.default.removeItem(atPath: fetched.file)
-                throw MediaFetcher.tooLarge(resolvedKind)
+                throw MediaError.tooLarge(resolvedKind)
             }
             job.kind = MessageType(resolvedKind)
             job.mediaUrl = mediaURL
@@ -173,8 +179,9 @@ struct MessageController {
             guard text.count <= 65_536 else {
                 throw Problem.unprocessable("field 'text' must be at most 65536 characters", field: "text")
             }
-            if session.engine == EngineKind.cloud, text.count > 4096 {
-                throw Problem.unprocessable("field 'text' must be at most 4096 characters on the Cloud API", field: "text")
+            if text.count > capabilities.textLimit {
+                throw Problem.unprocessable(
+                    "field 'text' must be at most \(capabilities.textLimit) characters on the \(session.engine) engine", field: "text")
             }
             job.text = text
         }
@@ -182,7 +189,7 @@ struct MessageController {
     }
 
     /// Stores a checked job (or finds the earlier one with its idempotency key) and answers.
-    private func accept(_ job: JobRecord, session: SessionRecord, request: Request) async throws -> Response {
+    private func accept(_ job: JobRecord, session: SessionRecord, request: Request) async throws -> EditedResponse<View> {
         let (stored, isNew) = try await services.store.enqueue(job, now: job.createdAt)
         if !isNew, let file = job.mediaFile { try? FileManager.default.removeItem(atPath: file) }
         if isNew { dispatcher.wake(sessionID: session.id) }
@@ -190,16 +197,16 @@ struct MessageController {
             if let finished = try await dispatcher.waitUntilFinished(jobID: stored.id, timeout: .seconds(wait)),
                 finished.status.isFinished
             {
-                return try JSONResponse.make(View(finished))
+                return EditedResponse(status: .ok, response: View(finished))
             }
         }
-        return try respond(stored, replayed: !isNew)
+        return respond(stored, replayed: !isNew)
     }
 
-    private func respond(_ job: JobRecord, replayed: Bool) throws -> Response {
+    private func respond(_ job: JobRecord, replayed: Bool) -> EditedResponse<View> {
         var headers: HTTPFields = [:]
         if replayed { headers[HTTPField.Name("Idempotent-Replayed")!] = "true" }
-        return try JSONResponse.make(View(job), status: .accepted, headers: headers)
+        return EditedResponse(status: .accepted, headers: headers, response: View(job))
     }
 
     private func idempotencyKey(_ request: Request) throws -> String? {
@@ -216,6 +223,15 @@ struct MessageController {
             throw Problem.badRequest("query parameter 'wait' must be a whole number of seconds from 0 to 60", field: "wait")
         }
         return value
+    }
+
+    /// What a kind of chat is called in an answer.
+    private static func noun(_ kind: EngineCapabilities.ChatKind) -> String {
+        switch kind {
+        case .person: "phone numbers"
+        case .lid: "hidden-user ids (…@lid)"
+        case .group: "groups"
+        }
     }
 
     static func kind(forMimeType mimeType: String) -> MediaKind {

@@ -3,9 +3,11 @@ import Hummingbird
 import WhatsAppProtocol
 import WharfCore
 
-/// Sessions: the seed's `/sessions`, `/api/sessions/…`, `/api/tenant/status`, and `/v1/sessions…`.
+/// Sessions (`/v1/sessions…`); the seed's `/sessions` and `/api/sessions/…` (``LegacyController``)
+/// call the same handlers.
 struct SessionController {
     let services: GatewayServices
+    let lookup: Lookup
 
     struct CreateInput: Decodable {
         var name: String?
@@ -29,7 +31,7 @@ struct SessionController {
         var webhookUrl: String
     }
 
-    struct View: Encodable {
+    struct View: ResponseEncodable {
         var id: String
         var tenantId: String
         var name: String
@@ -71,106 +73,91 @@ struct SessionController {
         }
     }
 
-    func view(_ record: SessionRecord) -> View { View(record, baseURL: services.baseURL) }
-
-    func addSeedRoutes(to group: RouterGroup<AppRequestContext>) {
-        group.post("/sessions") { request, context in try await create(request, context: context) }
-        group.delete("/api/sessions/:sessionId") { _, context in
-            try await remove(context: context, id: context.parameters.require("sessionId"))
-            return try JSONResponse.make(["deleted": true])
-        }
-        group.put("/api/sessions/:sessionId/name") { request, context in
-            try await update(request, context: context, id: context.parameters.require("sessionId"), requiresName: true)
-        }
-        group.get("/api/tenant/status") { _, context in
-            let tenantID = try context.requireTenant()
-            guard let tenant = try await services.store.tenant(id: tenantID) else { throw Problem.unauthorized }
-            let sessions = try await services.store.sessions(scope: .tenant(tenantID), after: nil, limit: .max)
-            return try JSONResponse.make(
-                TenantStatus(
-                    tenant: .init(id: tenant.id, name: tenant.name, maxSessions: tenant.maxSessions),
-                    sessions: sessions.map(view)))
-        }
-    }
-
-    struct TenantStatus: Encodable {
-        struct Tenant: Encodable {
-            var id: String
-            var name: String
-            var maxSessions: Int
-        }
-        var tenant: Tenant
-        var sessions: [View]
-    }
-
-    func addRoutes(to router: Router<AppRequestContext>) {
-        router.get("/v1/sessions") { request, context in
-            var scope = try context.requireIdentity().scope
-            if scope == .everything, let tenantID = request.uri.queryParameters.get("tenantId") { scope = .tenant(tenantID) }
-            let limit = try Pagination.limit(request)
-            let rows = try await services.store.sessions(scope: scope, after: try Pagination.cursor(request), limit: limit)
-            return try JSONResponse.make(
-                Page(
-                    items: rows.map(view),
-                    nextCursor: rows.count == limit ? rows.last.map { PageCursor(createdAt: $0.createdAt, id: $0.id).token } : nil))
-        }
-        router.post("/v1/sessions") { request, context in try await create(request, context: context) }
-        router.get("/v1/sessions/:sessionId") { _, context in
-            try JSONResponse.make(view(try await find(context)))
-        }
-        router.patch("/v1/sessions/:sessionId") { request, context in
-            try await update(request, context: context, id: context.parameters.require("sessionId"), requiresName: false)
-        }
-        router.delete("/v1/sessions/:sessionId") { _, context in
-            try await remove(context: context, id: context.parameters.require("sessionId"))
-            return JSONResponse.noContent()
-        }
-        router.post("/v1/sessions/:sessionId/restart") { _, context in
-            let session = try await find(context)
-            try await services.sessions.restart(sessionID: session.id)
-            return try JSONResponse.make(view(session), status: .accepted)
-        }
-        router.get("/v1/sessions/:sessionId/qr") { _, context in
-            let session = try await find(context)
-            guard let qr = session.qr else {
-                throw Problem.conflict("session '\(session.id)' is \(session.status), not waiting for a QR scan")
-            }
-            return try JSONResponse.make(["qr": qr, "status": session.status.rawValue])
-        }
+    /// Adds the routes under `group`, which is `/v1`.
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.get("sessions", use: list)
+        group.post("sessions", use: create)
+        group.get("sessions/:sessionId", use: get)
+        group.patch("sessions/:sessionId", use: update)
+        group.delete("sessions/:sessionId", use: delete)
+        group.post("sessions/:sessionId/restart", use: restart)
+        group.get("sessions/:sessionId/qr", use: qr)
         // The same code drawn as an SVG image, for the dashboard and for any page that links one.
-        router.get("/v1/sessions/:sessionId/qr.svg") { _, context in
-            let session = try await find(context)
-            guard let qr = session.qr else {
-                throw Problem.conflict("session '\(session.id)' is \(session.status), not waiting for a QR scan")
-            }
-            let svg = try QRCode(text: qr).svg()
-            return Response(
-                status: .ok, headers: [.contentType: "image/svg+xml", .cacheControl: "no-store"],
-                body: .init(byteBuffer: ByteBuffer(string: svg)))
+        group.get("sessions/:sessionId/qr.svg", use: qrImage)
+        group.post("sessions/:sessionId/pairing-code", use: requestPairingCode)
+        group.post("sessions/:sessionId/logout", use: logout)
+        addSandboxRoutes(to: group)
+    }
+
+    // MARK: Handlers
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Page<View> {
+        var scope = try context.requireIdentity().scope
+        if scope == .everything, let tenantID = request.uri.queryParameters.get("tenantId") { scope = .tenant(tenantID) }
+        let limit = try Pagination.limit(request)
+        let rows = try await services.store.sessions(scope: scope, after: try Pagination.cursor(request), limit: limit)
+        return Page(
+            items: rows.map(lookup.sessionView),
+            nextCursor: rows.count == limit ? rows.last.map { PageCursor(createdAt: $0.createdAt, id: $0.id).token } : nil)
+    }
+
+    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> View {
+        lookup.sessionView(try await lookup.session(context))
+    }
+
+    @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> View {
+        try await update(request, context: context, requiresName: false)
+    }
+
+    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
+        try await remove(context)
+        return .noContent
+    }
+
+    @Sendable func restart(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<View> {
+        let session = try await lookup.session(context)
+        try await services.sessions.restart(sessionID: session.id)
+        return EditedResponse(status: .accepted, response: lookup.sessionView(session))
+    }
+
+    @Sendable func qr(_ request: Request, context: AppRequestContext) async throws -> [String: String] {
+        let session = try await lookup.session(context)
+        return ["qr": try Self.qrCode(session), "status": session.status.rawValue]
+    }
+
+    @Sendable func qrImage(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let svg = try QRCode(text: try Self.qrCode(try await lookup.session(context))).svg()
+        return Response(
+            status: .ok, headers: [.contentType: "image/svg+xml", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: svg)))
+    }
+
+    private static func qrCode(_ session: SessionRecord) throws -> String {
+        guard let qr = session.qr else {
+            throw Problem.conflict("session '\(session.id)' is \(session.status.rawValue), not waiting for a QR scan")
         }
-        router.post("/v1/sessions/:sessionId/pairing-code") { request, context in
-            try await requestPairingCode(request, context: context)
+        return qr
+    }
+
+    /// Unlinks the device but keeps the session (`logged_out`); a restart links it again.
+    @Sendable func logout(_ request: Request, context: AppRequestContext) async throws -> View {
+        let session = try await lookup.session(context)
+        guard session.engine.capabilities.isLinkedDevice else {
+            throw Problem.conflict(
+                "a '\(session.engine)' session is not a linked device, so there is nothing to log out; delete the session to stop using the number")
         }
-        router.post("/v1/sessions/:sessionId/logout") { _, context in
-            let session = try await find(context)
-            guard session.engine != EngineKind.cloud else {
-                throw Problem.conflict(
-                    "a Cloud API session is not a linked device, so there is nothing to log out; delete the session to stop using the number")
-            }
-            guard await services.sessions.unlink(sessionID: session.id) else {
-                throw Problem.conflict("session '\(session.id)' is \(session.status) and not running; restart it to link it again")
-            }
-            return try JSONResponse.make(view(try await find(context)))
+        guard await services.sessions.unlink(sessionID: session.id) else {
+            throw Problem.conflict("session '\(session.id)' is \(session.status.rawValue) and not running; restart it to link it again")
         }
-        addSandboxRoutes(to: router)
+        return lookup.sessionView(try await lookup.session(context))
     }
 
     /// Linking by phone number: WhatsApp shows a notification on that phone, where the user types
     /// the code this returns.
-    private func requestPairingCode(_ request: Request, context: AppRequestContext) async throws -> Response {
+    @Sendable func requestPairingCode(_ request: Request, context: AppRequestContext) async throws -> [String: String] {
         struct Input: Decodable { var phone: String }
-        let session = try await find(context)
-        let input: Input = try await request.decodeJSON()
+        let session = try await lookup.session(context)
+        let input = try await request.decode(as: Input.self, context: context)
         let digits = input.phone.filter(\.isNumber)
         guard (7...15).contains(digits.count), !digits.hasPrefix("0"),
             input.phone.allSatisfy({ $0.isNumber || " +-().".contains($0) })
@@ -187,9 +174,9 @@ struct SessionController {
         }
         do {
             let code = try await pairing.requestPairingCode(phone: digits)
-            return try JSONResponse.make(["pairingCode": code, "phone": digits])
+            return ["pairingCode": code, "phone": digits]
         } catch EngineError.notConnected {
-            throw Problem.conflict("session '\(session.id)' is \(session.status), not waiting to be linked")
+            throw Problem.conflict("session '\(session.id)' is \(session.status.rawValue), not waiting to be linked")
         } catch EngineError.timedOut(let what) {
             throw Problem(.gatewayTimeout, title: "WhatsApp did not answer", detail: "\(what); try again")
         } catch let error as EngineError {
@@ -199,11 +186,9 @@ struct SessionController {
         }
     }
 
-    // MARK: Handlers
-
-    private func create(_ request: Request, context: AppRequestContext) async throws -> Response {
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<View> {
         let identity = try context.requireIdentity()
-        let input: CreateInput = try await request.decodeJSON()
+        let input = try await request.decode(as: CreateInput.self, context: context)
         let tenantID: String
         switch identity {
         case .tenant(let id, _):
@@ -253,15 +238,17 @@ struct SessionController {
                 extensions: ["maxSessions": .number(Double(limit))])
         }
         await services.sessions.start(session)
-        return try JSONResponse.make(view(session), status: .created)
+        return EditedResponse(status: .created, response: lookup.sessionView(session))
     }
 
     /// Renames a session, and for a Cloud API session replaces any of its settings (a new access
     /// token, say), then restarts its engine with them.
-    private func update(_ request: Request, context: AppRequestContext, id: String, requiresName: Bool) async throws -> Response {
-        let scope = try context.requireIdentity().scope
-        guard let session = try await services.store.session(id: id, scope: scope) else { throw Problem.notFound("session '\(id)'") }
-        let input: UpdateInput = try await request.decodeJSON()
+    ///
+    /// - Parameter requiresName: the seed's rename route needs `name`.
+    func update(_ request: Request, context: AppRequestContext, requiresName: Bool) async throws -> View {
+        let session = try await lookup.session(context)
+        let id = session.id
+        let input = try await request.decode(as: UpdateInput.self, context: context)
         if requiresName, input.name == nil { throw Problem.badRequest("field 'name' is required", field: "name") }
         guard input.name != nil || input.cloud != nil else {
             throw Problem.badRequest("send 'name', or 'cloud' with the settings to change, to update a session")
@@ -269,11 +256,18 @@ struct SessionController {
         if let name = input.name { try Validation.name(name, field: "name") }
         var newOptions: SessionOptions?
         if let cloud = input.cloud {
-            guard session.engine == EngineKind.cloud else {
+            guard CloudSessionOptions(session) != nil else {
                 throw Problem.unprocessable("field 'cloud': session '\(id)' uses the \(session.engine) engine, not cloud", field: "cloud")
             }
             let credentials = services.store.credentials(sessionID: id)
-            guard var configuration = try? await CloudConfiguration.load(from: credentials) else {
+            let stored: CloudConfiguration?
+            do {
+                stored = try await CloudConfiguration.load(from: credentials)
+            } catch {
+                services.logger.error("Cloud API settings unreadable", metadata: ["session": "\(id)", "error": "\(error)"])
+                stored = nil
+            }
+            guard var configuration = stored else {
                 throw Problem(.conflict, detail: "session '\(id)' has no readable Cloud API settings; delete it and create it again")
             }
             try cloud.apply(to: &configuration, services: services)
@@ -292,21 +286,13 @@ struct SessionController {
         }
         services.eventSink.invalidate()
         if options != nil { try await services.sessions.restart(sessionID: id) }
-        return try JSONResponse.make(view(updated))
+        return lookup.sessionView(updated)
     }
 
-    private func remove(context: AppRequestContext, id: String) async throws {
-        let scope = try context.requireIdentity().scope
-        guard try await services.store.session(id: id, scope: scope) != nil else { throw Problem.notFound("session '\(id)'") }
-        await services.sessions.logout(sessionID: id)
-        _ = try await services.store.deleteSession(id: id)
-    }
-
-    func find(_ context: AppRequestContext) async throws -> SessionRecord {
-        let id = try context.parameters.require("sessionId")
-        guard let session = try await services.store.session(id: id, scope: try context.requireIdentity().scope) else {
-            throw Problem.notFound("session '\(id)'")
-        }
-        return session
+    /// Logs the session of the `:sessionId` parameter out and deletes it.
+    func remove(_ context: AppRequestContext) async throws {
+        let session = try await lookup.session(context)
+        await services.sessions.logout(sessionID: session.id)
+        _ = try await services.store.deleteSession(id: session.id)
     }
 }

@@ -3,9 +3,11 @@ import Hummingbird
 import Outbox
 import WharfCore
 
-/// The administrator's tenant routes: the seed's `/api/tenants…` and `/v1/tenants…`.
+/// The administrator's tenant routes (`/v1/tenants…`); the seed's `/api/tenants…` (``LegacyController``)
+/// call the same handlers.
 struct TenantController {
     let services: GatewayServices
+    let lookup: Lookup
 
     struct Input: Decodable {
         var name: String?
@@ -16,7 +18,7 @@ struct TenantController {
         var settings: JSONValue?
     }
 
-    struct View: Encodable {
+    struct View: ResponseEncodable {
         var id: String
         var name: String
         var username: String?
@@ -30,68 +32,42 @@ struct TenantController {
 
     struct PasswordInput: Decodable { var password: String }
 
-    func addSeedRoutes(to group: RouterGroup<AppRequestContext>) {
-        group.post("/api/tenants") { request, context in
-            try await create(request, context: context)
-        }
-        group.put("/api/tenants/:tenantId") { request, context in
-            try await update(request, context: context, id: context.parameters.require("tenantId"))
-        }
-        group.delete("/api/tenants/:tenantId") { _, context in
-            try await delete(context: context, id: context.parameters.require("tenantId"))
-            return try JSONResponse.make(["deleted": true])
-        }
-    }
-
-    func addRoutes(to router: Router<AppRequestContext>) {
-        router.get("/v1/tenants") { request, context in
-            try context.requireAdmin()
-            let limit = try Pagination.limit(request)
-            let rows = try await services.store.tenants(after: try Pagination.cursor(request), limit: limit)
-            var views: [View] = []
-            for row in rows { views.append(try await view(row)) }
-            return try JSONResponse.make(
-                Page(items: views, nextCursor: rows.count == limit ? rows.last.map { PageCursor(createdAt: $0.createdAt, id: $0.id).token } : nil))
-        }
-        router.post("/v1/tenants") { request, context in try await create(request, context: context) }
-        router.get("/v1/tenants/:tenantId") { _, context in
-            try context.requireAdmin()
-            return try JSONResponse.make(try await view(try await find(context.parameters.require("tenantId"))))
-        }
-        for method in [HTTPRequest.Method.patch, .put] {
-            router.on("/v1/tenants/:tenantId", method: method) { request, context in
-                try await update(request, context: context, id: context.parameters.require("tenantId"))
-            }
-        }
-        router.delete("/v1/tenants/:tenantId") { _, context in
-            try await delete(context: context, id: context.parameters.require("tenantId"))
-            return JSONResponse.noContent()
-        }
-        router.post("/v1/tenants/:tenantId/password") { request, context in
-            try context.requireAdmin()
-            let tenant = try await find(context.parameters.require("tenantId"))
-            let input: PasswordInput = try await request.decodeJSON()
-            try Validation.password(input.password)
-            guard var user = try await services.store.user(tenantID: tenant.id) else { throw Problem.notFound("the tenant's login") }
-            user.passwordHash = try await services.hasher.hash(input.password)
-            user.passwordChangedAt = services.clock.now
-            try await services.store.updateUser(user)
-            // A new password logs the tenant's browsers out.
-            try await services.store.deleteWebSessions(tenantID: tenant.id)
-            return JSONResponse.noContent()
-        }
+    /// Adds the routes under `group`, which is `/v1`.
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.get("tenants", use: list)
+        group.post("tenants", use: create)
+        group.get("tenants/:tenantId", use: get)
+        group.patch("tenants/:tenantId", use: update)
+        group.put("tenants/:tenantId", use: update)
+        group.delete("tenants/:tenantId", use: delete)
+        group.post("tenants/:tenantId/password", use: setPassword)
     }
 
     // MARK: Handlers
 
-    private func create(_ request: Request, context: AppRequestContext) async throws -> Response {
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Page<View> {
         try context.requireAdmin()
-        let input: Input = try await request.decodeJSON()
+        let limit = try Pagination.limit(request)
+        let rows = try await services.store.tenants(after: try Pagination.cursor(request), limit: limit)
+        var views: [View] = []
+        for row in rows { views.append(try await lookup.tenantView(row)) }
+        return Page(
+            items: views, nextCursor: rows.count == limit ? rows.last.map { PageCursor(createdAt: $0.createdAt, id: $0.id).token } : nil)
+    }
+
+    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> View {
+        try context.requireAdmin()
+        return try await lookup.tenantView(try await lookup.tenant(id: context.parameters.require("tenantId")))
+    }
+
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<View> {
+        try context.requireAdmin()
+        let input = try await request.decode(as: Input.self, context: context)
         guard let name = input.name?.trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty else {
-            throw Problem.badRequest("field 'name' is required", field: "name")
+            throw ValidationError.missing(field: "name", detail: "field 'name' is required")
         }
-        guard let username = input.username else { throw Problem.badRequest("field 'username' is required", field: "username") }
-        guard let password = input.password else { throw Problem.badRequest("field 'password' is required", field: "password") }
+        let username = try Validation.required(input.username, "username")
+        let password = try Validation.required(input.password, "password")
         try Validation.username(username)
         try Validation.password(password)
         try Validation.name(name, field: "name")
@@ -111,13 +87,14 @@ struct TenantController {
             throw Problem.conflict("the username '\(name)' is already taken")
         }
         if let webhookURL { try await services.setSeedWebhookURL(webhookURL, tenantID: tenant.id) }
-        return try JSONResponse.make(try await view(tenant), status: .created)
+        return EditedResponse(status: .created, response: try await lookup.tenantView(tenant))
     }
 
-    private func update(_ request: Request, context: AppRequestContext, id: String) async throws -> Response {
+    @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> View {
         try context.requireAdmin()
-        var tenant = try await find(id)
-        let input: Input = try await request.decodeJSON()
+        let id = try context.parameters.require("tenantId")
+        var tenant = try await lookup.tenant(id: id)
+        let input = try await request.decode(as: Input.self, context: context)
         if let name = input.name {
             try Validation.name(name, field: "name")
             tenant.name = name.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -146,12 +123,19 @@ struct TenantController {
         tenant.updatedAt = services.clock.now
         try await services.store.updateTenant(tenant)
         services.eventSink.invalidate()
-        return try JSONResponse.make(try await view(tenant))
+        return try await lookup.tenantView(tenant)
     }
 
-    private func delete(context: AppRequestContext, id: String) async throws {
+    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
+        try await remove(context)
+        return .noContent
+    }
+
+    /// Deletes the tenant of the `:tenantId` parameter with everything it owns, its sessions logged out first.
+    func remove(_ context: AppRequestContext) async throws {
         try context.requireAdmin()
-        _ = try await find(id)
+        let id = try context.parameters.require("tenantId")
+        _ = try await lookup.tenant(id: id)
         for session in try await services.store.sessions(scope: .tenant(id), after: nil, limit: .max) {
             await services.sessions.logout(sessionID: session.id)
         }
@@ -159,83 +143,17 @@ struct TenantController {
         services.delivery.endpointsChanged()
     }
 
-    private func find(_ id: String) async throws -> TenantRecord {
-        guard let tenant = try await services.store.tenant(id: id) else { throw Problem.notFound("tenant '\(id)'") }
-        return tenant
-    }
-
-    func view(_ tenant: TenantRecord) async throws -> View {
-        View(
-            id: tenant.id, name: tenant.name, username: try await services.store.user(tenantID: tenant.id)?.username,
-            webhookUrl: try await services.seedWebhookURL(tenantID: tenant.id), maxSessions: tenant.maxSessions,
-            sessionCount: try await services.store.sessionCount(tenantID: tenant.id), settings: tenant.settings,
-            createdAt: tenant.createdAt, updatedAt: tenant.updatedAt)
-    }
-}
-
-/// A page of a list, with the cursor of the next page when there may be one.
-struct Page<Item: Encodable>: Encodable {
-    var items: [Item]
-    var nextCursor: String?
-}
-
-enum Pagination {
-    static func limit(_ request: Request) throws -> Int {
-        guard let text = request.uri.queryParameters.get("limit") else { return 100 }
-        guard let value = Int(text), (1...500).contains(value) else {
-            throw Problem.badRequest("query parameter 'limit' must be a whole number from 1 to 500", field: "limit")
-        }
-        return value
-    }
-
-    static func cursor(_ request: Request) throws -> PageCursor? {
-        guard let text = request.uri.queryParameters.get("cursor"), !text.isEmpty else { return nil }
-        guard let cursor = PageCursor(token: text) else {
-            throw Problem.badRequest("query parameter 'cursor' is not a cursor this server handed out", field: "cursor")
-        }
-        return cursor
-    }
-}
-
-/// Input rules shared by the routes, each failure a problem that says what is allowed.
-enum Validation {
-    static func username(_ value: String) throws {
-        let allowed = value.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._@-".contains($0)) }
-        guard (3...64).contains(value.count), allowed else {
-            throw Problem.unprocessable(
-                "field 'username' must be 3 to 64 characters: letters, digits, '.', '_', '@' or '-'", field: "username")
-        }
-    }
-
-    static func password(_ value: String) throws {
-        guard value.count >= 8, value.utf8.count <= 72 else {
-            throw Problem.unprocessable(
-                "field 'password' must be at least 8 characters (and at most 72 bytes, bcrypt's limit)", field: "password")
-        }
-    }
-
-    static func name(_ value: String, field: String) throws {
-        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty, trimmed.count <= 100 else {
-            throw Problem.unprocessable("field '\(field)' must be 1 to 100 characters", field: field)
-        }
-    }
-
-    static func maxSessions(_ value: Int) throws -> Int {
-        guard (0...1000).contains(value) else {
-            throw Problem.unprocessable("field 'maxSessions' must be a whole number from 0 to 1000", field: "maxSessions")
-        }
-        return value
-    }
-
-    static func settings(_ value: JSONValue) throws -> JSONValue {
-        guard case .object = value else {
-            throw Problem.unprocessable("field 'settings' must be a JSON object", field: "settings")
-        }
-        let data = try JSONEncoder.wharf.encode(value)
-        guard data.count <= 64 * 1024 else {
-            throw Problem.unprocessable("field 'settings' must be at most 64 KiB of JSON", field: "settings")
-        }
-        return value
+    @Sendable func setPassword(_ request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
+        try context.requireAdmin()
+        let tenant = try await lookup.tenant(id: context.parameters.require("tenantId"))
+        let input = try await request.decode(as: PasswordInput.self, context: context)
+        try Validation.password(input.password)
+        guard var user = try await services.store.user(tenantID: tenant.id) else { throw Problem.notFound("the tenant's login") }
+        user.passwordHash = try await services.hasher.hash(input.password)
+        user.passwordChangedAt = services.clock.now
+        try await services.store.updateUser(user)
+        // A new password logs the tenant's browsers out.
+        try await services.store.deleteWebSessions(tenantID: tenant.id)
+        return .noContent
     }
 }

@@ -7,6 +7,7 @@ import WharfCore
 /// delete, rotate and reveal the secret, re-enable, and send a test event.
 struct WebhookController {
     let services: GatewayServices
+    let lookup: Lookup
 
     struct HeaderInput: Decodable {
         var name: String
@@ -47,7 +48,7 @@ struct WebhookController {
 
     struct RotateInput: Decodable { var overlapSeconds: Int? }
 
-    struct View: Encodable {
+    struct View: ResponseEncodable {
         var id: String
         var tenantId: String
         var url: String
@@ -105,136 +106,151 @@ struct WebhookController {
         }
     }
 
-    func addRoutes(to router: Router<AppRequestContext>) {
-        router.get("/v1/webhooks") { request, context in
-            let identity = try context.requireIdentity()
-            let endpoints: [WebhookEndpoint]
-            switch identity.scope {
-            case .tenant(let id): endpoints = try await services.outbox.endpoints(tenantID: id)
-            case .everything:
-                if let tenantID = request.uri.queryParameters.get("tenantId") {
-                    endpoints = try await services.outbox.endpoints(tenantID: tenantID)
-                } else {
-                    endpoints = try await services.outbox.allEndpoints()
-                }
-            }
-            return try JSONResponse.make(["items": endpoints.map(view)])
-        }
-        router.post("/v1/webhooks") { request, context in
-            let identity = try context.requireIdentity()
-            let input: Input = try await request.decodeJSON()
-            let tenantID: String
-            switch identity {
-            case .tenant(let id, _): tenantID = id
-            case .admin:
-                guard let id = input.tenantId else {
-                    throw Problem.badRequest("field 'tenantId' is required when the administrator creates a webhook", field: "tenantId")
-                }
-                guard try await services.store.tenant(id: id) != nil else { throw Problem.notFound("tenant '\(id)'") }
-                tenantID = id
-            }
-            guard let url = input.url else { throw Problem.badRequest("field 'url' is required", field: "url") }
-            let secret = WebhookSecret.generate()
-            var endpoint = WebhookEndpoint(
-                id: Identifier.make(prefix: "whk"), tenantId: tenantID, url: try services.validateWebhookURL(url, field: "url"),
-                secret: secret, now: services.clock.now)
-            try apply(input, to: &endpoint)
-            try await services.outbox.insertEndpoint(endpoint)
-            services.delivery.endpointsChanged()
-            return try JSONResponse.make(View(endpoint, breaker: nil, secret: secret.encoded), status: .created)
-        }
-        router.get("/v1/webhooks/:webhookId") { _, context in
-            try JSONResponse.make(view(try await find(context)))
-        }
-        for method in [HTTPRequest.Method.patch, .put] {
-            router.on("/v1/webhooks/:webhookId", method: method) { request, context in
-                var endpoint = try await find(context)
-                let input: Input = try await request.decodeJSON()
-                if let url = input.url { endpoint.url = try services.validateWebhookURL(url, field: "url") }
-                let wasEnabled = endpoint.isEnabled
-                try apply(input, to: &endpoint)
-                endpoint.updatedAt = services.clock.now
-                try await services.outbox.updateEndpoint(endpoint)
-                if endpoint.isEnabled && !wasEnabled {
-                    try await services.outbox.enableEndpoint(id: endpoint.id, now: services.clock.now)
-                }
-                services.delivery.endpointsChanged()
-                return try JSONResponse.make(view(try await find(context)))
-            }
-        }
-        router.delete("/v1/webhooks/:webhookId") { _, context in
-            let endpoint = try await find(context)
-            try await services.outbox.deleteEndpoint(id: endpoint.id)
-            services.delivery.endpointsChanged()
-            return JSONResponse.noContent()
-        }
-        router.post("/v1/webhooks/:webhookId/rotate") { request, context in
-            var endpoint = try await find(context)
-            let input: RotateInput =
-                request.headers[.contentLength].flatMap(Int.init) ?? 0 > 0 ? try await request.decodeJSON() : RotateInput()
-            let overlap = input.overlapSeconds ?? 86400
-            guard (0...(7 * 86400)).contains(overlap) else {
-                throw Problem.unprocessable("field 'overlapSeconds' must be from 0 to 604800 (7 days)", field: "overlapSeconds")
-            }
-            let secret = WebhookSecret.generate()
-            let now = services.clock.now
-            endpoint.previousSecret = overlap > 0 ? endpoint.secret : nil
-            endpoint.previousSecretUntil = overlap > 0 ? now.addingTimeInterval(TimeInterval(overlap)) : nil
-            endpoint.secret = secret.encoded
-            endpoint.updatedAt = now
-            try await services.outbox.updateEndpoint(endpoint)
-            services.delivery.endpointsChanged()
-            return try JSONResponse.make(View(endpoint, breaker: nil, secret: secret.encoded))
-        }
-        router.get("/v1/webhooks/:webhookId/secret") { _, context in
-            let endpoint = try await find(context)
-            let now = services.clock.now
-            let previous = endpoint.signingSecrets(now: now).count > 1 ? endpoint.previousSecret : nil
-            return try JSONResponse.make(
-                SecretView(
-                    secret: endpoint.secret, previousSecret: previous,
-                    previousSecretExpiresAt: previous == nil ? nil : endpoint.previousSecretUntil))
-        }
-        router.post("/v1/webhooks/:webhookId/enable") { _, context in
-            let endpoint = try await find(context)
-            try await services.outbox.enableEndpoint(id: endpoint.id, now: services.clock.now)
-            services.delivery.endpointsChanged()
-            return try JSONResponse.make(view(try await find(context)))
-        }
-        router.post("/v1/webhooks/:webhookId/test") { _, context in
-            let endpoint = try await find(context)
-            guard let tenant = try await services.store.tenant(id: endpoint.tenantId) else { throw Problem.notFound("tenant") }
-            let now = services.clock.now
-            let envelope = EventEnvelope(
-                id: Identifier.make(prefix: "evt"), type: "webhook.test", timestamp: now,
-                tenant: .init(id: tenant.id, name: tenant.name), session: nil,
-                data: ["message": "This is a test event from Wharf.", "endpoint_id": .string(endpoint.id)],
-                settings: tenant.settings)
-            try await services.outbox.accept(
-                OutboxEvent(
-                    id: envelope.id, tenantID: tenant.id, sessionID: nil, type: envelope.type, payload: try envelope.encoded(),
-                    createdAt: now), onlyTo: endpoint.id)
-            services.delivery.wake()
-            let delivery = try await services.outbox.deliveries(
-                matching: DeliveryFilter(tenantID: tenant.id, endpointID: endpoint.id, type: "webhook.test"), before: nil, limit: 1
-            ).first
-            return try JSONResponse.make(TestView(eventId: envelope.id, deliveryId: delivery?.id), status: .accepted)
-        }
+    /// Adds the routes under `group`, which is `/v1`.
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.get("webhooks", use: list)
+        group.post("webhooks", use: create)
+        group.get("webhooks/:webhookId", use: get)
+        group.patch("webhooks/:webhookId", use: update)
+        group.put("webhooks/:webhookId", use: update)
+        group.delete("webhooks/:webhookId", use: delete)
+        group.post("webhooks/:webhookId/rotate", use: rotate)
+        group.get("webhooks/:webhookId/secret", use: secret)
+        group.post("webhooks/:webhookId/enable", use: enable)
+        group.post("webhooks/:webhookId/test", use: test)
     }
 
-    struct SecretView: Encodable {
+    // MARK: Handlers
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> [String: [View]] {
+        let identity = try context.requireIdentity()
+        let endpoints: [WebhookEndpoint]
+        switch identity.scope {
+        case .tenant(let id): endpoints = try await services.outbox.endpoints(tenantID: id)
+        case .everything:
+            if let tenantID = request.uri.queryParameters.get("tenantId") {
+                endpoints = try await services.outbox.endpoints(tenantID: tenantID)
+            } else {
+                endpoints = try await services.outbox.allEndpoints()
+            }
+        }
+        return ["items": endpoints.map(lookup.webhookView)]
+    }
+
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<View> {
+        let identity = try context.requireIdentity()
+        let input = try await request.decode(as: Input.self, context: context)
+        let tenantID: String
+        switch identity {
+        case .tenant(let id, _): tenantID = id
+        case .admin:
+            guard let id = input.tenantId else {
+                throw Problem.badRequest("field 'tenantId' is required when the administrator creates a webhook", field: "tenantId")
+            }
+            tenantID = try await lookup.tenant(id: id).id
+        }
+        let url = try Validation.required(input.url, "url")
+        let secret = WebhookSecret.generate()
+        var endpoint = WebhookEndpoint(
+            id: Identifier.make(prefix: "whk"), tenantId: tenantID, url: try services.validateWebhookURL(url, field: "url"),
+            secret: secret, now: services.clock.now)
+        try apply(input, to: &endpoint)
+        try await services.outbox.insertEndpoint(endpoint)
+        services.delivery.endpointsChanged()
+        return EditedResponse(status: .created, response: View(endpoint, breaker: nil, secret: secret.encoded))
+    }
+
+    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> View {
+        lookup.webhookView(try await lookup.webhook(context))
+    }
+
+    @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> View {
+        var endpoint = try await lookup.webhook(context)
+        let input = try await request.decode(as: Input.self, context: context)
+        if let url = input.url { endpoint.url = try services.validateWebhookURL(url, field: "url") }
+        let wasEnabled = endpoint.isEnabled
+        try apply(input, to: &endpoint)
+        endpoint.updatedAt = services.clock.now
+        try await services.outbox.updateEndpoint(endpoint)
+        if endpoint.isEnabled && !wasEnabled {
+            try await services.outbox.enableEndpoint(id: endpoint.id, now: services.clock.now)
+        }
+        services.delivery.endpointsChanged()
+        return lookup.webhookView(try await lookup.webhook(context))
+    }
+
+    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
+        let endpoint = try await lookup.webhook(context)
+        try await services.outbox.deleteEndpoint(id: endpoint.id)
+        services.delivery.endpointsChanged()
+        return .noContent
+    }
+
+    @Sendable func rotate(_ request: Request, context: AppRequestContext) async throws -> View {
+        var endpoint = try await lookup.webhook(context)
+        let input =
+            request.headers[.contentLength].flatMap(Int.init) ?? 0 > 0
+            ? try await request.decode(as: RotateInput.self, context: context) : RotateInput()
+        let overlap = input.overlapSeconds ?? 86400
+        guard (0...(7 * 86400)).contains(overlap) else {
+            throw Problem.unprocessable("field 'overlapSeconds' must be from 0 to 604800 (7 days)", field: "overlapSeconds")
+        }
+        let secret = WebhookSecret.generate()
+        let now = services.clock.now
+        endpoint.previousSecret = overlap > 0 ? endpoint.secret : nil
+        endpoint.previousSecretUntil = overlap > 0 ? now.addingTimeInterval(TimeInterval(overlap)) : nil
+        endpoint.secret = secret.encoded
+        endpoint.updatedAt = now
+        try await services.outbox.updateEndpoint(endpoint)
+        services.delivery.endpointsChanged()
+        return View(endpoint, breaker: nil, secret: secret.encoded)
+    }
+
+    @Sendable func secret(_ request: Request, context: AppRequestContext) async throws -> SecretView {
+        let endpoint = try await lookup.webhook(context)
+        let now = services.clock.now
+        let previous = endpoint.signingSecrets(now: now).count > 1 ? endpoint.previousSecret : nil
+        return SecretView(
+            secret: endpoint.secret, previousSecret: previous, previousSecretExpiresAt: previous == nil ? nil : endpoint.previousSecretUntil)
+    }
+
+    @Sendable func enable(_ request: Request, context: AppRequestContext) async throws -> View {
+        let endpoint = try await lookup.webhook(context)
+        try await services.outbox.enableEndpoint(id: endpoint.id, now: services.clock.now)
+        services.delivery.endpointsChanged()
+        return lookup.webhookView(try await lookup.webhook(context))
+    }
+
+    /// Queues a `webhook.test` event for this endpoint alone, and names its delivery.
+    @Sendable func test(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<TestView> {
+        let endpoint = try await lookup.webhook(context)
+        guard let tenant = try await services.store.tenant(id: endpoint.tenantId) else { throw Problem.notFound("tenant") }
+        let now = services.clock.now
+        let envelope = EventEnvelope(
+            id: Identifier.make(prefix: "evt"), type: EventType.webhookTest.rawValue, timestamp: now,
+            tenant: .init(id: tenant.id, name: tenant.name), session: nil,
+            data: ["message": "This is a test event from Wharf.", "endpoint_id": .string(endpoint.id)],
+            settings: tenant.settings)
+        try await services.outbox.accept(
+            OutboxEvent(
+                id: envelope.id, tenantID: tenant.id, sessionID: nil, type: envelope.type, payload: try envelope.encoded(),
+                createdAt: now), onlyTo: endpoint.id)
+        services.delivery.wake()
+        let delivery = try await services.outbox.deliveries(
+            matching: DeliveryFilter(tenantID: tenant.id, endpointID: endpoint.id, type: envelope.type), before: nil, limit: 1
+        ).first
+        return EditedResponse(status: .accepted, response: TestView(eventId: envelope.id, deliveryId: delivery?.id))
+    }
+
+    struct SecretView: ResponseEncodable {
         var secret: String
         var previousSecret: String?
         var previousSecretExpiresAt: Date?
     }
 
-    struct TestView: Encodable {
+    struct TestView: ResponseEncodable {
         var eventId: String
         var deliveryId: Int64?
-    }
-
-    func view(_ endpoint: WebhookEndpoint) -> View {
-        View(endpoint, breaker: services.delivery.breaker(for: endpoint.id))
     }
 
     private func apply(_ input: Input, to endpoint: inout WebhookEndpoint) throws {
@@ -287,13 +303,5 @@ struct WebhookController {
             endpoint.isEnabled = enabled
             if !enabled { endpoint.disabledReason = "disabled by the tenant" }
         }
-    }
-
-    private func find(_ context: AppRequestContext) async throws -> WebhookEndpoint {
-        let id = try context.parameters.require("webhookId")
-        guard let endpoint = try await services.outbox.endpoint(id: id, tenantID: try context.requireIdentity().scope.tenantID) else {
-            throw Problem.notFound("webhook '\(id)'")
-        }
-        return endpoint
     }
 }

@@ -18,6 +18,7 @@ struct EventEnvelope: Encodable {
     }
 
     var id: String
+    /// One of ``EventType``'s values.
     var type: String
     var timestamp: Date
     var tenant: Tenant
@@ -32,16 +33,16 @@ struct EventEnvelope: Encodable {
     static func describe(_ kind: SessionEvent.Kind) -> (type: String, data: JSONValue) {
         switch kind {
         case .message(let message):
-            return ("message.received", messageData(message))
+            return (EventType.messageReceived.rawValue, messageData(message))
         case .status(let state, let detail):
-            return ("session.status", ["status": .string(state.rawValue), "detail": detail.map(JSONValue.string) ?? .null])
+            return (EventType.sessionStatus.rawValue, ["status": .string(state.rawValue), "detail": detail.map(JSONValue.string) ?? .null])
         case .qr(let code):
-            return ("session.qr", ["qr": .string(code)])
+            return (EventType.sessionQR.rawValue, ["qr": .string(code)])
         case .pairingCode(let code):
-            return ("session.status", ["status": .string(SessionState.pairingCode.rawValue), "pairing_code": .string(code)])
+            return (EventType.sessionStatus.rawValue, ["status": .string(SessionState.pairingCode.rawValue), "pairing_code": .string(code)])
         case .receipt(let receipt):
             return (
-                "message.ack",
+                EventType.messageAck.rawValue,
                 [
                     "id": .string(receipt.messageID), "chat_id": .string(receipt.chat.rawValue),
                     "ack": .string(receipt.level.rawValue), "timestamp": .number(receipt.timestamp.timeIntervalSince1970.rounded()),
@@ -49,7 +50,7 @@ struct EventEnvelope: Encodable {
             )
         case .messageSent(let job, let messageID):
             return (
-                "message.sent",
+                EventType.messageSent.rawValue,
                 [
                     "id": .string(messageID), "job_id": .string(job.id), "chat_id": .string(job.chatId),
                     "type": .string(job.kind.rawValue), "text": job.text.map(JSONValue.string) ?? .null,
@@ -59,7 +60,7 @@ struct EventEnvelope: Encodable {
             )
         case .messageFailed(let job, let reason):
             return (
-                "message.failed",
+                EventType.messageFailed.rawValue,
                 [
                     "id": job.waMessageId.map(JSONValue.string) ?? .null, "job_id": .string(job.id), "chat_id": .string(job.chatId),
                     "type": .string(job.kind.rawValue), "reason": .string(reason), "code": .null,
@@ -67,7 +68,7 @@ struct EventEnvelope: Encodable {
             )
         case .deliveryFailed(let messageID, let chat, let reason, let code, let job):
             return (
-                "message.failed",
+                EventType.messageFailed.rawValue,
                 [
                     "id": .string(messageID), "job_id": job.map { JSONValue.string($0.id) } ?? .null, "chat_id": .string(chat.rawValue),
                     "type": job.map { JSONValue.string($0.kind.rawValue) } ?? .null, "reason": .string(reason),
@@ -76,31 +77,31 @@ struct EventEnvelope: Encodable {
             )
         case .undecryptable(let message):
             return (
-                "message.undecryptable",
+                EventType.messageUndecryptable.rawValue,
                 originData(message.origin, merging: [
                     "id": .string(message.id), "reason": .string(message.reason), "timestamp": timestamp(message.timestamp),
                 ])
             )
         case .identityChanged(let change):
             return (
-                "session.identity_changed",
+                EventType.sessionIdentityChanged.rawValue,
                 originData(change.origin, merging: ["device": .string(change.device), "timestamp": timestamp(change.timestamp)])
             )
         case .edited(let edit):
             return (
-                "message.edited",
+                EventType.messageEdited.rawValue,
                 originData(edit.origin, merging: [
                     "id": .string(edit.id), "text": edit.text.map(JSONValue.string) ?? .null, "timestamp": timestamp(edit.timestamp),
                 ])
             )
         case .revoked(let revocation):
             return (
-                "message.revoked",
+                EventType.messageRevoked.rawValue,
                 originData(revocation.origin, merging: ["id": .string(revocation.id), "timestamp": timestamp(revocation.timestamp)])
             )
         case .presence(let presence):
             return (
-                "presence.update",
+                EventType.presenceUpdate.rawValue,
                 [
                     "chat_id": .string(presence.chat.rawValue), "from": .string(presence.from),
                     "presence": .string(presence.presence), "timestamp": .number(presence.timestamp.timeIntervalSince1970.rounded()),

@@ -100,7 +100,7 @@ final class OutboxEventSink: SessionEventSink {
         guard let tenant = try await store.tenant(id: endpoint.tenantId) else { return }
         let now = clock.now
         let envelope = EventEnvelope(
-            id: Identifier.make(prefix: "evt"), type: "webhook.disabled", timestamp: now,
+            id: Identifier.make(prefix: "evt"), type: EventType.webhookDisabled.rawValue, timestamp: now,
             tenant: .init(id: tenant.id, name: tenant.name), session: nil,
             data: ["endpoint_id": .string(endpoint.id), "url": .string(endpoint.url), "reason": .string(reason)],
             settings: tenant.settings)

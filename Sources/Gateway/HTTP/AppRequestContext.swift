@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import NIOCore
 
@@ -17,6 +18,13 @@ public struct AppRequestContext: RequestContext {
 
     /// Bodies are collected by ``BodyLimitMiddleware`` against the configured limit first.
     public var maxUploadSize: Int { .max }
+
+    /// JSON bodies are read with Wharf's decoder; a wrong field is a problem that names it.
+    public var requestDecoder: WharfRequestDecoder { WharfRequestDecoder() }
+
+    /// Every JSON answer is written the same way: sorted keys, ISO 8601 times with milliseconds,
+    /// slashes unescaped (``JSONEncoder/wharf``).
+    public var responseEncoder: JSONEncoder { .wharf }
 
     /// The remote IP as text, or "unknown".
     var clientAddress: String { remoteAddress?.ipAddress ?? "unknown" }

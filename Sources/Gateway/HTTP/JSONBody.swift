@@ -3,21 +3,6 @@ import Hummingbird
 import WharfCore
 
 extension Request {
-    /// Decodes the JSON body as `T`, turning decoding failures into problems that name the field.
-    func decodeJSON<T: Decodable>(as type: T.Type = T.self) async throws -> T {
-        var request = self
-        let buffer = try await request.collectBody(upTo: .max)
-        guard buffer.readableBytes > 0 else {
-            throw Problem.badRequest("the request body is empty; send a JSON object")
-        }
-        let data = Data(buffer.readableBytesView)
-        do {
-            return try JSONDecoder.wharf.decode(T.self, from: data)
-        } catch let error as DecodingError {
-            throw Problem.describing(error)
-        }
-    }
-
     /// Decodes a JSON object or an HTML form (`application/x-www-form-urlencoded`) into fields.
     func decodeFields() async throws -> [String: String] {
         var request = self
@@ -89,20 +74,6 @@ extension Problem {
                 ? "a JSON object" : "a \(type)"
         }
     }
-}
-
-/// Builds JSON responses with Wharf's encoder.
-enum JSONResponse {
-    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws
-        -> Response
-    {
-        var headers = headers
-        headers[.contentType] = "application/json; charset=utf-8"
-        let data = try JSONEncoder.wharf.encode(value)
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-
-    static func noContent() -> Response { Response(status: .noContent) }
 }
 
 extension JSONDecoder {

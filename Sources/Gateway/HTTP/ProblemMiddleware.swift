@@ -3,7 +3,8 @@ import Hummingbird
 import Logging
 
 /// Turns every error into a problem+json response, so no caller ever sees an empty body or a
-/// framework's own error text; unexpected errors are logged and answered with a plain 500.
+/// framework's own error text: a ``Problem`` as it is, a domain service's error through its
+/// ``ProblemConvertible`` mapping; unexpected errors are logged and answered with a plain 500.
 struct ProblemMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
@@ -14,6 +15,8 @@ struct ProblemMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let problem as Problem {
             return try problem.response(from: request, context: context)
+        } catch let error as any ProblemConvertible {
+            return try error.problem.response(from: request, context: context)
         } catch let error as HTTPError {
             let problem: Problem =
                 switch error.status {

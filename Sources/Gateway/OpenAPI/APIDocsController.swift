@@ -1,130 +1,30 @@
 import Foundation
 import Hummingbird
 
-/// The API's OpenAPI 3.1 document at `/openapi.json`, and `/docs`, a page that lays it out for
-/// people. Both ship inside the binary: the document is `openapi.json` next to this file (embedded
-/// at build time, kept true to the router by a test), the page is plain HTML and one script of
-/// ours, with nothing fetched from anywhere else.
-enum APIDocsController {
-    static func addRoutes(to router: Router<AppRequestContext>) {
-        router.get("/openapi.json") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-cache"],
-                body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_json)))
-        }
-        router.get("/docs") { _, _ in ConsoleAssets.asset(page, type: "text/html; charset=utf-8") }
-        router.get("/assets/docs.js") { _, _ in ConsoleAssets.asset(script, type: "text/javascript; charset=utf-8") }
+/// The API's OpenAPI 3.1 document at `/openapi.yaml` (the hand-edited source, see
+/// ``OpenAPIDocument``) and `/openapi.json` (the same, as JSON), and `/docs`, a page that lays it
+/// out for people. All of it ships inside the binary: the page (`Web/Resources/docs.html`) is plain
+/// HTML and one script of ours (`docs.js`, which renders the document with DOM calls and
+/// `textContent` only), with nothing fetched from anywhere else.
+struct APIDocsController {
+    let document: OpenAPIDocument
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.get("openapi.json", use: json)
+        group.get("openapi.yaml", use: yaml)
+        group.get("docs") { _, _ in ConsoleAssets.asset(PackageResources.docs_html, type: "text/html; charset=utf-8") }
+        group.get("assets/docs.js") { _, _ in ConsoleAssets.asset(PackageResources.docs_js, type: "text/javascript; charset=utf-8") }
     }
 
-    static let page = """
-        <!doctype html>
-        <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-        <title>Wharf API</title><link rel="stylesheet" href="/assets/console.css"></head>
-        <body><main class="docs"><h1>Wharf API</h1>
-        <p class="muted">The OpenAPI 3.1 document behind this page: <a href="/openapi.json">/openapi.json</a>.
-        Import it into Postman, Insomnia or any OpenAPI tool.</p>
-        <nav id="tags" aria-label="Sections"></nav><div id="api"><p class="muted">Loading…</p></div></main>
-        <script src="/assets/docs.js"></script></body></html>
-        """
+    @Sendable func json(_ request: Request, context: AppRequestContext) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-cache"],
+            body: .init(byteBuffer: ByteBuffer(bytes: document.json)))
+    }
 
-    /// Renders the document with DOM calls and `textContent` only: nothing in it is parsed as HTML.
-    static let script = #"""
-        (async function () {
-          const api = document.getElementById("api");
-          const tags = document.getElementById("tags");
-          function el(name, text, cls) {
-            const node = document.createElement(name);
-            if (text !== undefined && text !== null) node.textContent = text;
-            if (cls) node.className = cls;
-            return node;
-          }
-          let doc;
-          try { doc = await (await fetch("/openapi.json")).json(); }
-          catch (e) { api.textContent = "The document could not be loaded: " + e.message; return; }
-          function resolve(schema) {
-            if (!schema || !schema.$ref) return schema;
-            const name = schema.$ref.split("/").pop();
-            return (doc.components && doc.components.schemas && doc.components.schemas[name]) || schema;
-          }
-          function schemaBlock(schema) {
-            const pre = el("pre", JSON.stringify(resolve(schema), null, 2), "mono");
-            return pre;
-          }
-          const groups = new Map();
-          for (const [path, item] of Object.entries(doc.paths || {})) {
-            for (const [method, op] of Object.entries(item)) {
-              if (!["get", "put", "post", "delete", "patch"].includes(method)) continue;
-              const tag = (op.tags && op.tags[0]) || "Other";
-              if (!groups.has(tag)) groups.set(tag, []);
-              groups.get(tag).push({ path, method, op });
-            }
-          }
-          api.textContent = "";
-          // In the document's order of tags (the API first, the consoles and seed routes last).
-          const order = (doc.tags || []).map(t => t.name);
-          const rank = tag => (order.indexOf(tag) + 1) || order.length + 1;
-          for (const [tag, ops] of [...groups].sort((a, b) => rank(a[0]) - rank(b[0]))) {
-            const id = "tag-" + tag.toLowerCase().replace(/[^a-z0-9]+/g, "-");
-            const link = el("a", tag); link.href = "#" + id; tags.appendChild(link); tags.appendChild(document.createTextNode(" "));
-            const section = el("section"); section.id = id;
-            section.appendChild(el("h2", tag));
-            for (const { path, method, op } of ops) {
-              const details = el("details", undefined, "operation");
-              const summary = el("summary");
-              summary.appendChild(el("span", method.toUpperCase(), "method " + method));
-              summary.appendChild(el("code", " " + path + " ", "mono"));
-              summary.appendChild(el("span", op.summary || "", "muted"));
-              if (op["x-seed"]) summary.appendChild(el("span", " seed route", "status stopped"));
-              details.appendChild(summary);
-              if (op.description) details.appendChild(el("p", op.description));
-              const security = (op.security || doc.security || []).map(s => Object.keys(s).join(" + ")).filter(Boolean);
-              details.appendChild(el("p", "Auth: " + (security.length ? security.join(" or ") : "none"), "muted"));
-              if (op.parameters && op.parameters.length) {
-                const table = el("table"); const head = el("tr");
-                for (const h of ["Parameter", "In", "Required", "Schema", "Description"]) head.appendChild(el("th", h));
-                table.appendChild(head);
-                for (const p of op.parameters) {
-                  const row = el("tr");
-                  for (const v of [p.name, p.in, p.required ? "yes" : "no", JSON.stringify(p.schema || {}), p.description || ""]) row.appendChild(el("td", v));
-                  table.appendChild(row);
-                }
-                details.appendChild(table);
-              }
-              const body = op.requestBody && op.requestBody.content;
-              if (body) {
-                for (const [type, media] of Object.entries(body)) {
-                  details.appendChild(el("h3", "Request body (" + type + ")"));
-                  details.appendChild(schemaBlock(media.schema));
-                }
-              }
-              details.appendChild(el("h3", "Responses"));
-              for (const [status, response] of Object.entries(op.responses || {})) {
-                const resolved = response.$ref ? doc.components.responses[response.$ref.split("/").pop()] : response;
-                details.appendChild(el("p", status + " — " + ((resolved && resolved.description) || "")));
-                const content = resolved && resolved.content;
-                if (content) for (const media of Object.values(content)) if (media.schema) details.appendChild(schemaBlock(media.schema));
-              }
-              section.appendChild(details);
-            }
-            api.appendChild(section);
-          }
-          if (doc.webhooks) {
-            const section = el("section"); section.id = "tag-webhooks";
-            section.appendChild(el("h2", "Webhook events (sent to your URL)"));
-            const link = el("a", "Webhook events"); link.href = "#tag-webhooks"; tags.appendChild(link);
-            for (const [name, item] of Object.entries(doc.webhooks)) {
-              const op = item.post || {};
-              const details = el("details", undefined, "operation");
-              const summary = el("summary"); summary.appendChild(el("code", name, "mono"));
-              summary.appendChild(el("span", " " + (op.summary || ""), "muted"));
-              details.appendChild(summary);
-              if (op.description) details.appendChild(el("p", op.description));
-              const content = op.requestBody && op.requestBody.content;
-              if (content) for (const media of Object.values(content)) details.appendChild(schemaBlock(media.schema));
-              section.appendChild(details);
-            }
-            api.appendChild(section);
-          }
-        })();
-        """#
+    @Sendable func yaml(_ request: Request, context: AppRequestContext) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/yaml; charset=utf-8", .cacheControl: "no-cache"],
+            body: .init(byteBuffer: ByteBuffer(string: document.yaml)))
+    }
 }

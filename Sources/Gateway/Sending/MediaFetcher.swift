@@ -5,7 +5,7 @@ import WharfCore
 
 /// Fetches media for a send job, before the job is accepted, so a bad URL is a clear 4xx now rather
 /// than a failed message later: through the outbound-address policy, within a size cap for its
-/// kind, a timeout, and a content type that fits the kind.
+/// kind, a timeout, and a content type that fits the kind. Failures are ``MediaError``s.
 struct MediaFetcher: Sendable {
     let downloader: any MediaDownloader
     let policy: OutboundPolicy
@@ -31,15 +31,6 @@ struct MediaFetcher: Sendable {
         }
     }
 
-    /// The 413 for media over its kind's limit.
-    static func tooLarge(_ kind: MediaKind) -> Problem {
-        let limit = sizeLimit(kind)
-        return Problem(
-            .contentTooLarge, title: "Media too large",
-            detail: "the media at 'mediaUrl' is larger than the \(limit >> 20) MiB WhatsApp allows for \(kind.rawValue)",
-            extensions: ["field": "mediaUrl", "limit": .number(Double(limit))])
-    }
-
     /// Checks a link that WhatsApp will fetch itself (the Cloud API): an absolute http(s) URL that
     /// does not name a private, loopback or link-local address (Meta could not reach it). Nothing
     /// is downloaded, so the kind comes from the request, else from the file name's extension.
@@ -61,33 +52,22 @@ struct MediaFetcher: Sendable {
         var mimeType: String
     }
 
-    /// Downloads `url` for a job into `DATA_DIR/media`; throws a problem that says what was wrong.
+    /// Downloads `url` for a job into `DATA_DIR/media`.
+    ///
+    /// - Throws: ``ValidationError`` for a URL the policy refuses, ``MediaError`` for what came back.
     func fetch(_ text: String, kind: MediaKind, jobID: String) async throws -> Fetched {
         _ = try policy.url(in: text, field: "mediaUrl")
         let limit = Self.sizeLimit(kind)
         let result = await downloader.download(text, maximumBytes: limit, timeout: timeout)
-        if result.isTooLarge { throw Self.tooLarge(kind) }
-        if let error = result.error {
-            throw Problem(
-                .unprocessableContent, title: "Media download failed",
-                detail: "the media at 'mediaUrl' could not be downloaded: \(error)", extensions: ["field": "mediaUrl"])
-        }
-        guard let status = result.status, (200..<300).contains(status) else {
-            throw Problem(
-                .unprocessableContent, title: "Media download failed",
-                detail: "the media at 'mediaUrl' answered HTTP \(result.status ?? 0)", extensions: ["field": "mediaUrl"])
-        }
+        if result.isTooLarge { throw MediaError.tooLarge(kind) }
+        if let error = result.error { throw MediaError.downloadFailed(error) }
+        guard let status = result.status, (200..<300).contains(status) else { throw MediaError.httpStatus(result.status) }
         let mimeType = (result.contentType ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-        guard Self.accepts(mimeType, for: kind) else {
-            throw Problem(
-                .unsupportedMediaType, title: "Unsupported media type",
-                detail: "the media at 'mediaUrl' is '\(mimeType.isEmpty ? "of no declared type" : mimeType)', which WhatsApp does not take as \(kind.rawValue)",
-                extensions: ["field": "mediaUrl"])
-        }
+        guard Self.accepts(mimeType, for: kind) else { throw MediaError.unsupportedType(mimeType, kind) }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let file = (directory as NSString).appendingPathComponent(jobID)
         guard FileManager.default.createFile(atPath: file, contents: result.body, attributes: [.posixPermissions: 0o600]) else {
-            throw Problem(.internalServerError, detail: "the downloaded media could not be stored")
+            throw MediaError.notStored
         }
         return Fetched(file: file, mimeType: mimeType)
     }

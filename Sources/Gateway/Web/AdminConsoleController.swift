@@ -10,48 +10,57 @@ struct AdminConsoleController {
     var services: GatewayServices { console.services }
     var deliveries: DeliveryPages { DeliveryPages(console: console) }
 
-    func addRoutes(to router: Router<AppRequestContext>) {
-        router.get("/admin") { request, context in
-            guard let session = console.session(.admin, request: request, context: context) else {
-                return console.loginPage(.admin, error: nil)
-            }
-            return try await overview(csrf: session.csrf)
-        }
-        router.post("/admin/login") { request, context in try await login(request, context: context) }
-        router.post("/admin/logout") { request, context in try await console.logout(.admin, request: request, context: context) }
-        page(router, "/admin/tenants") { csrf, _, _ in try await tenants(csrf: csrf) }
-        page(router, "/admin/tenants/:tenantId") { csrf, _, context in
-            try await tenant(context.parameters.require("tenantId"), csrf: csrf)
-        }
-        page(router, "/admin/sessions") { csrf, _, _ in try await sessions(csrf: csrf) }
-        page(router, "/admin/endpoints") { csrf, _, _ in
-            let rows = try await endpointRows()
-            return console.page(
-                "adminEndpoints", title: "Endpoints", kind: .admin, csrf: csrf, role: "Administrator", current: "/endpoints",
-                model: ["rows": rows])
-        }
-        page(router, "/admin/deliveries") { csrf, request, _ in
-            try await deliveries.list(request, kind: .admin, csrf: csrf, role: "Administrator", tenantID: nil)
-        }
-        page(router, "/admin/deliveries/:deliveryId") { csrf, _, context in
-            try await deliveries.detail(context.parameters.require("deliveryId"), kind: .admin, csrf: csrf, role: "Administrator", tenantID: nil)
-        }
+    /// What every page handler gets: the admin's CSRF token, and the request.
+    struct Visit {
+        var csrf: String
+        var request: Request
+        var context: AppRequestContext
+    }
+
+    static let role = "Administrator"
+
+    /// Adds the routes under `group`, which is `/admin`.
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.get(use: home)
+        group.get("login", use: loginForm)
+        group.post("login", use: login)
+        group.post("logout", use: logout)
+        group.get("tenants", use: page(tenants))
+        group.get("tenants/:tenantId", use: page(tenant))
+        group.get("sessions", use: page(sessions))
+        group.get("endpoints", use: page(endpoints))
+        group.get("deliveries", use: page(deliveryList))
+        group.get("deliveries/:deliveryId", use: page(delivery))
     }
 
     /// A page for the logged-in admin; anyone else is sent to the login form.
     private func page(
-        _ router: Router<AppRequestContext>, _ path: RouterPath,
-        _ render: @escaping @Sendable (String, Request, AppRequestContext) async throws -> Response
-    ) {
-        router.get(path) { request, context in
-            guard let session = console.session(.admin, request: request, context: context) else {
-                return Response(status: .seeOther, headers: [.location: "/admin"])
-            }
-            return try await render(session.csrf, request, context)
+        _ render: @escaping @Sendable (Visit) async throws -> Response
+    ) -> @Sendable (Request, AppRequestContext) async throws -> Response {
+        { [console] request, context in
+            guard let session = console.session(.admin, request: request, context: context) else { return Console.toHome(.admin) }
+            return try await render(Visit(csrf: session.csrf, request: request, context: context))
         }
     }
 
-    private func login(_ request: Request, context: AppRequestContext) async throws -> Response {
+    private func render(_ page: some ConsolePage, _ title: String, _ visit: Visit, current: String) -> Response {
+        console.page(page, title: title, kind: .admin, csrf: visit.csrf, role: Self.role, current: current)
+    }
+
+    // MARK: Login and logout
+
+    @Sendable func home(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let session = console.session(.admin, request: request, context: context) else {
+            return console.loginPage(.admin, error: nil)
+        }
+        return try await overview(Visit(csrf: session.csrf, request: request, context: context))
+    }
+
+    @Sendable func loginForm(_ request: Request, context: AppRequestContext) -> Response {
+        console.loginForm(.admin, request: request, context: context)
+    }
+
+    @Sendable func login(_ request: Request, context: AppRequestContext) async throws -> Response {
         let isForm = request.isFormPost
         let fields = try await request.decodeFields()
         if isForm { try console.checkLoginForm(.admin, request: request, fields: fields) }
@@ -65,41 +74,71 @@ struct AdminConsoleController {
             throw Problem(.unauthorized, detail: "wrong admin password")
         }
         services.limiter.recordSuccess(keys)
-        return try await console.loggedIn(.admin, kind: .admin, isForm: isForm)
+        return try await console.loggedIn(.admin, kind: .admin, isForm: isForm, request: request, context: context)
+    }
+
+    @Sendable func logout(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await console.logout(.admin, request: request, context: context)
     }
 
     // MARK: Pages
 
-    private func overview(csrf: String) async throws -> Response {
+    @Sendable func overview(_ visit: Visit) async throws -> Response {
         let sessions = try await services.store.allSessions()
         var byStatus: [String: Int] = [:]
         for session in sessions { byStatus[session.status.rawValue, default: 0] += 1 }
         let queue = try await services.outbox.queueSnapshot()
         let failing = try await endpointRows().filter(\.isFailing)
-        let model: [String: Any] = [
-            "tenantCount": try await services.store.tenants(after: nil, limit: .max).count,
-            "sessionCount": sessions.count,
-            "sessionsByStatus": byStatus.sorted { $0.key < $1.key }.map { NamedCount(name: $0.key, count: $0.value) },
-            "jobsQueued": try await services.store.jobCount(status: .queued),
-            "deliveriesPending": (queue.counts[.pending] ?? 0) + (queue.counts[.inflight] ?? 0),
-            "deliveriesFailed": queue.counts[.failed] ?? 0,
-            "deliveriesByStatus": DeliveryStatus.allCases.map { NamedCount(name: $0.rawValue, count: queue.counts[$0] ?? 0) },
-            "oldestPending": queue.oldestPending.map { Console.age($0, now: services.clock.now) } ?? "none",
-            "hasFailing": !failing.isEmpty, "rows": failing,
-        ]
-        return console.page("adminOverview", title: "Overview", kind: .admin, csrf: csrf, role: "Administrator", current: "", model: model)
+        let page = AdminOverviewPage(
+            tenantCount: try await services.store.tenants(after: nil, limit: .max).count,
+            sessionCount: sessions.count,
+            sessionsByStatus: byStatus.sorted { $0.key < $1.key }.map { NamedCount(name: $0.key, count: $0.value) },
+            jobsQueued: try await services.store.jobCount(status: .queued),
+            deliveriesPending: (queue.counts[.pending] ?? 0) + (queue.counts[.inflight] ?? 0),
+            deliveriesFailed: queue.counts[.failed] ?? 0,
+            deliveriesByStatus: DeliveryStatus.allCases.map { NamedCount(name: $0.rawValue, count: queue.counts[$0] ?? 0) },
+            oldestPending: queue.oldestPending.map { Console.age($0, now: services.clock.now) } ?? "none",
+            hasFailing: !failing.isEmpty, rows: failing)
+        return render(page, "Overview", visit, current: "")
     }
 
-    struct TenantRow {
-        var id: String
-        var name: String
-        var username: String
-        var maxSessions: Int
-        var sessionCount: Int
-        var webhookUrl: String
-        var created: String
-        var settings: String
+    @Sendable func tenants(_ visit: Visit) async throws -> Response {
+        var rows: [TenantRow] = []
+        for tenant in try await services.store.tenants(after: nil, limit: .max) { rows.append(try await tenantRow(tenant)) }
+        return render(AdminTenantsPage(tenants: rows), "Tenants", visit, current: "/tenants")
     }
+
+    @Sendable func tenant(_ visit: Visit) async throws -> Response {
+        let id = try visit.context.parameters.require("tenantId")
+        let tenant = try await console.lookup.tenant(id: id)
+        let endpoints = try await services.outbox.endpoints(tenantID: id).map {
+            EndpointRow($0, health: console.lookup.webhookView($0), tenantName: tenant.name)
+        }
+        let sessions = try await services.store.sessions(scope: .tenant(id), after: nil, limit: .max).map { SessionRow($0) }
+        let page = AdminTenantPage(tenant: try await tenantRow(tenant), endpoints: endpoints, sessions: sessions)
+        return render(page, tenant.name, visit, current: "/tenants")
+    }
+
+    @Sendable func sessions(_ visit: Visit) async throws -> Response {
+        let names = try await deliveries.tenantNames()
+        let rows = try await services.store.allSessions().map { SessionRow($0, tenantName: names[$0.tenantId] ?? $0.tenantId) }
+        return render(AdminSessionsPage(sessions: rows), "Sessions", visit, current: "/sessions")
+    }
+
+    @Sendable func endpoints(_ visit: Visit) async throws -> Response {
+        render(AdminEndpointsPage(rows: try await endpointRows()), "Endpoints", visit, current: "/endpoints")
+    }
+
+    @Sendable func deliveryList(_ visit: Visit) async throws -> Response {
+        try await deliveries.list(visit.request, kind: .admin, csrf: visit.csrf, role: Self.role, tenantID: nil)
+    }
+
+    @Sendable func delivery(_ visit: Visit) async throws -> Response {
+        try await deliveries.detail(
+            visit.context.parameters.require("deliveryId"), kind: .admin, csrf: visit.csrf, role: Self.role, tenantID: nil)
+    }
+
+    // MARK: Rows
 
     private func tenantRow(_ tenant: TenantRecord) async throws -> TenantRow {
         TenantRow(
@@ -109,39 +148,10 @@ struct AdminConsoleController {
             settings: Console.pretty(tenant.settings))
     }
 
-    private func tenants(csrf: String) async throws -> Response {
-        var rows: [TenantRow] = []
-        for tenant in try await services.store.tenants(after: nil, limit: .max) { rows.append(try await tenantRow(tenant)) }
-        return console.page(
-            "adminTenants", title: "Tenants", kind: .admin, csrf: csrf, role: "Administrator", current: "/tenants",
-            model: ["tenants": rows])
-    }
-
-    private func tenant(_ id: String, csrf: String) async throws -> Response {
-        guard let tenant = try await services.store.tenant(id: id) else { throw Problem.notFound("tenant '\(id)'") }
-        let webhooks = WebhookController(services: services)
-        let endpoints = try await services.outbox.endpoints(tenantID: id).map {
-            EndpointRow($0, health: webhooks.view($0), tenantName: tenant.name)
-        }
-        let sessions = try await services.store.sessions(scope: .tenant(id), after: nil, limit: .max).map { SessionRow($0) }
-        return console.page(
-            "adminTenant", title: tenant.name, kind: .admin, csrf: csrf, role: "Administrator", current: "/tenants",
-            model: ["tenant": try await tenantRow(tenant), "endpoints": endpoints, "sessions": sessions])
-    }
-
-    private func sessions(csrf: String) async throws -> Response {
-        let names = try await deliveries.tenantNames()
-        let rows = try await services.store.allSessions().map { SessionRow($0, tenantName: names[$0.tenantId] ?? $0.tenantId) }
-        return console.page(
-            "adminSessions", title: "Sessions", kind: .admin, csrf: csrf, role: "Administrator", current: "/sessions",
-            model: ["sessions": rows])
-    }
-
     private func endpointRows() async throws -> [EndpointRow] {
         let names = try await deliveries.tenantNames()
-        let webhooks = WebhookController(services: services)
         return try await services.outbox.allEndpoints().map {
-            EndpointRow($0, health: webhooks.view($0), tenantName: names[$0.tenantId] ?? $0.tenantId)
+            EndpointRow($0, health: console.lookup.webhookView($0), tenantName: names[$0.tenantId] ?? $0.tenantId)
         }
     }
 }

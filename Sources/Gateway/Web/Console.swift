@@ -1,11 +1,10 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Mustache
 import WharfCore
 
-/// What both consoles share: the template library, the page frame, the login and logout
-/// handlers, and the headers every page carries.
+/// What both consoles share: the templates, the page frame, the login and logout handlers, and
+/// the headers every page carries.
 struct Console: Sendable {
     /// Which console: it decides the cookie, the URL prefix and the navigation.
     enum Kind: Sendable {
@@ -14,12 +13,16 @@ struct Console: Sendable {
 
         var base: String { self == .admin ? "/admin" : "/dashboard" }
         var loginCSRFCookie: String { self == .admin ? "wharf_admin_login" : "wharf_tenant_login" }
-    }
 
-    struct NavItem {
-        var href: String
-        var label: String
-        var current: Bool
+        /// The navigation: path under ``base`` and label.
+        var navigation: [(path: String, label: String)] {
+            switch self {
+            case .admin:
+                [("", "Overview"), ("/tenants", "Tenants"), ("/sessions", "Sessions"), ("/deliveries", "Deliveries"), ("/endpoints", "Endpoints")]
+            case .tenant:
+                [("", "Sessions"), ("/webhooks", "Webhooks"), ("/deliveries", "Deliveries"), ("/messages", "Messages"), ("/settings", "Settings")]
+            }
+        }
     }
 
     static let cspHeader = HTTPField.Name("Content-Security-Policy")!
@@ -28,36 +31,25 @@ struct Console: Sendable {
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
     let services: GatewayServices
-    let library: MustacheLibrary
+    let lookup: Lookup
+    let renderer: ConsoleRenderer
 
-    init(services: GatewayServices) {
+    /// - Throws: ``ConsoleTemplateError`` when a template does not parse.
+    init(services: GatewayServices, lookup: Lookup) throws {
         self.services = services
-        var library = MustacheLibrary()
-        for (name, text) in ConsoleTemplates.all {
-            // The templates are compiled in; one that does not parse is a programming error.
-            do { try library.register(text, named: name) } catch { fatalError("console template '\(name)': \(error)") }
-        }
-        self.library = library
+        self.lookup = lookup
+        renderer = try ConsoleRenderer()
     }
 
-    /// Renders `template` inside the page frame.
-    func page(
-        _ template: String, title: String, kind: Kind, csrf: String, role: String, current: String, model: Any,
-        status: HTTPResponse.Status = .ok
+    /// Renders `page` inside the page frame.
+    func page<Page: ConsolePage>(
+        _ page: Page, title: String, kind: Kind, csrf: String, role: String, current: String, status: HTTPResponse.Status = .ok
     ) -> Response {
-        let nav: [(String, String)] =
-            switch kind {
-            case .admin:
-                [("", "Overview"), ("/tenants", "Tenants"), ("/sessions", "Sessions"), ("/deliveries", "Deliveries"), ("/endpoints", "Endpoints")]
-            case .tenant:
-                [("", "Sessions"), ("/webhooks", "Webhooks"), ("/deliveries", "Deliveries"), ("/messages", "Messages"), ("/settings", "Settings")]
-            }
-        let frame: [String: Any] = [
-            "title": title, "csrf": csrf, "role": role, "home": kind.base, "logout": kind.base + "/logout",
-            "nav": nav.map { NavItem(href: kind.base + $0.0, label: $0.1, current: $0.0 == current) },
-            "page": model,
-        ]
-        return html(library.render(frame, withTemplate: template) ?? "", status: status)
+        let frame = PageFrame(
+            title: title, csrf: csrf, role: role, home: kind.base, logout: kind.base + "/logout",
+            nav: kind.navigation.map { .init(href: kind.base + $0.path, label: $0.label, current: $0.path == current) },
+            page: page)
+        return html(renderer.render(frame), status: status)
     }
 
     func html(_ body: String, status: HTTPResponse.Status = .ok) -> Response {
@@ -71,6 +63,12 @@ struct Console: Sendable {
             body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
+    /// The answer to a page request without a live session of the console's kind: back to its home,
+    /// which shows the login form.
+    static func toHome(_ kind: Kind) -> Response {
+        Response(status: .seeOther, headers: [.location: kind.base])
+    }
+
     // MARK: Login and logout
 
     /// The login form, with a fresh token in a short-lived cookie (there is no session yet to
@@ -80,15 +78,17 @@ struct Console: Sendable {
         let cookie = Cookie(
             name: kind.loginCSRFCookie, value: token, maxAge: 3600, path: kind.base,
             secure: services.configuration.usesSecureCookies, httpOnly: true, sameSite: .strict)
-        // Dictionaries hand a nil to the template as "nil": absent values are left out instead.
-        var model: [String: Any] = [
-            "title": kind == .admin ? "Wharf admin" : "Wharf dashboard", "action": kind.base + "/login", "csrf": token,
-            "asksUsername": kind == .tenant,
-        ]
-        if let error { model["error"] = error }
-        var response = html(library.render(model, withTemplate: "login") ?? "", status: status)
+        let form = LoginForm(
+            title: kind == .admin ? "Wharf admin" : "Wharf dashboard", action: kind.base + "/login", csrf: token,
+            asksUsername: kind == .tenant, error: error)
+        var response = html(renderer.render(form), status: status)
         response.headers.append(HTTPField(name: .setCookie, value: cookie.description))
         return response
+    }
+
+    /// `GET …/login`: the login form, or, for a browser already logged in, its console's home.
+    func loginForm(_ kind: Kind, request: Request, context: AppRequestContext) -> Response {
+        session(kind, request: request, context: context) == nil ? loginPage(kind, error: nil) : Self.toHome(kind)
     }
 
     /// Checks the login form's token; the caller then checks the credentials.
@@ -100,10 +100,14 @@ struct Console: Sendable {
     }
 
     /// Starts the browser session and sends the browser to the console's home.
-    func loggedIn(_ subject: WebSessions.Subject, kind: Kind, isForm: Bool) async throws -> Response {
+    func loggedIn(
+        _ subject: WebSessions.Subject, kind: Kind, isForm: Bool, request: Request, context: AppRequestContext
+    ) async throws -> Response {
         let (cookie, csrf) = try await services.webSessions.start(subject)
         var headers: HTTPFields = [.setCookie: cookie.description]
-        guard isForm else { return try JSONResponse.make(["csrfToken": csrf], headers: headers) }
+        guard isForm else {
+            return try EditedResponse(headers: headers, response: ["csrfToken": csrf]).response(from: request, context: context)
+        }
         headers[.location] = kind.base
         return Response(status: .seeOther, headers: headers)
     }

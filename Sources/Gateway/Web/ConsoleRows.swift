@@ -83,3 +83,35 @@ struct Choice {
     var name: String
     var selected: Bool
 }
+
+struct TenantRow {
+    var id: String
+    var name: String
+    var username: String
+    var maxSessions: Int
+    var sessionCount: Int
+    var webhookUrl: String
+    var created: String
+    var settings: String
+}
+
+struct KeyRow {
+    var id: String
+    var name: String
+    var prefix: String
+    var created: String
+    var lastUsed: String
+}
+
+struct JobRow {
+    var id: String
+    var sessionName: String
+    var chatId: String
+    var type: String
+    var status: String
+    var error: String?
+    var attempts: Int
+    var created: String
+    var sent: String
+    var createdAt: Date
+}

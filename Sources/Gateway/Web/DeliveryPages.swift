@@ -34,7 +34,8 @@ struct DeliveryPages {
         var canRetry: Bool
     }
 
-    struct ListModel {
+    struct ListModel: ConsolePage {
+        static let template = ConsoleTemplate.deliveries
         var base: String
         var isAdmin: Bool
         var filter: Filter
@@ -55,7 +56,8 @@ struct DeliveryPages {
         var response: String
     }
 
-    struct DetailModel {
+    struct DetailModel: ConsolePage {
+        static let template = ConsoleTemplate.delivery
         var base: String
         var isAdmin: Bool
         var id: Int64
@@ -125,7 +127,7 @@ struct DeliveryPages {
                     canRetry: record.status != DeliveryStatus.delivered && record.status != DeliveryStatus.inflight)
             },
             total: try await services.outbox.countDeliveries(matching: outbox), older: older)
-        return console.page("deliveries", title: "Deliveries", kind: kind, csrf: csrf, role: role, current: "/deliveries", model: model)
+        return console.page(model, title: "Deliveries", kind: kind, csrf: csrf, role: role, current: "/deliveries")
     }
 
     /// One delivery; another tenant's is a 404, like the API.
@@ -154,8 +156,7 @@ struct DeliveryPages {
                     response: attempt.responseSnippet ?? "")
             },
             payload: payload)
-        return console.page(
-            "delivery", title: "Delivery \(record.id)", kind: kind, csrf: csrf, role: role, current: "/deliveries", model: model)
+        return console.page(model, title: "Delivery \(record.id)", kind: kind, csrf: csrf, role: role, current: "/deliveries")
     }
 
     func tenantNames() async throws -> [String: String] {

@@ -10,6 +10,7 @@ import WharfCore
 struct TenantConsoleController {
     let console: Console
     var services: GatewayServices { console.services }
+    var deliveries: DeliveryPages { DeliveryPages(console: console) }
 
     /// What every page handler gets: the CSRF token, the tenant, and the request.
     struct Visit {
@@ -19,37 +20,18 @@ struct TenantConsoleController {
         var context: AppRequestContext
     }
 
-    func addRoutes(to router: Router<AppRequestContext>) {
-        router.get("/dashboard") { request, context in
-            guard let visit = try await visit(request, context) else { return console.loginPage(.tenant, error: nil) }
-            return try await sessions(visit)
-        }
-        router.post("/dashboard/login") { request, context in
-            let fields = try await request.decodeFields()
-            try console.checkLoginForm(.tenant, request: request, fields: fields)
-            let user: TenantUserRecord
-            do {
-                user = try await services.authenticateTenant(
-                    username: fields["username"] ?? "", password: fields["password"] ?? "", clientAddress: context.clientAddress)
-            } catch let problem as Problem {
-                return console.loginPage(.tenant, error: problem.detail, status: problem.status)
-            }
-            return try await console.loggedIn(.tenant(user.tenantId), kind: .tenant, isForm: true)
-        }
-        router.post("/dashboard/logout") { request, context in try await console.logout(.tenant, request: request, context: context) }
-        page(router, "/dashboard/sessions/:sessionId") { visit in try await session(visit) }
-        page(router, "/dashboard/webhooks") { visit in try await webhooks(visit) }
-        page(router, "/dashboard/settings") { visit in try await settings(visit) }
-        page(router, "/dashboard/messages") { visit in try await messages(visit) }
-        page(router, "/dashboard/deliveries") { visit in
-            try await DeliveryPages(console: console).list(
-                visit.request, kind: .tenant, csrf: visit.csrf, role: visit.tenant.name, tenantID: visit.tenant.id)
-        }
-        page(router, "/dashboard/deliveries/:deliveryId") { visit in
-            try await DeliveryPages(console: console).detail(
-                visit.context.parameters.require("deliveryId"), kind: .tenant, csrf: visit.csrf, role: visit.tenant.name,
-                tenantID: visit.tenant.id)
-        }
+    /// Adds the routes under `group`, which is `/dashboard`.
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.get(use: home)
+        group.get("login", use: loginForm)
+        group.post("login", use: login)
+        group.post("logout", use: logout)
+        group.get("sessions/:sessionId", use: page(session))
+        group.get("webhooks", use: page(webhooks))
+        group.get("settings", use: page(settings))
+        group.get("messages", use: page(messages))
+        group.get("deliveries", use: page(deliveryList))
+        group.get("deliveries/:deliveryId", use: page(delivery))
     }
 
     private func visit(_ request: Request, _ context: AppRequestContext) async throws -> Visit? {
@@ -61,112 +43,117 @@ struct TenantConsoleController {
 
     /// A page for a logged-in tenant; anyone else is sent to the login form.
     private func page(
-        _ router: Router<AppRequestContext>, _ path: RouterPath, _ render: @escaping @Sendable (Visit) async throws -> Response
-    ) {
-        router.get(path) { request, context in
-            guard let visit = try await visit(request, context) else {
-                return Response(status: .seeOther, headers: [.location: "/dashboard"])
-            }
+        _ render: @escaping @Sendable (Visit) async throws -> Response
+    ) -> @Sendable (Request, AppRequestContext) async throws -> Response {
+        { [self] request, context in
+            guard let visit = try await visit(request, context) else { return Console.toHome(.tenant) }
             return try await render(visit)
         }
     }
 
-    private func render(_ template: String, _ title: String, _ visit: Visit, current: String, _ model: Any) -> Response {
-        console.page(template, title: title, kind: .tenant, csrf: visit.csrf, role: visit.tenant.name, current: current, model: model)
+    private func render(_ page: some ConsolePage, _ title: String, _ visit: Visit, current: String) -> Response {
+        console.page(page, title: title, kind: .tenant, csrf: visit.csrf, role: visit.tenant.name, current: current)
+    }
+
+    // MARK: Login and logout
+
+    @Sendable func home(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let visit = try await visit(request, context) else { return console.loginPage(.tenant, error: nil) }
+        return try await sessions(visit)
+    }
+
+    @Sendable func loginForm(_ request: Request, context: AppRequestContext) -> Response {
+        console.loginForm(.tenant, request: request, context: context)
+    }
+
+    @Sendable func login(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let fields = try await request.decodeFields()
+        try console.checkLoginForm(.tenant, request: request, fields: fields)
+        let user: TenantUserRecord
+        do {
+            user = try await services.authenticateTenant(
+                username: fields["username"] ?? "", password: fields["password"] ?? "", clientAddress: context.clientAddress)
+        } catch let error as LoginError {
+            return console.loginPage(.tenant, error: error.problem.detail, status: error.problem.status)
+        }
+        return try await console.loggedIn(
+            .tenant(user.tenantId), kind: .tenant, isForm: true, request: request, context: context)
+    }
+
+    @Sendable func logout(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await console.logout(.tenant, request: request, context: context)
     }
 
     // MARK: Pages
 
-    private func sessions(_ visit: Visit) async throws -> Response {
+    @Sendable func sessions(_ visit: Visit) async throws -> Response {
         let tenant = visit.tenant
         let sessions = try await services.store.sessions(scope: .tenant(tenant.id), after: nil, limit: .max)
-        let model: [String: Any] = [
-            "sessions": sessions.map { SessionRow($0) }, "count": sessions.count, "maxSessions": tenant.maxSessions,
-            "single": tenant.maxSessions == 1, "atLimit": sessions.count >= tenant.maxSessions,
-            "engines": EngineFactory.available.map(\.rawValue),
-        ]
-        return render("tenantSessions", "Sessions", visit, current: "", model)
+        let page = TenantSessionsPage(
+            sessions: sessions.map { SessionRow($0) }, count: sessions.count, maxSessions: tenant.maxSessions,
+            single: tenant.maxSessions == 1, atLimit: sessions.count >= tenant.maxSessions,
+            engines: EngineFactory.available.map(\.rawValue))
+        return render(page, "Sessions", visit, current: "")
     }
 
-    private func session(_ visit: Visit) async throws -> Response {
-        let id = try visit.context.parameters.require("sessionId")
-        guard let session = try await services.store.session(id: id, scope: .tenant(visit.tenant.id)) else {
-            throw Problem.notFound("session '\(id)'")
-        }
+    @Sendable func session(_ visit: Visit) async throws -> Response {
+        let session = try await console.lookup.session(id: visit.context.parameters.require("sessionId"), scope: .tenant(visit.tenant.id))
         let row = SessionRow(session)
-        let model: [String: Any] = [
-            "id": session.id, "name": session.name, "engine": session.engine, "status": session.status,
-            "statusDetail": session.statusDetail ?? "", "phone": row.phone, "pushName": row.pushName,
-            "qr": session.qr ?? "", "pairingCode": session.pairingCode ?? "",
-            "linking": session.qr != nil || session.pairingCode != nil, "isSandbox": session.engine == EngineKind.sandbox,
-            "isWeb": session.engine == EngineKind.web,
-            "cloud": CloudSessionOptions(session).map { options in
-                [
-                    "webhookUrl": services.baseURL + CloudWebhookController.path(sessionID: session.id),
-                    "phoneNumberId": options.phoneNumberId,
-                ] as Any
-            } ?? false,
-            "created": row.created,
-        ]
-        return render("tenantSession", session.name, visit, current: "", model)
+        let capabilities = session.engine.capabilities
+        let page = TenantSessionPage(
+            id: session.id, name: session.name, engine: session.engine.rawValue, status: session.status.rawValue,
+            statusDetail: session.statusDetail ?? "", phone: row.phone, pushName: row.pushName,
+            qr: session.qr ?? "", pairingCode: session.pairingCode ?? "",
+            linking: session.qr != nil || session.pairingCode != nil, isSandbox: capabilities.isSimulated,
+            isWeb: capabilities.linksByPhoneCode,
+            cloud: CloudSessionOptions(session).map { options in
+                .init(webhookUrl: services.baseURL + CloudWebhookController.path(sessionID: session.id), phoneNumberId: options.phoneNumberId)
+            },
+            created: row.created)
+        return render(page, session.name, visit, current: "")
     }
 
-    private func webhooks(_ visit: Visit) async throws -> Response {
-        let controller = WebhookController(services: services)
+    @Sendable func webhooks(_ visit: Visit) async throws -> Response {
         let endpoints = try await services.outbox.endpoints(tenantID: visit.tenant.id).map {
-            EndpointRow($0, health: controller.view($0), tenantName: visit.tenant.name)
+            EndpointRow($0, health: console.lookup.webhookView($0), tenantName: visit.tenant.name)
         }
-        return render("tenantWebhooks", "Webhooks", visit, current: "/webhooks", ["endpoints": endpoints])
+        return render(TenantWebhooksPage(endpoints: endpoints), "Webhooks", visit, current: "/webhooks")
     }
 
-    struct KeyRow {
-        var id: String
-        var name: String
-        var prefix: String
-        var created: String
-        var lastUsed: String
-    }
-
-    private func settings(_ visit: Visit) async throws -> Response {
+    @Sendable func settings(_ visit: Visit) async throws -> Response {
         let settings = visit.tenant.settings
         let humanize = HumanizePolicy.resolve(settings: settings.objectValue?["humanize"], overrides: nil)
         let keys = try await services.store.keys(tenantID: visit.tenant.id).filter { $0.revokedAt == nil }.map {
             KeyRow(id: $0.id, name: $0.name, prefix: $0.prefix, created: Console.time($0.createdAt), lastUsed: Console.time($0.lastUsedAt))
         }
         let prompt: String = if case .string(let text)? = settings.objectValue?["ai_prompt"] { text } else { "" }
-        let model: [String: Any] = ["aiPrompt": prompt, "humanize": humanize, "keys": keys]
-        return render("tenantSettings", "Settings", visit, current: "/settings", model)
+        return render(TenantSettingsPage(aiPrompt: prompt, humanize: humanize, keys: keys), "Settings", visit, current: "/settings")
     }
 
-    struct JobRow {
-        var id: String
-        var sessionName: String
-        var chatId: String
-        var type: String
-        var status: String
-        var error: String?
-        var attempts: Int
-        var created: String
-        var sent: String
-        var createdAt: Date
-    }
-
-    private func messages(_ visit: Visit) async throws -> Response {
+    @Sendable func messages(_ visit: Visit) async throws -> Response {
         let sessions = try await services.store.sessions(scope: .tenant(visit.tenant.id), after: nil, limit: .max)
         var jobs: [JobRow] = []
         for session in sessions {
             for job in try await services.store.jobs(sessionID: session.id, before: nil, limit: 50) {
                 jobs.append(
                     JobRow(
-                        id: job.id, sessionName: session.name, chatId: job.chatId, type: job.kind.rawValue, status: job.status.rawValue, error: job.error,
-                        attempts: job.attempts, created: Console.time(job.createdAt), sent: Console.time(job.sentAt),
+                        id: job.id, sessionName: session.name, chatId: job.chatId, type: job.kind.rawValue, status: job.status.rawValue,
+                        error: job.error, attempts: job.attempts, created: Console.time(job.createdAt), sent: Console.time(job.sentAt),
                         createdAt: job.createdAt))
             }
         }
         jobs.sort { $0.createdAt > $1.createdAt }
-        let model: [String: Any] = [
-            "sessions": sessions.map { SessionRow($0) }, "hasSessions": !sessions.isEmpty, "jobs": Array(jobs.prefix(100)),
-        ]
-        return render("tenantMessages", "Messages", visit, current: "/messages", model)
+        let page = TenantMessagesPage(sessions: sessions.map { SessionRow($0) }, hasSessions: !sessions.isEmpty, jobs: Array(jobs.prefix(100)))
+        return render(page, "Messages", visit, current: "/messages")
+    }
+
+    @Sendable func deliveryList(_ visit: Visit) async throws -> Response {
+        try await deliveries.list(visit.request, kind: .tenant, csrf: visit.csrf, role: visit.tenant.name, tenantID: visit.tenant.id)
+    }
+
+    @Sendable func delivery(_ visit: Visit) async throws -> Response {
+        try await deliveries.detail(
+            visit.context.parameters.require("deliveryId"), kind: .tenant, csrf: visit.csrf, role: visit.tenant.name,
+            tenantID: visit.tenant.id)
     }
 }

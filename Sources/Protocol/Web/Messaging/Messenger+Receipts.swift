@@ -46,15 +46,7 @@ extension Messenger {
             if let count = node.child("count")?.string("value").flatMap(Int.init) {
                 await topUpPreKeys(serverCount: count, on: socket)
             } else if node.child("identity") != nil, case .jid(let from)? = node[attribute: "from"] {
-                forgetDevices(of: from)
-                let transaction = SignalTransaction(store: store)
-                if let origin = try? await origin(chat: from.account, sender: from, isFromMe: false, in: transaction) {
-                    let change = IdentityChange(origin: origin, device: from.account.description, timestamp: clock.now)
-                    guard await commit([.identityChanged(change)], changes: CredentialChanges()) == .committed else {
-                        await socket.close()
-                        return
-                    }
-                }
+                guard await identityChanged(of: from, on: socket) else { return }
             }
         case "devices":
             if case .jid(let from)? = node[attribute: "from"] {
@@ -73,6 +65,32 @@ extension Messenger {
             break
         }
         await send(acknowledgement(of: node, error: nil), on: socket)
+    }
+
+    /// A contact reinstalled (a new identity for the account): their sessions and identities are
+    /// forgotten, so the next message sets a new session up from fresh bundles, and the tenant is
+    /// told. `false` when the event could not be stored (the connection is closed).
+    private func identityChanged(of user: JID, on socket: NoiseSocket) async -> Bool {
+        forgetDevices(of: user)
+        await lock.lock()
+        defer { lock.unlock() }
+        var transaction = SignalTransaction(store: store)
+        do {
+            for device in try await deviceList(of: user.account, on: socket) {
+                let address = try await address(of: device, in: transaction)
+                transaction.write(nil, SignalTransaction.Key.session(address))
+                transaction.write(nil, SignalTransaction.Key.identity(address))
+            }
+            let origin = try await origin(chat: user.account, sender: user, isFromMe: false, in: transaction)
+            let change = IdentityChange(origin: origin, device: user.account.description, timestamp: clock.now)
+            guard await commit([.identityChanged(change)], changes: transaction.changes) == .committed else {
+                await socket.close()
+                return false
+            }
+        } catch {
+            logger.debug("identity change not handled", metadata: ["user": "\(user)", "error": "\(error)"])
+        }
+        return true
     }
 
     /// `<chatstate>` and `<presence>` from contacts: typing, recording, online.

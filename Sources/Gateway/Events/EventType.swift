@@ -1,0 +1,18 @@
+/// Every event type a webhook can receive, as the envelope's `type` names it. The `webhooks`
+/// section of `openapi.yaml` describes each one's `data`, and a test keeps the two lists equal.
+enum EventType: String, CaseIterable, Sendable {
+    case messageReceived = "message.received"
+    case messageSent = "message.sent"
+    case messageFailed = "message.failed"
+    case messageAck = "message.ack"
+    case sessionStatus = "session.status"
+    case sessionQR = "session.qr"
+    case presenceUpdate = "presence.update"
+    case webhookTest = "webhook.test"
+    case webhookDisabled = "webhook.disabled"
+    // The web engine's.
+    case messageUndecryptable = "message.undecryptable"
+    case sessionIdentityChanged = "session.identity_changed"
+    case messageEdited = "message.edited"
+    case messageRevoked = "message.revoked"
+}
