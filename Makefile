@@ -23,6 +23,8 @@ run: release
 test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	python3 Tests/peers/test_relay.py
+	python3 Tests/peers/test_axolotl_peer.py
 	python3 Tests/browser/test_consoles.py
 	python3 Tests/n8n/test_workflows.py
 	python3 Tests/api/test_openapi.py

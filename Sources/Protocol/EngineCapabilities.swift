@@ -95,11 +95,25 @@ public enum MessageType: String, Sendable, Codable, CaseIterable, CustomStringCo
     case audio
     case voice
     case document
+    // The rich types of the next tranche: no engine sends them yet, and the API says so.
+    case sticker
+    case reaction
+    case location
+    case contact
+    case poll
+    case edit
+    case revoke
+
+    /// Text and the media kinds: what the send API takes today.
+    public static let basic: Set<MessageType> = [.text, .image, .video, .audio, .voice, .document]
 
     public var description: String { rawValue }
 
     /// The media kind of a media type; `nil` for text.
     public var mediaKind: MediaKind? { MediaKind(rawValue: rawValue) }
+
+    /// Whether this type carries a file.
+    public var isMedia: Bool { mediaKind != nil }
 
     public init(_ kind: MediaKind) {
         switch kind {

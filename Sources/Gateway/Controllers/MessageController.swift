@@ -98,6 +98,17 @@ struct MessageController {
         }
     }
 
+    /// Refuses a message the session's engine cannot send (one of `types` is enough).
+    static func requireSupport(_ types: some Collection<MessageType>, by engine: EngineKind) throws {
+        let supported = engine.capabilities.messageTypes
+        guard !types.contains(where: supported.contains) else { return }
+        let names = types.map(\.rawValue).sorted().joined(separator: ", ")
+        let can = MessageType.allCases.filter(supported.contains).map(\.rawValue).joined(separator: ", ")
+        throw Problem.unprocessable(
+            "the \(engine) engine cannot send \(names) messages yet; it sends: \(can.isEmpty ? "nothing" : can)",
+            field: types.contains(.text) ? "text" : "type")
+    }
+
     /// - Parameter mediaExpected: `true` for the seed's send-media, `false` for its send, `nil` for /v1.
     func enqueue(_ request: Request, context: AppRequestContext, mediaExpected: Bool?) async throws -> EditedResponse<View> {
         let session = try await lookup.session(context)
@@ -143,6 +154,8 @@ struct MessageController {
             return respond(earlier, replayed: true)
         }
         if isMedia {
+            // Refused before anything is downloaded when the engine cannot send it.
+            try Self.requireSupport(kind.map { [MessageType($0)] } ?? MessageType.basic.filter(\.isMedia), by: session.engine)
             guard let mediaURL, !mediaURL.isEmpty else {
                 throw Problem.badRequest("field 'mediaUrl' is required for a media message", field: "mediaUrl")
             }
@@ -166,6 +179,10 @@ struct MessageController {
                 try? FileManager.default.removeItem(atPath: fetched.file)
                 throw MediaError.tooLarge(resolvedKind)
             }
+            if kind == nil, !capabilities.messageTypes.contains(MessageType(resolvedKind)) {
+                try? FileManager.default.removeItem(atPath: fetched.file)
+                try Self.requireSupport([MessageType(resolvedKind)], by: session.engine)
+            }
             job.kind = MessageType(resolvedKind)
             job.mediaUrl = mediaURL
             job.mediaFile = fetched.file
@@ -176,6 +193,7 @@ struct MessageController {
             guard let text = input.text, !text.isEmpty else {
                 throw Problem.badRequest("field 'text' is required (or send 'mediaUrl' for media)", field: "text")
             }
+            try Self.requireSupport([.text], by: session.engine)
             guard text.count <= 65_536 else {
                 throw Problem.unprocessable("field 'text' must be at most 65536 characters", field: "text")
             }

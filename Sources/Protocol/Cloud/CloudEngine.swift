@@ -16,7 +16,7 @@ public actor CloudEngine: Engine {
     /// Phone numbers only, 4,096 characters, media by link; the typing indicator answers an
     /// inbound message and fades after 25 s, so it is sent again every 20 s.
     public static let capabilities = EngineCapabilities(
-        textLimit: 4096, chatKinds: [.person], mediaSource: .link, messageTypes: Set(MessageType.allCases),
+        textLimit: 4096, chatKinds: [.person], mediaSource: .link, messageTypes: MessageType.basic,
         typing: TypingIndicator(needsInboundMessage: true, resendInterval: .seconds(20)), linking: .configured)
 
     private let credentials: any CredentialsStore

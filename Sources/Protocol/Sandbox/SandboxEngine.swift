@@ -15,7 +15,7 @@ public actor SandboxEngine: Engine {
     /// Everything a WhatsApp account can be asked to send, and the simulation routes.
     public static let capabilities = EngineCapabilities(
         textLimit: 65_536, chatKinds: Set(EngineCapabilities.ChatKind.allCases), mediaSource: .file,
-        messageTypes: Set(MessageType.allCases), linking: .linkedDevice(phoneCode: false), isSimulated: true)
+        messageTypes: MessageType.basic, linking: .linkedDevice(phoneCode: false), isSimulated: true)
     public nonisolated let events: AsyncStream<EngineEvent>
 
     private let options: SandboxOptions
