@@ -165,6 +165,7 @@ let package = Package(
             name: "wharf-web-bench",
             dependencies: [
                 "WhatsAppProtocol", "WharfCore", "PeerSupport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Benchmarks/WebSessionsBenchmark",
             swiftSettings: swiftSettings

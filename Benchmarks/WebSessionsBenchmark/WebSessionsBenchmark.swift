@@ -1,18 +1,66 @@
+import Crypto
 import Foundation
+import GRDB
 import Logging
 import PeerSupport
 import WhatsAppProtocol
 import WharfCore
 
 /// Memory per native-engine session: N engines connect to the fake WhatsApp server (Tests/peers), wait
-/// at the QR stage, then are all linked and sit idle. Prints resident memory per session; asserts nothing.
+/// at the QR stage, are all linked and sit idle, then each sets Signal sessions up with five contacts
+/// and sits idle again. Prints resident memory per session; asserts nothing.
+///
+/// The engines keep their state in SQLite on disk, as in Wharf (not sealed here), so what is measured
+/// is what a session holds in memory.
 @main
 struct WebSessionsBenchmark {
-    actor Credentials: CredentialsStore {
-        var values: [String: Data] = [:]
-        func value(forKey key: String) async throws -> Data? { values[key] }
-        func setValue(_ value: Data?, forKey key: String) async throws { values[key] = value }
-        func removeAll() async throws { values = [:] }
+    /// One engine's credentials: rows of a shared SQLite database.
+    struct Credentials: CredentialsStore {
+        let database: DatabasePool
+        let owner: Int
+
+        func value(forKey key: String) async throws -> Data? {
+            try await database.read { db in
+                try Data.fetchOne(db, sql: "SELECT value FROM kv WHERE owner = ? AND key = ?", arguments: [owner, key])
+            }
+        }
+
+        func setValue(_ value: Data?, forKey key: String) async throws {
+            var changes = CredentialChanges()
+            changes.set(value, forKey: key)
+            try await apply(changes)
+        }
+
+        func apply(_ changes: CredentialChanges) async throws {
+            try await database.write { db in
+                for (key, value) in changes.writes {
+                    if let value {
+                        try db.execute(sql: "INSERT OR REPLACE INTO kv (owner, key, value) VALUES (?, ?, ?)", arguments: [owner, key, value])
+                    } else {
+                        try db.execute(sql: "DELETE FROM kv WHERE owner = ? AND key = ?", arguments: [owner, key])
+                    }
+                }
+            }
+        }
+
+        func removeAll() async throws {
+            try await database.write { db in try db.execute(sql: "DELETE FROM kv WHERE owner = ?", arguments: [owner]) }
+        }
+    }
+
+    /// A contact known to the fake server by its keys only (it never connects).
+    static func registerContact(_ phone: String, on server: FakeWhatsApp) async throws {
+        let identity = Curve25519.KeyAgreement.PrivateKey()
+        let signed = Curve25519.KeyAgreement.PrivateKey()
+        let signedPublic = [0x05] + Array(signed.publicKey.rawRepresentation)
+        let signature = try XEdDSA.sign(signedPublic, privateKey: identity)
+        let preKeys = (1...10).map { id in ["id": id, "public": Array(Curve25519.KeyAgreement.PrivateKey().publicKey.rawRepresentation).hex] }
+        let keys: [String: Any] = [
+            "registrationId": Int.random(in: 1...16380), "identity": Array(identity.publicKey.rawRepresentation).hex,
+            "signedPreKey": ["id": 1, "public": signedPublic.hex, "signature": signature.hex], "preKeys": preKeys,
+        ]
+        let answer = try await server.control("POST", "/accounts", ["phone": phone, "device": 0, "keys": keys])
+        guard answer.status == 200 else { throw PeerProcess.PeerFailure(description: "contact: \(answer.json)") }
     }
 
     /// Watches one engine's statuses: the last QR string, and whether it is connected.
@@ -49,10 +97,19 @@ struct WebSessionsBenchmark {
         let configuration = server.configuration
         var logger = Logger(label: "wharf.web")
         logger.logLevel = .warning
+        let directory = NSTemporaryDirectory() + "wharf-web-bench-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var options = Configuration()
+        options.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        let database = try DatabasePool(path: directory + "/state.sqlite", configuration: options)
+        try await database.write { db in
+            try db.execute(sql: "CREATE TABLE kv (owner INTEGER NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (owner, key))")
+        }
 
         // Warm up: one session through the whole path, so the baseline includes NIO's threads and caches.
         do {
-            let engine = WebEngine(configuration: configuration, credentials: Credentials(), clock: SystemClock(), logger: logger)
+            let engine = WebEngine(
+                configuration: configuration, credentials: Credentials(database: database, owner: -1), clock: SystemClock(), logger: logger)
             let watch = Watch()
             Task { for await event in engine.events { if case .status(let s) = event { await watch.see(s) } } }
             try await engine.connect()
@@ -65,10 +122,23 @@ struct WebSessionsBenchmark {
         var engines: [WebEngine] = []
         var watches: [Watch] = []
         let started = Date()
-        for _ in 0..<count {
-            let engine = WebEngine(configuration: configuration, credentials: Credentials(), clock: SystemClock(), logger: logger)
+        for index in 0..<count {
+            let engine = WebEngine(
+                configuration: configuration, credentials: Credentials(database: database, owner: index), clock: SystemClock(), logger: logger)
             let watch = Watch()
-            Task { for await event in engine.events { if case .status(let s) = event { await watch.see(s) } } }
+            // Plays the gateway: inbound events are acknowledged (their state is written first).
+            let store = Credentials(database: database, owner: index)
+            Task {
+                for await event in engine.events {
+                    switch event {
+                    case .status(let status): await watch.see(status)
+                    case .inbound(_, let ack):
+                        try? await store.apply(ack.stateChanges)
+                        await ack()
+                    default: break
+                    }
+                }
+            }
             try await engine.connect()
             engines.append(engine)
             watches.append(watch)
@@ -103,12 +173,36 @@ struct WebSessionsBenchmark {
         try await Task.sleep(for: .seconds(2))
         let linked = residentKiB()
 
+        // Five contacts; every session writes to each, which sets five Signal sessions up.
+        let contacts = (1...5).map { String(4_917_000_000_000 + $0) }
+        for contact in contacts { try await registerContact(contact, on: server) }
+        let chatting = Date()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, engine) in engines.enumerated() {
+                if index >= 16 { try await group.next() }
+                group.addTask {
+                    for (number, contact) in contacts.enumerated() {
+                        _ = try await engine.send(
+                            OutboundMessage(
+                                clientMessageID: "3EB0BENCH\(index)X\(number)", chat: ChatID("\(contact)@s.whatsapp.net"),
+                                content: .text("hello from session \(index)")))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let chatSeconds = Date().timeIntervalSince(chatting)
+        try await Task.sleep(for: .seconds(2))
+        let chatted = residentKiB()
+
         print("sessions: \(count) native-engine sessions against the local fake WhatsApp server")
         print("baseline RSS after one warm-up session: \(baseline / 1024) MiB")
         print(String(format: "waiting at the QR stage: %d MiB = %.0f KiB per session (all QR codes after %.1f s)",
                      (atQR - baseline) / 1024, Double(atQR - baseline) / Double(count), qrSeconds))
-        print(String(format: "linked and idle: %d MiB = %.0f KiB per session (linked in %.1f s)",
+        print(String(format: "linked and idle: %d MiB = %.0f KiB per session (linked in %.1f s, 812 prekeys each)",
                      (linked - baseline) / 1024, Double(linked - baseline) / Double(count), linkSeconds))
+        print(String(format: "idle with Signal sessions to 5 contacts each: %d MiB = %.0f KiB per session (%d messages in %.1f s)",
+                     (chatted - baseline) / 1024, Double(chatted - baseline) / Double(count), count * contacts.count, chatSeconds))
         for engine in engines { await engine.shutdown() }
     }
 }
