@@ -3,7 +3,7 @@ SWIFT ?= swift
 DATA_DIR ?= ./data
 PORT ?= 5001
 
-.PHONY: run build release test deps test-deps bench fuzz clean
+.PHONY: run build release test deps test-deps bench fuzz lint format clean
 
 deps:
 	@scripts/install-deps.sh
@@ -38,6 +38,16 @@ bench: deps
 	$$($(SWIFT) build -c release --show-bin-path)/wharf-send-bench --jobs 5000
 	$(SWIFT) build -c release --product wharf-web-bench
 	$$($(SWIFT) build -c release --show-bin-path)/wharf-web-bench --sessions 1000
+
+# Swift sources must be as swift-format (the toolchain's, with .swift-format) writes them; generated
+# protobuf code is left as protoc wrote it.
+SWIFT_SOURCES = $$(find Sources Tests Benchmarks Fuzz -name '*.swift' -not -path '*/Proto/*' 2>/dev/null)
+
+lint:
+	$(SWIFT) format lint --strict --parallel $(SWIFT_SOURCES)
+
+format:
+	$(SWIFT) format format --in-place --parallel $(SWIFT_SOURCES)
 
 # Fuzzes the WhatsApp binary-node decoder (libFuzzer + AddressSanitizer); FUZZ_SECONDS=600 for longer.
 fuzz: deps

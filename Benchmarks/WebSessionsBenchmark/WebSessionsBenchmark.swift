@@ -156,11 +156,22 @@ struct WebSessionsBenchmark {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (index, watch) in watches.enumerated() {
                 if index >= 16 { try await group.next() }
+                let engine = engines[index]
                 group.addTask {
-                    let qr = await watch.qr!
                     let phone = String(4_915_000_000_000 + index)
-                    let answer = try await server.control("POST", "/scan", ["qr": qr, "phone": phone])
-                    guard answer.status == 200 else { throw PeerProcess.PeerFailure(description: "scan: \(answer.json)") }
+                    // Linking 1,000 devices (each uploading its prekeys) takes longer than a session
+                    // shows QR codes: a code may have rotated, or the attempt ended and a new one
+                    // must start. Either way, scan the newest code.
+                    for attempt in 1...10 {
+                        let qr = await watch.qr!
+                        let answer = try await server.control("POST", "/scan", ["qr": qr, "phone": phone])
+                        if answer.status == 200 { return }
+                        if attempt == 10 { throw PeerProcess.PeerFailure(description: "scan: \(answer.json)") }
+                        if await watch.qr == qr {
+                            try await engine.connect()
+                            try await waitUntil("a new QR code") { await watch.qr != qr }
+                        }
+                    }
                 }
             }
             try await group.waitForAll()

@@ -95,6 +95,15 @@ extension Messenger {
         return message
     }
 
+    /// The copy for our own other devices: the message wrapped with the chat it went to.
+    static func sentToSelf(_ message: WAMessage, chat: JID) -> WAMessage {
+        var wrapped = WAMessage()
+        wrapped.deviceSentMessage.destinationJid = chat.description
+        wrapped.deviceSentMessage.message = message
+        wrapped.messageContextInfo = message.messageContextInfo
+        return wrapped
+    }
+
     /// `@4915112345678` in a text mentions that number, as WhatsApp's apps write mentions.
     static func mentions(in text: String) -> [String] {
         var found: [String] = []
@@ -113,11 +122,7 @@ extension Messenger {
         _ message: WAMessage, id: String, chat: JID, devices: [JID], ownDevices: [JID], on socket: NoiseSocket
     ) async throws -> BinaryNode {
         let plaintext: [UInt8] = try message.serializedBytes()
-        var sentToSelf = WAMessage()
-        sentToSelf.deviceSentMessage.destinationJid = chat.description
-        sentToSelf.deviceSentMessage.message = message
-        sentToSelf.messageContextInfo = message.messageContextInfo
-        let selfPlaintext: [UInt8] = try sentToSelf.serializedBytes()
+        let selfPlaintext: [UInt8] = try Self.sentToSelf(message, chat: chat).serializedBytes()
         let everyone = devices + ownDevices
         let bundles = try await bundlesForDevicesWithoutSession(everyone, on: socket)
 
@@ -213,14 +218,7 @@ extension Messenger {
             if bundle == nil, count >= 2 {
                 bundle = try await fetchBundles(for: [device], on: socket)[device]
             }
-            let isOwn = account.isOurs(device)
-            var plaintext: [UInt8] = try message.serializedBytes()
-            if isOwn {
-                var sentToSelf = WAMessage()
-                sentToSelf.deviceSentMessage.destinationJid = chat.description
-                sentToSelf.deviceSentMessage.message = message
-                plaintext = try sentToSelf.serializedBytes()
-            }
+            let plaintext: [UInt8] = try (account.isOurs(device) ? Self.sentToSelf(message, chat: chat) : message).serializedBytes()
             let stanza: BinaryNode = try await lock.withLock {
                 var transaction = SignalTransaction(store: store)
                 let address = try await address(of: device, in: transaction)
