@@ -27,7 +27,9 @@ struct OutboxBenchmark {
         let ingestSeconds = try await timed {
             try await accept(events, into: ingestStore, concurrency: 256)
         }
-        print(String(format: "ingest: %d events in %.2f s = %.0f events/s (durable, group commit)", events, ingestSeconds, Double(events) / ingestSeconds))
+        print(
+            String(
+                format: "ingest: %d events in %.2f s = %.0f events/s (durable, group commit)", events, ingestSeconds, Double(events) / ingestSeconds))
 
         // 2. Delivery through libcurl to a local receiver.
         let receiver = try await Receiver.start()
@@ -107,7 +109,8 @@ struct OutboxBenchmark {
     }
 
     static func event(_ id: String) -> OutboxEvent {
-        let payload = #"{"id":"\#(id)","type":"message.received","data":{"chat_id":"4915112345678@s.whatsapp.net","text":"Hello from the benchmark"}}"#
+        let payload =
+            #"{"id":"\#(id)","type":"message.received","data":{"chat_id":"4915112345678@s.whatsapp.net","text":"Hello from the benchmark"}}"#
         return OutboxEvent(id: id, tenantID: "ten_1", sessionID: "ses_1", type: "message.received", payload: Data(payload.utf8), createdAt: Date())
     }
 
@@ -148,10 +151,10 @@ struct OutboxBenchmark {
         let script = directory + "/post.lua"
         let body = String(decoding: event("evt_wrk").payload, as: UTF8.self).replacingOccurrences(of: "\"", with: "\\\"")
         try """
-            wrk.method = "POST"
-            wrk.body = "\(body)"
-            wrk.headers["Content-Type"] = "application/json"
-            """.write(toFile: script, atomically: true, encoding: .utf8)
+        wrk.method = "POST"
+        wrk.body = "\(body)"
+        wrk.headers["Content-Type"] = "application/json"
+        """.write(toFile: script, atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = ["-t2", "-c64", "-d5s", "-s", script, "http://127.0.0.1:\(port)/wrk"]

@@ -31,7 +31,8 @@ struct SendBenchmark {
             settings: ["humanize": ["enabled": false, "maxPerMinute": 10_000_000]], createdAt: now, updatedAt: now)
         try await wharf.store.createTenant(
             tenant,
-            user: TenantUserRecord(id: "usr_bench", tenantId: tenant.id, username: "bench", passwordHash: "x", createdAt: now, passwordChangedAt: now))
+            user: TenantUserRecord(id: "usr_bench", tenantId: tenant.id, username: "bench", passwordHash: "x", createdAt: now, passwordChangedAt: now)
+        )
         var sessionIDs: [String] = []
         for index in 0..<sessionCount {
             let session = SessionRecord(
@@ -72,7 +73,9 @@ struct SendBenchmark {
         let drained = ContinuousClock.now - start
         print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; \(count) jobs over \(sessionCount) sandbox sessions, humanizing off")
         print(String(format: "enqueue: %.0f jobs/s (%.2f s)", Double(count) / enqueued.timeInterval, enqueued.timeInterval))
-        print(String(format: "through the dispatcher (enqueue to sent): %.0f jobs/s (%.2f s)", Double(count) / drained.timeInterval, drained.timeInterval))
+        print(
+            String(
+                format: "through the dispatcher (enqueue to sent): %.0f jobs/s (%.2f s)", Double(count) / drained.timeInterval, drained.timeInterval))
         await group.triggerGracefulShutdown()
         _ = try? await running.value
     }

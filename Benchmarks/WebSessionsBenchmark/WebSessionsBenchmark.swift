@@ -3,8 +3,8 @@ import Foundation
 import GRDB
 import Logging
 import PeerSupport
-import WhatsAppProtocol
 import WharfCore
+import WhatsAppProtocol
 
 /// Memory per native-engine session: N engines connect to the fake WhatsApp server (Tests/peers), wait
 /// at the QR stage, are all linked and sit idle, then each sets Signal sessions up with five contacts
@@ -208,12 +208,18 @@ struct WebSessionsBenchmark {
 
         print("sessions: \(count) native-engine sessions against the local fake WhatsApp server")
         print("baseline RSS after one warm-up session: \(baseline / 1024) MiB")
-        print(String(format: "waiting at the QR stage: %d MiB = %.0f KiB per session (all QR codes after %.1f s)",
-                     (atQR - baseline) / 1024, Double(atQR - baseline) / Double(count), qrSeconds))
-        print(String(format: "linked and idle: %d MiB = %.0f KiB per session (linked in %.1f s, 812 prekeys each)",
-                     (linked - baseline) / 1024, Double(linked - baseline) / Double(count), linkSeconds))
-        print(String(format: "idle with Signal sessions to 5 contacts each: %d MiB = %.0f KiB per session (%d messages in %.1f s)",
-                     (chatted - baseline) / 1024, Double(chatted - baseline) / Double(count), count * contacts.count, chatSeconds))
+        print(
+            String(
+                format: "waiting at the QR stage: %d MiB = %.0f KiB per session (all QR codes after %.1f s)",
+                (atQR - baseline) / 1024, Double(atQR - baseline) / Double(count), qrSeconds))
+        print(
+            String(
+                format: "linked and idle: %d MiB = %.0f KiB per session (linked in %.1f s, 812 prekeys each)",
+                (linked - baseline) / 1024, Double(linked - baseline) / Double(count), linkSeconds))
+        print(
+            String(
+                format: "idle with Signal sessions to 5 contacts each: %d MiB = %.0f KiB per session (%d messages in %.1f s)",
+                (chatted - baseline) / 1024, Double(chatted - baseline) / Double(count), count * contacts.count, chatSeconds))
         for engine in engines { await engine.shutdown() }
     }
 }

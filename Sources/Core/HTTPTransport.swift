@@ -10,7 +10,10 @@ public protocol HTTPTransport: Sendable {
 }
 
 public struct HTTPTransportRequest: Sendable {
-    public enum Method: String, Sendable { case get = "GET", post = "POST" }
+    public enum Method: String, Sendable {
+        case get = "GET"
+        case post = "POST"
+    }
 
     public var method: Method
     public var url: String

@@ -60,7 +60,8 @@ public struct Wharf: Sendable {
         if configuration.encryptionKey == nil {
             if secrets.encryptionKey == nil { secrets.encryptionKey = SecretsFile.makeKey() }
             guard let key = secrets.encryptionKey.flatMap(SecretsFile.decodeKey) else {
-                throw ConfigurationError(variable: "DATA_DIR", message: "holds a \(SecretsFile.fileName) whose encryptionKey is not 32 bytes of base64")
+                throw ConfigurationError(
+                    variable: "DATA_DIR", message: "holds a \(SecretsFile.fileName) whose encryptionKey is not 32 bytes of base64")
             }
             configuration.encryptionKey = key
         }

@@ -7,8 +7,14 @@ import Testing
     @Test func sleepersWakeInDeadlineOrderOnlyWhenTimeMoves() async throws {
         let clock = ManualClock()
         let order = OrderLog()
-        let late = Task { try await clock.sleep(for: .seconds(10)); await order.append("late") }
-        let early = Task { try await clock.sleep(for: .seconds(5)); await order.append("early") }
+        let late = Task {
+            try await clock.sleep(for: .seconds(10))
+            await order.append("late")
+        }
+        let early = Task {
+            try await clock.sleep(for: .seconds(5))
+            await order.append("early")
+        }
         #expect(await clock.waitForSleepers(count: 2))
         clock.advance(by: .seconds(4))
         #expect(clock.sleeperCount == 2)

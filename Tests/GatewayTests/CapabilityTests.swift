@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WharfCore
+
 @testable import Gateway
 
 /// Requests are checked against what the session's engine can do, when they are accepted.
@@ -11,7 +12,8 @@ import WharfCore
             let created = try await app.call(.post, "/v1/sessions", json: ["name": "phone", "engine": "web"], as: .bearer(tenant.token))
             let session = try #require(created.string("id"))
             let media = try await app.call(
-                .post, "/v1/sessions/\(session)/messages", json: ["chatId": "4915100000001", "mediaUrl": "https://example.com/a.png", "type": "image"],
+                .post, "/v1/sessions/\(session)/messages",
+                json: ["chatId": "4915100000001", "mediaUrl": "https://example.com/a.png", "type": "image"],
                 as: .bearer(tenant.token))
             #expect(media.status == .unprocessableContent)
             #expect(media.string("detail") == "the web engine cannot send image messages yet; it sends: text")

@@ -4,8 +4,8 @@ import GRDB
 import HTTPTypes
 import Outbox
 import PeerSupport
-import Testing
 import TestSupport
+import Testing
 import WharfCore
 
 @testable import Gateway
@@ -52,7 +52,9 @@ import WharfCore
     }
 
     /// A tenant with a webhook and a connected Cloud API session on a fresh fake Graph API.
-    func setUp(_ app: TestWharf, name: String = "shop", humanize: JSONValue = ["typingMinMs": 1000, "typingMaxMs": 8000]) async throws
+    func setUp(
+        _ app: TestWharf, name: String = "shop", humanize: JSONValue = ["typingMinMs": 1000, "typingMaxMs": 8000]
+    ) async throws
         -> Setup
     {
         let clock = app.clock
@@ -138,9 +140,10 @@ import WharfCore
                 #expect(sealed.range(of: Data(secret.utf8)) == nil)
             }
             let session = setup.session
-            let options = try await app.wharf.store.writer.read { db in
-                try String.fetchOne(db, sql: "SELECT options FROM session WHERE id = ?", arguments: [session])
-            } ?? ""
+            let options =
+                try await app.wharf.store.writer.read { db in
+                    try String.fetchOne(db, sql: "SELECT options FROM session WHERE id = ?", arguments: [session])
+                } ?? ""
             #expect(!options.contains(setup.graph.token) && !options.contains(Self.appSecret))
             #expect(setup.graph.violations.isEmpty, "\(setup.graph.violations)")
             await setup.graph.stop()
@@ -216,7 +219,8 @@ import WharfCore
             #expect(wrong.headers[.contentType] == "application/problem+json")
             #expect(try await app.call(.get, "/v1/cloud/webhook/ses_nope?hub.mode=subscribe&hub.verify_token=x&hub.challenge=1").status == .notFound)
             let sandbox = try await app.makeConnectedSession(token: setup.tenant.token)
-            #expect(try await app.call(.get, "/v1/cloud/webhook/\(sandbox)?hub.mode=subscribe&hub.verify_token=x&hub.challenge=1").status == .notFound)
+            #expect(
+                try await app.call(.get, "/v1/cloud/webhook/\(sandbox)?hub.mode=subscribe&hub.verify_token=x&hub.challenge=1").status == .notFound)
             await setup.graph.stop()
             await setup.receiver.stop()
         }
@@ -251,7 +255,8 @@ import WharfCore
             #expect(data["text"] as? String == "Does it come in another color?")
             #expect(data["timestamp"] as? Double == 1_749_416_383)
             #expect((event["session"] as? [String: Any])?["engine"] as? String == "cloud")
-            let body = String(decoding: setup.receiver.requests.first { $0.json?["type"] as? String == "message.received" }?.body ?? Data(), as: UTF8.self)
+            let body = String(
+                decoding: setup.receiver.requests.first { $0.json?["type"] as? String == "message.received" }?.body ?? Data(), as: UTF8.self)
             for secret in [setup.graph.token, Self.appSecret, Self.verifyToken] { #expect(!body.contains(secret)) }
 
             let unsupported = try await post(app, setup.session, Self.unsupportedMessage)
@@ -340,7 +345,8 @@ import WharfCore
             let limited = try await send(app, setup, ["chatId": .string(Self.customer), "text": "Sale ends tonight"])
             try await advance(app) { try await job(app, limited, token: setup.tenant.token).string("status") == "sent" }
             let firstID = try #require(try await job(app, limited, token: setup.tenant.token).string("messageId"))
-            let throttled = Self.failedStatus(for: firstID, recipient: Self.customer, code: 130429, details: "Cloud API message throughput has been reached.")
+            let throttled = Self.failedStatus(
+                for: firstID, recipient: Self.customer, code: 130429, details: "Cloud API message throughput has been reached.")
             #expect(try await post(app, setup.session, throttled).status == .ok)
             try await advance(app, by: .milliseconds(250)) {
                 let again = try await job(app, limited, token: setup.tenant.token)
@@ -415,16 +421,23 @@ import WharfCore
     @Test func mediaGoesByLinkWithCaptionAndFileName() async throws {
         try await TestWharf.run(clock: ManualClock(now: Date()), configure: DeliveryTests.allowLoopback) { app in
             let setup = try await setUp(app, humanize: false)
-            let image = try await send(app, setup, [
-                "chatId": .string(Self.customer), "type": "image", "mediaUrl": "https://example.com/aloe.png", "caption": "The best succulent ever?",
-            ])
-            let document = try await send(app, setup, [
-                "chatId": .string(Self.customer), "mediaUrl": "https://example.com/files/report.pdf", "caption": "Q4 Report",
-            ])
-            let voice = try await send(app, setup, [
-                "chatId": .string(Self.customer), "type": "voice", "mediaUrl": "https://example.com/note.ogg", "caption": "dropped",
-                "replyTo": "wamid.Q",
-            ])
+            let image = try await send(
+                app, setup,
+                [
+                    "chatId": .string(Self.customer), "type": "image", "mediaUrl": "https://example.com/aloe.png",
+                    "caption": "The best succulent ever?",
+                ])
+            let document = try await send(
+                app, setup,
+                [
+                    "chatId": .string(Self.customer), "mediaUrl": "https://example.com/files/report.pdf", "caption": "Q4 Report",
+                ])
+            let voice = try await send(
+                app, setup,
+                [
+                    "chatId": .string(Self.customer), "type": "voice", "mediaUrl": "https://example.com/note.ogg", "caption": "dropped",
+                    "replyTo": "wamid.Q",
+                ])
             try await advance(app, by: .seconds(1)) {
                 for id in [image, document, voice] where try await job(app, id, token: setup.tenant.token).string("status") != "sent" { return false }
                 return true
@@ -432,9 +445,10 @@ import WharfCore
             let bodies = setup.graph.messageRequests.map(\.body)
             #expect(bodies.map { $0["type"] as? String } == ["image", "document", "audio"])
             #expect(bodies[0]["image"] as? [String: String] == ["link": "https://example.com/aloe.png", "caption": "The best succulent ever?"])
-            #expect(bodies[1]["document"] as? [String: String] == [
-                "link": "https://example.com/files/report.pdf", "caption": "Q4 Report", "filename": "report.pdf",
-            ])
+            #expect(
+                bodies[1]["document"] as? [String: String] == [
+                    "link": "https://example.com/files/report.pdf", "caption": "Q4 Report", "filename": "report.pdf",
+                ])
             #expect(bodies[2]["audio"] as? [String: String] == ["link": "https://example.com/note.ogg"])
             #expect((bodies[2]["context"] as? [String: Any])?["message_id"] as? String == "wamid.Q")
             // Refused at once: a link Meta cannot fetch, a group, an over-long text.

@@ -1,8 +1,8 @@
 import Foundation
 import Outbox
 import Testing
-import WhatsAppProtocol
 import WharfCore
+import WhatsAppProtocol
 
 @testable import Gateway
 
@@ -37,31 +37,63 @@ import WharfCore
             id: "job_1", sessionName: marker, chatId: "4915112345678@s.whatsapp.net", type: "text", status: "failed", error: marker,
             attempts: 1, created: "now", sent: "—", createdAt: now)
         let pages: [(ConsoleTemplate, String)] = [
-            (.adminOverview, renderer.render(frame(AdminOverviewPage(
-                tenantCount: 1, sessionCount: 1, sessionsByStatus: [NamedCount(name: marker, count: 1)], jobsQueued: 0,
-                deliveriesPending: 0, deliveriesFailed: 1, deliveriesByStatus: [], oldestPending: "none", hasFailing: true,
-                rows: [endpoint])))),
+            (
+                .adminOverview,
+                renderer.render(
+                    frame(
+                        AdminOverviewPage(
+                            tenantCount: 1, sessionCount: 1, sessionsByStatus: [NamedCount(name: marker, count: 1)], jobsQueued: 0,
+                            deliveriesPending: 0, deliveriesFailed: 1, deliveriesByStatus: [], oldestPending: "none", hasFailing: true,
+                            rows: [endpoint])))
+            ),
             (.adminTenants, renderer.render(frame(AdminTenantsPage(tenants: [tenant])))),
             (.adminTenant, renderer.render(frame(AdminTenantPage(tenant: tenant, endpoints: [endpoint], sessions: [session])))),
             (.adminSessions, renderer.render(frame(AdminSessionsPage(sessions: [session])))),
             (.adminEndpoints, renderer.render(frame(AdminEndpointsPage(rows: [endpoint])))),
-            (.deliveries, renderer.render(frame(DeliveryPages.ListModel(
-                base: "/admin", isAdmin: true, filter: DeliveryPages.Filter(), statuses: [Choice(id: "failed", name: "failed", selected: true)],
-                tenants: [], endpoints: [], rows: [deliveryRow], total: 1, older: nil)))),
-            (.delivery, renderer.render(frame(DeliveryPages.DetailModel(
-                base: "/admin", isAdmin: true, id: 7, eventId: "evt_1", type: "message.received", tenantId: "ten_1", tenantName: marker,
-                endpointUrl: "https://example.com", status: "failed", label: nil, created: "now", nextAttempt: "—", delivered: "—",
-                canRetry: true, canDiscard: true, attempts: [], payload: "{}")))),
-            (.tenantSessions, renderer.render(frame(TenantSessionsPage(
-                sessions: [session], count: 1, maxSessions: 1, single: true, atLimit: true, engines: EngineKind.allCases.map(\.rawValue))))),
-            (.tenantSession, renderer.render(frame(TenantSessionPage(
-                id: "ses_1", name: marker, engine: "cloud", status: "scan_qr", statusDetail: "", phone: "—", pushName: "", qr: "2@qr",
-                pairingCode: "", linking: true, isSandbox: true, isWeb: true,
-                cloud: .init(webhookUrl: "https://wharf.example.com/v1/cloud/webhook/ses_1", phoneNumberId: "1065"), created: "now")))),
+            (
+                .deliveries,
+                renderer.render(
+                    frame(
+                        DeliveryPages.ListModel(
+                            base: "/admin", isAdmin: true, filter: DeliveryPages.Filter(),
+                            statuses: [Choice(id: "failed", name: "failed", selected: true)],
+                            tenants: [], endpoints: [], rows: [deliveryRow], total: 1, older: nil)))
+            ),
+            (
+                .delivery,
+                renderer.render(
+                    frame(
+                        DeliveryPages.DetailModel(
+                            base: "/admin", isAdmin: true, id: 7, eventId: "evt_1", type: "message.received", tenantId: "ten_1", tenantName: marker,
+                            endpointUrl: "https://example.com", status: "failed", label: nil, created: "now", nextAttempt: "—", delivered: "—",
+                            canRetry: true, canDiscard: true, attempts: [], payload: "{}")))
+            ),
+            (
+                .tenantSessions,
+                renderer.render(
+                    frame(
+                        TenantSessionsPage(
+                            sessions: [session], count: 1, maxSessions: 1, single: true, atLimit: true, engines: EngineKind.allCases.map(\.rawValue)))
+                )
+            ),
+            (
+                .tenantSession,
+                renderer.render(
+                    frame(
+                        TenantSessionPage(
+                            id: "ses_1", name: marker, engine: "cloud", status: "scan_qr", statusDetail: "", phone: "—", pushName: "", qr: "2@qr",
+                            pairingCode: "", linking: true, isSandbox: true, isWeb: true,
+                            cloud: .init(webhookUrl: "https://wharf.example.com/v1/cloud/webhook/ses_1", phoneNumberId: "1065"), created: "now")))
+            ),
             (.tenantWebhooks, renderer.render(frame(TenantWebhooksPage(endpoints: [endpoint])))),
-            (.tenantSettings, renderer.render(frame(TenantSettingsPage(
-                aiPrompt: marker, humanize: HumanizePolicy(),
-                keys: [KeyRow(id: "key_1", name: marker, prefix: "wharf_sk_ab", created: "now", lastUsed: "—")])))),
+            (
+                .tenantSettings,
+                renderer.render(
+                    frame(
+                        TenantSettingsPage(
+                            aiPrompt: marker, humanize: HumanizePolicy(),
+                            keys: [KeyRow(id: "key_1", name: marker, prefix: "wharf_sk_ab", created: "now", lastUsed: "—")])))
+            ),
             (.tenantMessages, renderer.render(frame(TenantMessagesPage(sessions: [session], hasSessions: true, jobs: [job])))),
             (.login, renderer.render(LoginForm(title: "Wharf admin", action: "/admin/login", csrf: "csrf-token", asksUsername: true, error: marker))),
         ]

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import WharfCore
+
 @testable import Gateway
 
 /// One session's damaged stored state stops that session, with the reason, and nothing else.

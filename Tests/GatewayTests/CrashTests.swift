@@ -3,8 +3,8 @@ import Foundation
 import NIOCore
 import PeerSupport
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 /// Kills a real `wharf` process with SIGKILL while sandbox events stream in, restarts it, and
 /// checks that every event it accepted reached the receiver at least once.
@@ -58,7 +58,9 @@ import TestSupport
             process.waitUntilExit()
         }
 
-        func call(_ method: String, _ path: String, json: [String: Any]? = nil, token: String = CrashTests.adminKey) async throws
+        func call(
+            _ method: String, _ path: String, json: [String: Any]? = nil, token: String = CrashTests.adminKey
+        ) async throws
             -> (status: Int, body: [String: Any])
         {
             let answer = try await JSONCall.perform(

@@ -3,8 +3,8 @@ import GRDB
 import HTTPTypes
 import Outbox
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 import WharfCore
 
 @testable import Gateway
@@ -18,7 +18,9 @@ import WharfCore
     }
 
     /// A tenant whose seed webhook points at `receiver`, with a connected sandbox session.
-    func setUp(_ app: TestWharf, receiver: TestReceiver, username: String = "hooks") async throws
+    func setUp(
+        _ app: TestWharf, receiver: TestReceiver, username: String = "hooks"
+    ) async throws
         -> (tenant: (id: String, token: String), session: String, webhook: String)
     {
         let tenant = try await app.makeTenant(username)
@@ -42,8 +44,10 @@ import WharfCore
     func settledAttempts(_ app: TestWharf, count: Int) async throws {
         try await eventually("\(count) attempts recorded") {
             try await app.wharf.outbox.writer.read { db in
-                let attempts = try Int.fetchOne(
-                    db, sql: "SELECT count(*) FROM delivery_attempt a JOIN delivery d ON d.id = a.delivery_id WHERE d.type = 'message.received'") ?? 0
+                let attempts =
+                    try Int.fetchOne(
+                        db, sql: "SELECT count(*) FROM delivery_attempt a JOIN delivery d ON d.id = a.delivery_id WHERE d.type = 'message.received'")
+                    ?? 0
                 let inflight = try Int.fetchOne(db, sql: "SELECT count(*) FROM delivery WHERE status = 'inflight'") ?? 0
                 return attempts >= count && inflight == 0
             }

@@ -188,7 +188,8 @@ final class FakeGraphAPI: Sendable {
         if body["recipient_type"] as? String != "individual" { problems.append("recipient_type must be 'individual'") }
         if let to = body["to"] as? String, !to.isEmpty, to.allSatisfy(\.isNumber) {} else { problems.append("to must be digits") }
         if let context = body["context"] {
-            if let context = context as? [String: Any], context.count == 1, context["message_id"] is String {} else {
+            if let context = context as? [String: Any], context.count == 1, context["message_id"] is String {
+            } else {
                 problems.append("context must be {\"message_id\": …}")
             }
         }

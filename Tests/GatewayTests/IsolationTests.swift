@@ -75,7 +75,8 @@ import WharfCore
             #expect(statusB["sessions"]?.arrayValue?.isEmpty == true)
             #expect(try await app.call(.get, "/v1/webhooks", as: .bearer(b.token))["items"]?.arrayValue?.isEmpty == true)
             #expect(try await app.call(.get, "/v1/deliveries", as: .bearer(b.token))["items"]?.arrayValue?.isEmpty == true)
-            let bulk = try await app.call(.post, "/v1/deliveries/replay", json: ["from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"], as: .bearer(b.token))
+            let bulk = try await app.call(
+                .post, "/v1/deliveries/replay", json: ["from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"], as: .bearer(b.token))
             #expect(bulk["count"]?.intValue == 0)
             #expect(try await app.call(.get, "/v1/webhooks/\(webhookA)", as: .bearer(a.token)).string("url") == "https://hooks.example.com/a")
             #expect(try await app.call(.get, "/v1/jobs/\(jobA)", as: .bearer(a.token)).status == .ok)

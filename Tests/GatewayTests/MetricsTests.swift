@@ -1,7 +1,7 @@
 import Foundation
 import Outbox
-import Testing
 import TestSupport
+import Testing
 import WharfCore
 
 @testable import Gateway

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
-import WhatsAppProtocol
 import WharfCore
+import WhatsAppProtocol
 
 @testable import Gateway
 
@@ -19,11 +19,12 @@ import WharfCore
                 }
             }
             // Hummingbird writes parameters as `:name`, OpenAPI as `{name}`.
-            let served = Set(app.wharf.routes.map { route in
-                route.split(separator: "/", omittingEmptySubsequences: false).map { part in
-                    part.hasPrefix(":") ? "{\(part.dropFirst())}" : String(part)
-                }.joined(separator: "/")
-            })
+            let served = Set(
+                app.wharf.routes.map { route in
+                    route.split(separator: "/", omittingEmptySubsequences: false).map { part in
+                        part.hasPrefix(":") ? "{\(part.dropFirst())}" : String(part)
+                    }.joined(separator: "/")
+                })
             #expect(served.subtracting(documented).sorted() == [], "served but not documented")
             #expect(documented.subtracting(served).sorted() == [], "documented but not served")
         }
@@ -68,8 +69,10 @@ import WharfCore
             .presence(PresenceUpdate(chat: chat, from: "4915112345678", presence: "composing", timestamp: now)),
             .messageSent(job, messageID: "3EB0AA"), .messageFailed(job, reason: "no"),
             .deliveryFailed(messageID: "wamid.1", chat: chat, reason: "gone", code: 131026, job: nil),
-            .undecryptable(UndecryptableMessage(id: "M3", origin: MessageOrigin(chat: chat, from: "4915112345678"), reason: "bad MAC", timestamp: now)),
-            .identityChanged(IdentityChange(origin: MessageOrigin(chat: chat, from: "4915112345678"), device: "4915112345678:0@s.whatsapp.net", timestamp: now)),
+            .undecryptable(
+                UndecryptableMessage(id: "M3", origin: MessageOrigin(chat: chat, from: "4915112345678"), reason: "bad MAC", timestamp: now)),
+            .identityChanged(
+                IdentityChange(origin: MessageOrigin(chat: chat, from: "4915112345678"), device: "4915112345678:0@s.whatsapp.net", timestamp: now)),
             .edited(MessageEdit(id: "M1", origin: MessageOrigin(chat: chat, from: "4915112345678"), text: "Hi!", timestamp: now)),
             .revoked(MessageRevocation(id: "M1", origin: MessageOrigin(chat: chat, from: "4915112345678"), timestamp: now)),
         ]

@@ -4,11 +4,11 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
-import ServiceLifecycle
 import Outbox
+import ServiceLifecycle
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 import WharfCore
 
 @testable import Gateway
@@ -37,14 +37,18 @@ import WharfCore
         }
     }
 
-    func send(_ app: TestWharf, session: String, token: String, body: JSONValue, headers: HTTPFields = [:], query: String = "")
+    func send(
+        _ app: TestWharf, session: String, token: String, body: JSONValue, headers: HTTPFields = [:], query: String = ""
+    )
         async throws -> TestWharf.Reply
     {
         try await app.call(.post, "/v1/sessions/\(session)/messages\(query)", json: body, as: .bearer(token), headers: headers)
     }
 
     /// Moves virtual time in small steps until `condition` holds.
-    func advance(_ app: TestWharf, by step: Duration = .milliseconds(50), until condition: @Sendable () async throws -> Bool)
+    func advance(
+        _ app: TestWharf, by step: Duration = .milliseconds(50), until condition: @Sendable () async throws -> Bool
+    )
         async throws
     {
         try await TestSupport.advance(app.clock, by: step, until: condition)
@@ -93,14 +97,16 @@ import WharfCore
 
     @Test func perChatFIFOUnderConcurrentEnqueuesAndChatsInterleave() async throws {
         try await TestWharf.run { app in
-            let tenant = try await app.makeTenant("fifo", settings: ["humanize": ["typingMs": 200, "pauseMs": 0, "gapMs": 1500, "maxPerMinute": 1000]])
+            let tenant = try await app.makeTenant(
+                "fifo", settings: ["humanize": ["typingMs": 200, "pauseMs": 0, "gapMs": 1500, "maxPerMinute": 1000]])
             let session = try await app.makeConnectedSession(token: tenant.token)
             // Concurrent enqueues to two chats.
             let ids = try await withThrowingTaskGroup(of: (String, String).self) { group in
                 for index in 0..<8 {
                     let chat = index % 2 == 0 ? "4915100000001" : "4915100000002"
                     group.addTask {
-                        let reply = try await send(app, session: session, token: tenant.token, body: ["chatId": .string(chat), "text": .string("m\(index)")])
+                        let reply = try await send(
+                            app, session: session, token: tenant.token, body: ["chatId": .string(chat), "text": .string("m\(index)")])
                         return (reply.string("jobId") ?? "", chat)
                     }
                 }
@@ -152,7 +158,9 @@ import WharfCore
             let replies = try await withThrowingTaskGroup(of: TestWharf.Reply.self) { group in
                 for _ in 0..<10 {
                     group.addTask {
-                        try await send(app, session: session, token: tenant.token, body: ["chatId": "4915100000004", "text": "once", "humanize": false], headers: headers)
+                        try await send(
+                            app, session: session, token: tenant.token, body: ["chatId": "4915100000004", "text": "once", "humanize": false],
+                            headers: headers)
                     }
                 }
                 return try await group.reduce(into: [TestWharf.Reply]()) { $0.append($1) }
@@ -165,11 +173,13 @@ import WharfCore
             // Another tenant may use the same key.
             let other = try await app.makeTenant("idem2")
             let otherSession = try await app.makeConnectedSession(token: other.token)
-            let theirs = try await send(app, session: otherSession, token: other.token, body: ["chatId": "4915100000004", "text": "x"], headers: headers)
+            let theirs = try await send(
+                app, session: otherSession, token: other.token, body: ["chatId": "4915100000004", "text": "x"], headers: headers)
             #expect(theirs.string("jobId") != replies[0].string("jobId"))
             // After 24 hours the key may be used again.
             app.clock.advance(by: .seconds(86401))
-            let later = try await send(app, session: session, token: tenant.token, body: ["chatId": "4915100000004", "text": "again"], headers: headers)
+            let later = try await send(
+                app, session: session, token: tenant.token, body: ["chatId": "4915100000004", "text": "again"], headers: headers)
             #expect(later.string("jobId") != replies[0].string("jobId"))
         }
     }
@@ -179,8 +189,10 @@ import WharfCore
         let (session, token, first, second) = try await TestWharf.run(dataDirectory: directory) { app in
             let tenant = try await app.makeTenant("restart", settings: ["humanize": ["typingMs": 10000]])
             let session = try await app.makeConnectedSession(token: tenant.token)
-            let first = try #require(try await send(app, session: session, token: tenant.token, body: ["chatId": "4915100000005", "text": "one"]).string("jobId"))
-            let second = try #require(try await send(app, session: session, token: tenant.token, body: ["chatId": "4915100000005", "text": "two"]).string("jobId"))
+            let first = try #require(
+                try await send(app, session: session, token: tenant.token, body: ["chatId": "4915100000005", "text": "one"]).string("jobId"))
+            let second = try #require(
+                try await send(app, session: session, token: tenant.token, body: ["chatId": "4915100000005", "text": "two"]).string("jobId"))
             try await eventually("typing started") { try await steps(app, session: session, token: tenant.token).contains { $0.step == "composing" } }
             #expect(try await jobStatus(app, first, token: tenant.token) == "sending")
             #expect(try await jobStatus(app, second, token: tenant.token) == "queued")
@@ -204,7 +216,8 @@ import WharfCore
             let session = try #require(created.string("id"))
             try await app.waitForStatus(session, "scan_qr", token: tenant.token)
             let held = try #require(
-                try await send(app, session: session, token: tenant.token, body: ["chatId": "4915100000006", "text": "held", "humanize": false]).string("jobId"))
+                try await send(app, session: session, token: tenant.token, body: ["chatId": "4915100000006", "text": "held", "humanize": false])
+                    .string("jobId"))
             app.clock.advance(by: .seconds(30))
             try await Task.sleep(for: .milliseconds(50))
             #expect(try await jobStatus(app, held, token: tenant.token) == "queued")
@@ -238,7 +251,8 @@ import WharfCore
             #expect(waited.string("status") == "sent")
             #expect(waited.string("messageId") != nil)
 
-            let slow = try await send(app, session: session, token: tenant.token, body: ["chatId": "4915100000008", "text": "slow", "humanize": ["typingMs": 30000]])
+            let slow = try await send(
+                app, session: session, token: tenant.token, body: ["chatId": "4915100000008", "text": "slow", "humanize": ["typingMs": 30000]])
             let queuedBehind = try await send(app, session: session, token: tenant.token, body: ["chatId": "4915100000008", "text": "behind"])
             let behind = try #require(queuedBehind.string("jobId"))
             let cancelled = try await app.call(.post, "/v1/jobs/\(behind)/cancel", as: .bearer(tenant.token))

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
-import WhatsAppProtocol
 import WharfCore
+import WhatsAppProtocol
 
 @testable import Gateway
 

@@ -1,9 +1,10 @@
 import Foundation
 import Outbox
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 import WharfCore
+
 @testable import Gateway
 
 /// A graceful shutdown with work in flight: nothing is left running and nothing is lost.

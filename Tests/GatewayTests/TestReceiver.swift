@@ -1,4 +1,3 @@
-import Testing
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -6,6 +5,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import Synchronization
+import Testing
 
 /// A real HTTP receiver on 127.0.0.1 for webhook tests: records every request and answers as the
 /// test scripts it to (status, headers, body, an optional delay).
@@ -70,4 +70,3 @@ final class TestReceiver: Sendable {
 private final class ReceiverBox: @unchecked Sendable {
     var receiver: TestReceiver?
 }
-

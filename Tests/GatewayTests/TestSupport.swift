@@ -4,8 +4,8 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
-import Testing
 import TestSupport
+import Testing
 import WharfCore
 
 /// A running Wharf on a real loopback socket, with a fresh data directory and a manual clock.

@@ -1,7 +1,7 @@
 import Foundation
 import PeerSupport
-import Testing
 import TestSupport
+import Testing
 import WharfCore
 import WhatsAppProtocol
 

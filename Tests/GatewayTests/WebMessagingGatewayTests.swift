@@ -1,8 +1,8 @@
 import Crypto
 import Foundation
 import PeerSupport
-import Testing
 import TestSupport
+import Testing
 import WharfCore
 import WhatsAppProtocol
 
@@ -28,7 +28,9 @@ import WhatsAppProtocol
         ["WA_WS_URL": server.url, "WA_ROOT_KEY": server.rootKey.hex, "LOG_LEVEL": "warning"]
     }
 
-    func setUp(_ server: FakeWhatsApp, receiver: TestReceiver, humanize: [String: Any] = ["typingMs": 300, "pauseMs": 50, "gapMs": 0])
+    func setUp(
+        _ server: FakeWhatsApp, receiver: TestReceiver, humanize: [String: Any] = ["typingMs": 300, "pauseMs": 50, "gapMs": 0]
+    )
         async throws -> Setup
     {
         let directory = TestWharf.temporaryDirectory()
@@ -126,12 +128,13 @@ import WhatsAppProtocol
         // Bob's delivery and read receipts come back as message.ack events for Wharf's message.
         try bob.call(["op": "receipt", "ids": [messageID], "type": "read"])
         let acks = try await waitFor("delivered and read acks") { () -> Set<String>? in
-            let levels = Set(receiver.requests.compactMap { request -> String? in
-                guard request.json?["type"] as? String == "message.ack",
-                    let data = request.json?["data"] as? [String: Any], data["id"] as? String == messageID
-                else { return nil }
-                return data["ack"] as? String
-            })
+            let levels = Set(
+                receiver.requests.compactMap { request -> String? in
+                    guard request.json?["type"] as? String == "message.ack",
+                        let data = request.json?["data"] as? [String: Any], data["id"] as? String == messageID
+                    else { return nil }
+                    return data["ack"] as? String
+                })
             return levels.isSuperset(of: ["delivered", "read"]) ? levels : nil
         }
         #expect(acks.contains("read"))

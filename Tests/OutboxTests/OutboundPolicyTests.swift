@@ -26,7 +26,8 @@ import Testing
 
     @Test func hostNamesAreJudgedByWhatTheyResolveTo() throws {
         let resolver: (String) -> [IPAddress] = { host in
-            host == "evil.example" ? [IPAddress(parsing: "93.184.215.14")!, IPAddress(parsing: "10.0.0.5")!]
+            host == "evil.example"
+                ? [IPAddress(parsing: "93.184.215.14")!, IPAddress(parsing: "10.0.0.5")!]
                 : [IPAddress(parsing: "93.184.215.14")!]
         }
         #expect(throws: OutboundPolicyError.forbiddenAddress(host: "evil.example", address: "10.0.0.5")) {

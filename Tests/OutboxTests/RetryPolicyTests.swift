@@ -36,8 +36,9 @@ import WharfCore
     @Test func jitterActuallyVaries() {
         var random = SeededRandom(seed: 9)
         let delays = (0..<20).map { _ in
-            guard case .retry(let at, _, _) = RetryPolicy.standard.decide(
-                attempt: 3, outcome: .transport("x"), now: now, random: &random)
+            guard
+                case .retry(let at, _, _) = RetryPolicy.standard.decide(
+                    attempt: 3, outcome: .transport("x"), now: now, random: &random)
             else { return 0.0 }
             return at.timeIntervalSince(now)
         }
@@ -55,15 +56,17 @@ import WharfCore
             policy.decide(attempt: 1, outcome: .http(status: 413, retryAfter: nil, body: ""), now: now, random: &random)
                 == .fail(reason: "the receiver answered 413 Payload Too Large"))
         let n8n = #"{"code":404,"message":"The requested webhook \"POST abc/wa\" is not registered.","hint":"…"}"#
-        guard case .retry(_, _, let label) = policy.decide(
-            attempt: 1, outcome: .http(status: 404, retryAfter: nil, body: n8n), now: now, random: &random)
+        guard
+            case .retry(_, _, let label) = policy.decide(
+                attempt: 1, outcome: .http(status: 404, retryAfter: nil, body: n8n), now: now, random: &random)
         else {
             Issue.record("n8n 404 should be retried")
             return
         }
         #expect(label == "workflow inactive")
-        guard case .retry(_, let reason, _) = policy.decide(
-            attempt: 1, outcome: .http(status: 302, retryAfter: nil, body: ""), now: now, random: &random)
+        guard
+            case .retry(_, let reason, _) = policy.decide(
+                attempt: 1, outcome: .http(status: 302, retryAfter: nil, body: ""), now: now, random: &random)
         else {
             Issue.record("redirects are failures to retry")
             return
@@ -74,12 +77,14 @@ import WharfCore
     @Test func retryAfterIsHonouredAndCapped() {
         var random = SeededRandom(seed: 2)
         let policy = RetryPolicy.standard
-        guard case .retry(let at, _, _) = policy.decide(
-            attempt: 1, outcome: .http(status: 503, retryAfter: .seconds(120), body: ""), now: now, random: &random)
+        guard
+            case .retry(let at, _, _) = policy.decide(
+                attempt: 1, outcome: .http(status: 503, retryAfter: .seconds(120), body: ""), now: now, random: &random)
         else { return }
         #expect(at.timeIntervalSince(now) == 120)
-        guard case .retry(let capped, _, _) = policy.decide(
-            attempt: 1, outcome: .http(status: 429, retryAfter: .seconds(10 * 86400), body: ""), now: now, random: &random)
+        guard
+            case .retry(let capped, _, _) = policy.decide(
+                attempt: 1, outcome: .http(status: 429, retryAfter: .seconds(10 * 86400), body: ""), now: now, random: &random)
         else { return }
         #expect(capped.timeIntervalSince(now) == 86400)
         #expect(WebhookResponse.parseRetryAfter("30", now: now) == .seconds(30))

@@ -1,6 +1,5 @@
 import Foundation
 import WharfCore
-
 import WhatsAppProtocol
 
 /// `Tests/peers/fake_whatsapp.py`: WhatsApp's server and the user's phone, written in Python from the

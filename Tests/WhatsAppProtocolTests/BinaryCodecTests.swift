@@ -29,8 +29,9 @@ import WharfCore
     /// tables it was written with, which shows the codec reads the dictionary it is given.
     @Test func recordedVersionTwoFrameDecodesOnlyWithItsOwnDictionary() throws {
         let vector = try Fixture.json("binary-ib-dirty-v2.json")
-        let tables = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: Fixture.directory.appendingPathComponent("tokens-v2.json"))) as! [String: Any]
+        let tables =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: Fixture.directory.appendingPathComponent("tokens-v2.json"))) as! [String: Any]
         let v2 = TokenDictionary(
             version: 2, singleByte: tables["single_byte"] as! [String], doubleByte: tables["double_byte"] as! [[String]])
         let frame = vector[hex: "hex"]
@@ -92,13 +93,16 @@ import WharfCore
         // <message from=FB_JID(user "42", device 3, server "msgr")/>
         let fb: [UInt8] = [0xF8, 0x03, 0x13, 0x06, BinaryTag.fbJID, 0xFC, 0x02, 0x34, 0x32, 0x00, 0x03, 0xFC, 0x04] + Array("msgr".utf8)
         #expect(try decoder.decode(fb)[attribute: "from"] == .jid(JID(user: "42", device: 3, server: "msgr")))
-        let interop: [UInt8] = [0xF8, 0x03, 0x13, 0x06, BinaryTag.interopJID, 0xFC, 0x01, 0x37, 0x00, 0x01, 0x00, 0x02, 0xFC, 0x07] + Array("interop".utf8)
+        let interop: [UInt8] =
+            [0xF8, 0x03, 0x13, 0x06, BinaryTag.interopJID, 0xFC, 0x01, 0x37, 0x00, 0x01, 0x00, 0x02, 0xFC, 0x07] + Array("interop".utf8)
         #expect(try decoder.decode(interop)[attribute: "from"] == .jid(JID(user: "7", device: 1, server: "interop")))
     }
 
     @Test func jidTextFormParsesAndPrints() {
-        for text in ["491701234567@s.whatsapp.net", "491701234567:3@s.whatsapp.net", "1.2:3@s.whatsapp.net",
-                     "100000000000001:42@lid", "120363025246125486@g.us", "@s.whatsapp.net", "status@broadcast"] {
+        for text in [
+            "491701234567@s.whatsapp.net", "491701234567:3@s.whatsapp.net", "1.2:3@s.whatsapp.net",
+            "100000000000001:42@lid", "120363025246125486@g.us", "@s.whatsapp.net", "status@broadcast",
+        ] {
             #expect(JID(text)?.description == text)
         }
         #expect(JID("no-at-sign") == nil)
@@ -156,7 +160,10 @@ import WharfCore
 
     /// The compressed frame was made by Python's zlib (`zlib.compress(success_node, 9)`).
     @Test func compressedFramesInflateWithinTheirLimit() throws {
-        let compressed = [UInt8](hex: "78dafbc1ef23f59f553c88496242cc3b16db3fcc6945c965df19b5fe7708308081bcf79b2d3660150c8e6f9efdd149318d4c320daff0d1ce360df50ef408f3344b2a750b720f74cd32708f72344d2dabb248320b33aac84e29b70500e0171f8b")!
+        let compressed = [UInt8](
+            hex:
+                "78dafbc1ef23f59f553c88496242cc3b16db3fcc6945c965df19b5fe7708308081bcf79b2d3660150c8e6f9efdd149318d4c320daff0d1ce360df50ef408f3344b2a750b720f74cd32708f72344d2dabb248320b33aac84e29b70500e0171f8b"
+        )!
         let node = try decoder.decodeFrame([0x02] + compressed)
         #expect(node.tag == "success")
         #expect(try encoder.encode(node) == (try Fixture.json("binary-success-node.json"))[hex: "hex"])

@@ -14,18 +14,29 @@ import Testing
     }
 
     @Test func textImageDocumentAndReplyMatchTheDocumentedBodies() throws {
-        #expect(try json(CloudRequest.text(to: "16505551234", body: "Hello!")) == documented("""
-            { "messaging_product": "whatsapp", "recipient_type": "individual", "to": "16505551234",
-              "type": "text", "text": { "preview_url": false, "body": "Hello!" } }
-            """))
-        #expect(try json(CloudRequest.media(to: "16505551234", kind: .image, link: "https://example.com/aloe.png", caption: "The best succulent ever?")) == documented("""
-            { "messaging_product": "whatsapp", "recipient_type": "individual", "to": "16505551234",
-              "type": "image", "image": { "link": "https://example.com/aloe.png", "caption": "The best succulent ever?" } }
-            """))
-        #expect(try json(CloudRequest.media(to: "16505551234", kind: .document, link: "https://example.com/report.pdf", caption: "Q4 Report", fileName: "report.pdf")) == documented("""
-            { "messaging_product": "whatsapp", "recipient_type": "individual", "to": "16505551234",
-              "type": "document", "document": { "link": "https://example.com/report.pdf", "filename": "report.pdf", "caption": "Q4 Report" } }
-            """))
+        #expect(
+            try json(CloudRequest.text(to: "16505551234", body: "Hello!"))
+                == documented(
+                    """
+                    { "messaging_product": "whatsapp", "recipient_type": "individual", "to": "16505551234",
+                      "type": "text", "text": { "preview_url": false, "body": "Hello!" } }
+                    """))
+        #expect(
+            try json(CloudRequest.media(to: "16505551234", kind: .image, link: "https://example.com/aloe.png", caption: "The best succulent ever?"))
+                == documented(
+                    """
+                    { "messaging_product": "whatsapp", "recipient_type": "individual", "to": "16505551234",
+                      "type": "image", "image": { "link": "https://example.com/aloe.png", "caption": "The best succulent ever?" } }
+                    """))
+        #expect(
+            try json(
+                CloudRequest.media(
+                    to: "16505551234", kind: .document, link: "https://example.com/report.pdf", caption: "Q4 Report", fileName: "report.pdf"))
+                == documented(
+                    """
+                    { "messaging_product": "whatsapp", "recipient_type": "individual", "to": "16505551234",
+                      "type": "document", "document": { "link": "https://example.com/report.pdf", "filename": "report.pdf", "caption": "Q4 Report" } }
+                    """))
         let reply = try json(CloudRequest.text(to: "1", body: "re", replyTo: "wamid.Q"))
         #expect(reply["context"] as? NSDictionary == ["message_id": "wamid.Q"])
         let audio = try json(CloudRequest.media(to: "1", kind: .audio, link: "https://x/a.ogg", caption: "dropped", fileName: "dropped"))
@@ -33,11 +44,14 @@ import Testing
     }
 
     @Test func readAndTypingMatchTheDocumentedBody() throws {
-        #expect(try json(CloudRequest.read(messageID: "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA", typing: true)) == documented("""
-            { "messaging_product": "whatsapp", "status": "read",
-              "message_id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA",
-              "typing_indicator": { "type": "text" } }
-            """))
+        #expect(
+            try json(CloudRequest.read(messageID: "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA", typing: true))
+                == documented(
+                    """
+                    { "messaging_product": "whatsapp", "status": "read",
+                      "message_id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA",
+                      "typing_indicator": { "type": "text" } }
+                    """))
         #expect(try json(CloudRequest.read(messageID: "m"))["typing_indicator"] == nil)
         #expect(CloudRequest.path(version: "v23.0", phoneNumberID: "106540352242922") == "/v23.0/106540352242922/messages")
     }
@@ -60,13 +74,18 @@ import Testing
     }
 
     @Test func theDocumentedGraphErrorIsReadAndUnreadableAnswersAreRetried() throws {
-        let documented = Data("""
+        let documented = Data(
+            """
             {"error":{"message":"(#130429) Rate limit hit","type":"OAuthException","code":130429,
             "error_data":{"messaging_product":"whatsapp","details":"Cloud API message throughput has been reached."},
             "error_subcode":2494055,"fbtrace_id":"Az8or2yhqkZfEZ-_4Qn_Bam"}}
             """.utf8)
         let error = try #require(GraphClient.graphError(in: documented))
-        #expect(error == GraphError(code: 130429, title: "OAuthException", message: "(#130429) Rate limit hit", details: "Cloud API message throughput has been reached."))
+        #expect(
+            error
+                == GraphError(
+                    code: 130429, title: "OAuthException", message: "(#130429) Rate limit hit",
+                    details: "Cloud API message throughput has been reached."))
         #expect(GraphClient.graphError(in: Data("<html>502</html>".utf8)) == nil)
         #expect(GraphClient.Failure.unreachable("refused").verdict == .retry("the Graph API could not be reached: refused"))
         guard case .fail(let unsure) = GraphClient.Failure.unanswered("timed out").verdict else {

@@ -11,7 +11,9 @@ import WharfCore
 @Suite struct CloudWebhookTests {
     static let textMessage = CloudExamples.textMessage
 
-    static let statusOnly = CloudExamples.statusNotification(CloudExamples.sentStatus, """
+    static let statusOnly = CloudExamples.statusNotification(
+        CloudExamples.sentStatus,
+        """
         {"id":"wamid.X","status":"failed","timestamp":"1750857390","recipient_id":"5516992318222",
         "errors":[{"code":131047,"title":"Re-engagement message","message":"Re-engagement message",
         "error_data":{"details":"Message failed to send because more than 24 hours have passed since the customer last replied to this number."}}]}
@@ -48,17 +50,18 @@ import WharfCore
     }
 
     @Test func everyModelledTypeAndAnUnsupportedOneAreKept() throws {
-        let body = Self.notification(messages: """
-            {"from":"1","id":"a","timestamp":"1","type":"image","image":{"id":"MEDIA1","mime_type":"image/jpeg","caption":"look"}},
-            {"from":"1","id":"b","timestamp":"2","type":"audio","audio":{"id":"MEDIA2","mime_type":"audio/ogg","voice":true}},
-            {"from":"1","id":"c","timestamp":"3","type":"document","document":{"id":"MEDIA3","mime_type":"application/pdf","filename":"q4.pdf"}},
-            {"from":"1","id":"d","timestamp":"4","type":"location","location":{"latitude":52.5,"longitude":13.4,"name":"Office"}},
-            {"from":"1","id":"e","timestamp":"5","type":"reaction","reaction":{"message_id":"wamid.Z","emoji":"👍"}},
-            {"from":"1","id":"f","timestamp":"6","type":"interactive","interactive":{"type":"button_reply","button_reply":{"id":"yes","title":"Yes"}}},
-            {"from":"1","id":"g","timestamp":"7","type":"text","text":{"body":"re"},"context":{"id":"wamid.Q"}},
-            {"from":"1","id":"h","timestamp":"8","type":"unsupported","errors":[{"code":131051,"title":"Message type unknown"}]},
-            {"from":"1","id":"i","timestamp":"9","type":"some_future_type"}
-            """)
+        let body = Self.notification(
+            messages: """
+                {"from":"1","id":"a","timestamp":"1","type":"image","image":{"id":"MEDIA1","mime_type":"image/jpeg","caption":"look"}},
+                {"from":"1","id":"b","timestamp":"2","type":"audio","audio":{"id":"MEDIA2","mime_type":"audio/ogg","voice":true}},
+                {"from":"1","id":"c","timestamp":"3","type":"document","document":{"id":"MEDIA3","mime_type":"application/pdf","filename":"q4.pdf"}},
+                {"from":"1","id":"d","timestamp":"4","type":"location","location":{"latitude":52.5,"longitude":13.4,"name":"Office"}},
+                {"from":"1","id":"e","timestamp":"5","type":"reaction","reaction":{"message_id":"wamid.Z","emoji":"👍"}},
+                {"from":"1","id":"f","timestamp":"6","type":"interactive","interactive":{"type":"button_reply","button_reply":{"id":"yes","title":"Yes"}}},
+                {"from":"1","id":"g","timestamp":"7","type":"text","text":{"body":"re"},"context":{"id":"wamid.Q"}},
+                {"from":"1","id":"h","timestamp":"8","type":"unsupported","errors":[{"code":131051,"title":"Message type unknown"}]},
+                {"from":"1","id":"i","timestamp":"9","type":"some_future_type"}
+                """)
         let messages = try CloudWebhook.parse(Data(body.utf8)).messages
         #expect(messages.map(\.kind) == ["image", "voice", "document", "location", "reaction", "interactive", "text", "unsupported", "unsupported"])
         #expect(messages[0].media == MediaInfo(mimeType: "image/jpeg", caption: "look", id: "MEDIA1"))

@@ -1,8 +1,8 @@
 import Crypto
 import Foundation
+import PeerSupport
 import SwiftProtobuf
 import Testing
-import PeerSupport
 import WharfCore
 
 @testable import WhatsAppProtocol

@@ -71,14 +71,22 @@ import WharfCore
         var container = WAADVSignedDeviceIdentityHMAC()
         container.details = Data(signedBytes)
         container.hmac = Data(HMAC<SHA256>.authenticationCode(for: signedBytes, using: SymmetricKey(data: hmacKey ?? credentials.advSecret)))
-        return BinaryNode("iq", ["from": .jid(.server), "type": "set", "id": "p1"], children: [
-            BinaryNode("pair-success", children: [
-                BinaryNode("device-identity", bytes: try container.serializedBytes()),
-                BinaryNode("device", ["jid": .jid(JID(user: "491701234567", device: 5, server: JID.userServer)),
-                                      "lid": .jid(JID(user: "100000000000001", device: 5, server: JID.hiddenUserServer))]),
-                BinaryNode("platform", ["name": "smba"]),
+        return BinaryNode(
+            "iq", ["from": .jid(.server), "type": "set", "id": "p1"],
+            children: [
+                BinaryNode(
+                    "pair-success",
+                    children: [
+                        BinaryNode("device-identity", bytes: try container.serializedBytes()),
+                        BinaryNode(
+                            "device",
+                            [
+                                "jid": .jid(JID(user: "491701234567", device: 5, server: JID.userServer)),
+                                "lid": .jid(JID(user: "100000000000001", device: 5, server: JID.hiddenUserServer)),
+                            ]),
+                        BinaryNode("platform", ["name": "smba"]),
+                    ])
             ])
-        ])
     }
 
     @Test func pairSuccessIsCountersignedAndItsFaultsAreRefused() throws {
@@ -92,12 +100,14 @@ import WharfCore
         #expect(sent.string("key-index") == "4")
         let identity = try WAADVSignedDeviceIdentity(serializedBytes: sent.bytes!)
         #expect(!identity.hasAccountSignatureKey)
-        #expect(XEdDSA.verify(
-            identity.deviceSignature, of: [6, 1] + identity.details + credentials.identityPublicKey + primary.publicKey.rawRepresentation,
-            publicKey: credentials.identityPublicKey))
+        #expect(
+            XEdDSA.verify(
+                identity.deviceSignature, of: [6, 1] + identity.details + credentials.identityPublicKey + primary.publicKey.rawRepresentation,
+                publicKey: credentials.identityPublicKey))
 
         #expect(throws: PairSuccess.Refusal(code: 401, text: "hmac-mismatch")) {
-            try PairSuccess.handle(try pairSuccess(credentials: credentials, primary: primary, hmacKey: Data(repeating: 1, count: 32)), credentials: credentials)
+            try PairSuccess.handle(
+                try pairSuccess(credentials: credentials, primary: primary, hmacKey: Data(repeating: 1, count: 32)), credentials: credentials)
         }
         #expect(throws: PairSuccess.Refusal(code: 401, text: "signature-mismatch")) {
             try PairSuccess.handle(try pairSuccess(credentials: credentials, primary: primary, tamperSignature: true), credentials: credentials)
@@ -136,9 +146,11 @@ import WharfCore
 
     @Test func registrationShowsRefsAndRestartsAfterPairing() {
         var machine = ConnectionMachine(linked: false)
-        let refs = BinaryNode("iq", ["id": "1", "type": "set"], children: [
-            BinaryNode("pair-device", children: [BinaryNode("ref", bytes: Array("r1".utf8)), BinaryNode("ref", bytes: Array("r2".utf8))])
-        ])
+        let refs = BinaryNode(
+            "iq", ["id": "1", "type": "set"],
+            children: [
+                BinaryNode("pair-device", children: [BinaryNode("ref", bytes: Array("r1".utf8)), BinaryNode("ref", bytes: Array("r2".utf8))])
+            ])
         #expect(machine.receive(refs) == .showRefs(iqID: "1", refs: ["r1", "r2"]))
         #expect(machine.receive(BinaryNode("success")) == .ignore)
         #expect(machine.receive(BinaryNode("iq", ["type": "set"], children: [BinaryNode("pair-success")])) == .pairSuccess)
@@ -149,10 +161,14 @@ import WharfCore
 
     @Test(arguments: [
         (BinaryNode("stream:error", ["code": "515"]), ConnectionMachine.ConnectionEnd.restart),
-        (BinaryNode("stream:error", ["code": "401"], children: [BinaryNode("conflict", ["type": "device_removed"])]),
-         .loggedOut("the device was removed from the phone")),
-        (BinaryNode("stream:error", children: [BinaryNode("conflict", ["type": "replaced"])]),
-         .replaced("another connection replaced this one; restart the session to take over")),
+        (
+            BinaryNode("stream:error", ["code": "401"], children: [BinaryNode("conflict", ["type": "device_removed"])]),
+            .loggedOut("the device was removed from the phone")
+        ),
+        (
+            BinaryNode("stream:error", children: [BinaryNode("conflict", ["type": "replaced"])]),
+            .replaced("another connection replaced this one; restart the session to take over")
+        ),
         (BinaryNode("stream:error", ["code": "401"]), .dropped("stream error 401")),
         (BinaryNode("stream:error", ["code": "503"]), .dropped("stream error 503")),
         (BinaryNode("failure", ["reason": "401"]), .loggedOut("WhatsApp logged this device out")),

@@ -84,7 +84,10 @@ import WharfCore
         let wharf = SwiftParty()
         wharf.record.current = try SessionBuilder.initiate(with: try bundle(from: peer, oneTime: withOneTimePreKey), identity: wharf.identity)
         let first = try wharf.encrypt("hello from Swift")
-        guard case .preKey(let pkmsg) = first else { Issue.record("the first message is not a pkmsg"); return }
+        guard case .preKey(let pkmsg) = first else {
+            Issue.record("the first message is not a pkmsg")
+            return
+        }
         #expect((pkmsg.preKeyID != nil) == withOneTimePreKey)
         #expect(try send(peer, first) == "hello from Swift")
         // Until the other side answers, every message repeats the prekey part.

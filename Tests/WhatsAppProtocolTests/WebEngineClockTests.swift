@@ -1,7 +1,7 @@
 import Foundation
 import PeerSupport
-import Testing
 import TestSupport
+import Testing
 import WharfCore
 
 @testable import WhatsAppProtocol
@@ -37,8 +37,9 @@ import WharfCore
 
         #expect(await clock.waitForSleepers(count: 1))
         clock.advance(by: .seconds(20))
-        #expect(try await events.next(seconds: 20, where: { if case .disconnected = $0 { true } else { false } })
-            == .disconnected(reason: "the QR code was not scanned in time"))
+        #expect(
+            try await events.next(seconds: 20, where: { if case .disconnected = $0 { true } else { false } })
+                == .disconnected(reason: "the QR code was not scanned in time"))
         await engine.shutdown()
     }
 
@@ -74,8 +75,9 @@ import WharfCore
             #expect(await clock.waitForSleepers(count: 1))
             clock.advance(by: .seconds(10))  // the answer deadline
         }
-        #expect(try await events.next(seconds: 20, where: { if case .disconnected = $0 { true } else { false } })
-            == .disconnected(reason: "WhatsApp stopped answering keepalive pings"))
+        #expect(
+            try await events.next(seconds: 20, where: { if case .disconnected = $0 { true } else { false } })
+                == .disconnected(reason: "WhatsApp stopped answering keepalive pings"))
         await engine.shutdown()
     }
 }
@@ -95,8 +97,9 @@ import WharfCore
         _ = try await events.next(seconds: 10, where: { $0 == .connecting })
         try await Task.sleep(for: .milliseconds(200))  // let the TCP connection open
         await engine.disconnect()
-        #expect(try await events.next(seconds: 10, where: { if case .disconnected = $0 { true } else { false } })
-            == .disconnected(reason: "disconnected"))
+        #expect(
+            try await events.next(seconds: 10, where: { if case .disconnected = $0 { true } else { false } })
+                == .disconnected(reason: "disconnected"))
         await engine.shutdown()
     }
 

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import PeerSupport
+import Testing
 import WharfCore
 
 @testable import WhatsAppProtocol
@@ -110,7 +110,10 @@ import WharfCore
 
         // A dropped socket is a disconnection the session manager retries.
         #expect(try await server.control("POST", "/drop", ["jid": jid]).status == 200)
-        guard case .disconnected = try await nextStatus(iterator) else { Issue.record("expected disconnected"); return }
+        guard case .disconnected = try await nextStatus(iterator) else {
+            Issue.record("expected disconnected")
+            return
+        }
         try await engine.connect()
         _ = try await nextStatus(iterator, where: Self.isConnected)
 
@@ -131,8 +134,9 @@ import WharfCore
         let credentials = MemoryCredentials()
         let (engine, events, jid) = try await linkByQR(server, credentials: credentials)
         #expect(try await server.control("POST", "/stream-error", ["jid": jid, "code": "409", "conflict": "replaced"]).status == 200)
-        #expect(try await nextStatus(events, where: { if case .stopped = $0 { true } else { false } })
-            == .stopped(reason: "another connection replaced this one; restart the session to take over"))
+        #expect(
+            try await nextStatus(events, where: { if case .stopped = $0 { true } else { false } })
+                == .stopped(reason: "another connection replaced this one; restart the session to take over"))
         #expect(await credentials.values[DeviceCredentials.storageKey] != nil, "the link is intact")
         await engine.shutdown()
     }

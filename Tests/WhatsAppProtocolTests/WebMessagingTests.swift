@@ -1,7 +1,7 @@
 import Foundation
 import PeerSupport
-import Testing
 import TestSupport
+import Testing
 import WharfCore
 
 @testable import WhatsAppProtocol
@@ -83,9 +83,10 @@ import WharfCore
         // Bob's delivery receipt (pyaileys sends it by itself) and his read receipt become acks.
         try bob.call(["op": "receipt", "ids": ["3EB0REPLY0001"], "type": "read"])
         let levels = try await wharf.recorder.wait("receipts") { recorder -> Set<MessageReceipt.Level>? in
-            let levels = Set(recorder.inbound.compactMap { event -> MessageReceipt.Level? in
-                if case .receipt(let receipt) = event, receipt.messageID == "3EB0REPLY0001" { receipt.level } else { nil }
-            })
+            let levels = Set(
+                recorder.inbound.compactMap { event -> MessageReceipt.Level? in
+                    if case .receipt(let receipt) = event, receipt.messageID == "3EB0REPLY0001" { receipt.level } else { nil }
+                })
             return levels.isSuperset(of: [.delivered, .read]) ? levels : nil
         }
         #expect(levels.contains(.read))
@@ -199,7 +200,9 @@ import WharfCore
         let retries = try await state(server)["retries"] as? [[String: Any]] ?? []
         let ours = retries.filter { $0["retryId"] as? String == id || $0["id"] as? String == id }
         #expect(ours.compactMap { $0["count"] as? Int } == [1, 2, 3, 4])
-        let registration = try JSONDecoder().decode(DeviceCredentials.self, from: try #require(await wharf.credentials.values[DeviceCredentials.storageKey])).registrationID
+        let registration = try JSONDecoder().decode(
+            DeviceCredentials.self, from: try #require(await wharf.credentials.values[DeviceCredentials.storageKey])
+        ).registrationID
         #expect(ours.allSatisfy { ($0["registration"] as? Int).map(UInt32.init) == registration })
         #expect(ours.map { $0["keys"] is [String: Any] } == [false, true, true, true])
 
@@ -299,12 +302,15 @@ import WharfCore
             let node: [String: Any] = [
                 "tag": "message",
                 "attrs": ["from": carolJID, "id": id, "t": String(Int(Date().timeIntervalSince1970)), "type": "text", "notify": "Carol"],
-                "content": [["tag": "enc", "attrs": ["v": "2", "type": sealed["type"] as? String ?? ""], "bytes": sealed["ciphertext"] as? String ?? ""]],
+                "content": [
+                    ["tag": "enc", "attrs": ["v": "2", "type": sealed["type"] as? String ?? ""], "bytes": sealed["ciphertext"] as? String ?? ""]
+                ],
             ]
             #expect(try await server.control("POST", "/deliver", ["jid": wharf.device, "node": node]).status == 200)
         }
         func wharfBundle(preKey id: UInt32) async throws -> [String: Any] {
-            let device = try JSONDecoder().decode(DeviceCredentials.self, from: try #require(await wharf.credentials.values[DeviceCredentials.storageKey]))
+            let device = try JSONDecoder().decode(
+                DeviceCredentials.self, from: try #require(await wharf.credentials.values[DeviceCredentials.storageKey]))
             let oneTime = try KeyPair(privateKey: try #require(await wharf.credentials.values[SignalTransaction.Key.preKey(id)]))
             return [
                 "registrationId": device.registrationID, "deviceId": 2, "identityKey": device.identityKey.serializedPublicKey.hex,

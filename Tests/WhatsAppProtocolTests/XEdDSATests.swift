@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
-import Testing
 import PeerSupport
+import Testing
 import WharfCore
 
 @testable import WhatsAppProtocol
@@ -31,7 +31,8 @@ import WharfCore
         let theirs = answer["signed"] as! [[String: String]]
         #expect(theirs.count == 40)
         for (index, item) in theirs.enumerated() {
-            let key = [UInt8](hex: item["key"]!)!, message = [UInt8](hex: item["message"]!)!
+            let key = [UInt8](hex: item["key"]!)!
+            let message = [UInt8](hex: item["message"]!)!
             let signature = [UInt8](hex: item["signature"]!)!
             #expect(XEdDSA.verify(signature, of: message, publicKey: key), "signature \(index)")
             #expect(!XEdDSA.verify(signature, of: message + [0], publicKey: key))

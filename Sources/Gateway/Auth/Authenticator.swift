@@ -104,7 +104,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
     /// Only the seed's routes accept `?token=`.
     let allowsQueryToken: Bool
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    )
         async throws -> Response
     {
         var context = context

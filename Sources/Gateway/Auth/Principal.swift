@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+
 /// Who is making a request.
 public enum Principal: Sendable, Equatable {
     /// The administrator, through the admin cookie session or `ADMIN_API_KEY`.

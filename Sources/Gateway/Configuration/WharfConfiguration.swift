@@ -1,10 +1,10 @@
 import Configuration
-import SystemPackage
 import Foundation
 import Logging
 import Outbox
-import WhatsAppProtocol
+import SystemPackage
 import WharfCore
+import WhatsAppProtocol
 
 /// Everything Wharf needs to start, validated.
 ///

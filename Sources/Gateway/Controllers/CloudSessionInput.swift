@@ -1,6 +1,6 @@
 import Foundation
-import WhatsAppProtocol
 import WharfCore
+import WhatsAppProtocol
 
 /// The `cloud` member of a session's create or update request, checked field by field.
 ///

@@ -2,8 +2,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
-import WhatsAppProtocol
 import WharfCore
+import WhatsAppProtocol
 
 /// Meta's webhook for `cloud` sessions, at `/v1/cloud/webhook/:sessionId`.
 ///
@@ -40,9 +40,10 @@ struct CloudWebhookController {
     @Sendable func verify(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (_, configuration) = try await cloudSession(context)
         let query = request.uri.queryParameters
-        guard let challenge = CloudWebhook.challenge(
-            mode: query.get("hub.mode"), token: query.get("hub.verify_token"), challenge: query.get("hub.challenge"),
-            expectedToken: configuration.verifyToken)
+        guard
+            let challenge = CloudWebhook.challenge(
+                mode: query.get("hub.mode"), token: query.get("hub.verify_token"), challenge: query.get("hub.challenge"),
+                expectedToken: configuration.verifyToken)
         else {
             throw Problem(
                 .forbidden, title: "Verification failed",
@@ -102,7 +103,9 @@ struct CloudWebhookController {
     /// Our events for a notification. One Meta app may post every number it serves to one URL, so
     /// a part for another number goes to the tenant's session of that number, if it has one and it
     /// belongs to the same app (its app secret is the one that signed the notification).
-    private func events(in notification: CloudWebhook.Notification, session: SessionRecord, appSecret: String) async throws
+    private func events(
+        in notification: CloudWebhook.Notification, session: SessionRecord, appSecret: String
+    ) async throws
         -> [SessionEvent]
     {
         let now = services.clock.now

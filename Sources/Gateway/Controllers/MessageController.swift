@@ -2,8 +2,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Outbox
-import WhatsAppProtocol
 import WharfCore
+import WhatsAppProtocol
 
 /// Sending: validate, enqueue a job, answer 202 at once (`/v1/sessions/:id/messages`, and the
 /// seed's `/sessions/:id/send` and `/api/sessions/:id/send-media` through ``LegacyController``);

@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
-import WhatsAppProtocol
 import WharfCore
+import WhatsAppProtocol
 
 /// Sessions (`/v1/sessions…`); the seed's `/sessions` and `/api/sessions/…` (``LegacyController``)
 /// call the same handlers.
@@ -234,7 +234,8 @@ struct SessionController {
         } catch StoreError.sessionLimitReached(let limit) {
             throw Problem(
                 .conflict, title: "Session limit reached",
-                detail: "tenant '\(tenant.name)' already has its maximum of \(limit) session\(limit == 1 ? "" : "s"); delete one or ask the administrator to raise maxSessions",
+                detail:
+                    "tenant '\(tenant.name)' already has its maximum of \(limit) session\(limit == 1 ? "" : "s"); delete one or ask the administrator to raise maxSessions",
                 extensions: ["maxSessions": .number(Double(limit))])
         }
         await services.sessions.start(session)
@@ -277,11 +278,15 @@ struct SessionController {
         let name = input.name?.trimmingCharacters(in: .whitespacesAndNewlines)
         let options = newOptions
         let now = services.clock.now
-        guard let updated = try await services.store.updateSession(id: id, { session in
-            if let name { session.name = name }
-            if let options { session.options = options }
-            session.updatedAt = now
-        }) else {
+        guard
+            let updated = try await services.store.updateSession(
+                id: id,
+                { session in
+                    if let name { session.name = name }
+                    if let options { session.options = options }
+                    session.updatedAt = now
+                })
+        else {
             throw Problem.notFound("session '\(id)'")
         }
         services.eventSink.invalidate()

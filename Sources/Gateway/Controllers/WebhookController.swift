@@ -256,7 +256,8 @@ struct WebhookController {
     private func apply(_ input: Input, to endpoint: inout WebhookEndpoint) throws {
         if let types = input.eventTypes {
             for type in types {
-                let valid = !type.isEmpty && type.count <= 64
+                let valid =
+                    !type.isEmpty && type.count <= 64
                     && type.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._*".contains($0)) }
                 guard valid else {
                     throw Problem.unprocessable(

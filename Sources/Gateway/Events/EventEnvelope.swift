@@ -1,7 +1,7 @@
 import Foundation
 import Outbox
-import WhatsAppProtocol
 import WharfCore
+import WhatsAppProtocol
 
 /// The JSON every webhook receives (DESIGN §3): a top-level `type` for n8n's Switch node, who it
 /// concerns, flat engine-independent `data`, and the tenant's workflow settings. Never a secret.
@@ -78,9 +78,11 @@ struct EventEnvelope: Encodable {
         case .undecryptable(let message):
             return (
                 EventType.messageUndecryptable.rawValue,
-                originData(message.origin, merging: [
-                    "id": .string(message.id), "reason": .string(message.reason), "timestamp": timestamp(message.timestamp),
-                ])
+                originData(
+                    message.origin,
+                    merging: [
+                        "id": .string(message.id), "reason": .string(message.reason), "timestamp": timestamp(message.timestamp),
+                    ])
             )
         case .identityChanged(let change):
             return (
@@ -90,9 +92,11 @@ struct EventEnvelope: Encodable {
         case .edited(let edit):
             return (
                 EventType.messageEdited.rawValue,
-                originData(edit.origin, merging: [
-                    "id": .string(edit.id), "text": edit.text.map(JSONValue.string) ?? .null, "timestamp": timestamp(edit.timestamp),
-                ])
+                originData(
+                    edit.origin,
+                    merging: [
+                        "id": .string(edit.id), "text": edit.text.map(JSONValue.string) ?? .null, "timestamp": timestamp(edit.timestamp),
+                    ])
             )
         case .revoked(let revocation):
             return (

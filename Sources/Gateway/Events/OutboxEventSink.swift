@@ -3,8 +3,8 @@ import Foundation
 import Logging
 import Outbox
 import Synchronization
-import WhatsAppProtocol
 import WharfCore
+import WhatsAppProtocol
 
 /// Turns session events into envelopes and commits them to the outbox; returns only after the
 /// commit, which is what lets the session manager acknowledge to the engine afterwards.
@@ -61,9 +61,13 @@ final class OutboxEventSink: SessionEventSink {
             let envelope = EventEnvelope(
                 id: id ?? Identifier.make(prefix: "evt"), type: type, timestamp: event.at, tenant: context.tenant,
                 session: context.session, data: data, settings: context.settings)
-            stored.append((event, OutboxEvent(
-                id: envelope.id, tenantID: event.tenantID, sessionID: event.sessionID, type: type,
-                payload: try envelope.encoded(), createdAt: event.at)))
+            stored.append(
+                (
+                    event,
+                    OutboxEvent(
+                        id: envelope.id, tenantID: event.tenantID, sessionID: event.sessionID, type: type,
+                        payload: try envelope.encoded(), createdAt: event.at)
+                ))
         }
         let isNew: [Bool]
         if let sessionID, !changes.isEmpty {

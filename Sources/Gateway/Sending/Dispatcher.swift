@@ -2,8 +2,8 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
-import WhatsAppProtocol
 import WharfCore
+import WhatsAppProtocol
 
 /// Drains each session's job queue like a person would: one message at a time per session (one
 /// phone, one pair of thumbs), oldest first within a chat, chats taking turns; read, type, pause,
@@ -153,11 +153,15 @@ public final class Dispatcher: Service, Sendable {
         guard !isSending else { return .tooLate(job, isSending: true) }
         defer { _ = state.withLock { $0.cancelling.remove(jobID) } }
         let now = clock.now
-        guard let stored = try await store.updateJob(id: jobID, { job in
-            guard job.status == .queued else { return }
-            job.status = .cancelled
-            job.updatedAt = now
-        }) else { return nil }
+        guard
+            let stored = try await store.updateJob(
+                id: jobID,
+                { job in
+                    guard job.status == .queued else { return }
+                    job.status = .cancelled
+                    job.updatedAt = now
+                })
+        else { return nil }
         guard stored.status == .cancelled else { return .tooLate(stored, isSending: false) }
         removeMedia(of: stored)
         finished(jobID)
@@ -167,7 +171,9 @@ public final class Dispatcher: Service, Sendable {
     /// WhatsApp accepted a message and reported later that it could not be delivered (a Cloud
     /// API `failed` status): for a passing reason the job is queued again with backoff (unless
     /// it has used its attempts), otherwise it is failed with the reason.
-    public func recordUndelivered(sessionID: String, messageID: String, reason: String, isRetryable: Bool) async throws
+    public func recordUndelivered(
+        sessionID: String, messageID: String, reason: String, isRetryable: Bool
+    ) async throws
         -> Undelivered
     {
         guard let job = try await store.job(sessionID: sessionID, waMessageID: messageID) else { return .failed(nil) }

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
-import WhatsAppProtocol
 import WharfCore
+import WhatsAppProtocol
 
 /// A queued outbound message: what to send, to whom, how humanly, and where it stands.
 public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
@@ -36,7 +36,12 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var updatedAt: Date
     public var sentAt: Date?
 
-    public init(seq: Int64? = nil, id: String, tenantId: String, sessionId: String, chatId: String, kind: MessageType, text: String? = nil, mediaUrl: String? = nil, mediaFile: String? = nil, mimeType: String? = nil, fileName: String? = nil, replyTo: String? = nil, humanize: JSONValue = .object([:]), status: JobStatus, clientMessageId: String, waMessageId: String? = nil, error: String? = nil, idempotencyKey: String? = nil, attempts: Int, createdAt: Date, updatedAt: Date, sentAt: Date? = nil) {
+    public init(
+        seq: Int64? = nil, id: String, tenantId: String, sessionId: String, chatId: String, kind: MessageType, text: String? = nil,
+        mediaUrl: String? = nil, mediaFile: String? = nil, mimeType: String? = nil, fileName: String? = nil, replyTo: String? = nil,
+        humanize: JSONValue = .object([:]), status: JobStatus, clientMessageId: String, waMessageId: String? = nil, error: String? = nil,
+        idempotencyKey: String? = nil, attempts: Int, createdAt: Date, updatedAt: Date, sentAt: Date? = nil
+    ) {
         self.seq = seq
         self.id = id
         self.tenantId = tenantId

@@ -1,7 +1,7 @@
 import Foundation
 import Outbox
-import WhatsAppProtocol
 import WharfCore
+import WhatsAppProtocol
 
 /// Fetches media for a send job, before the job is accepted, so a bad URL is a clear 4xx now rather
 /// than a failed message later: through the outbound-address policy, within a size cap for its

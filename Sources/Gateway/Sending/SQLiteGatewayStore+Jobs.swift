@@ -146,9 +146,10 @@ extension SQLiteGatewayStore {
     /// `markingRead`, it counts as read from now on (it is read once).
     public func readMarker(sessionID: String, chatID: String, markingRead: Bool) async throws -> ReadMarker? {
         try await batcher.write { db in
-            guard let row = try Row.fetchOne(
-                db, sql: "SELECT message_id, is_read FROM chat_read_marker WHERE session_id = ? AND chat_id = ?",
-                arguments: [sessionID, chatID])
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT message_id, is_read FROM chat_read_marker WHERE session_id = ? AND chat_id = ?",
+                    arguments: [sessionID, chatID])
             else { return nil }
             if markingRead {
                 try db.execute(

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import WhatsAppProtocol
 import WharfCore
+import WhatsAppProtocol
 
 /// Builds the engine a session asks for.
 public struct EngineFactory: Sendable {

@@ -2,8 +2,8 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
-import WhatsAppProtocol
 import WharfCore
+import WhatsAppProtocol
 
 /// Runs one engine per stored session: starts them all on boot, passes their events on,
 /// reconnects dropped ones with backoff, and stops them on shutdown.
@@ -132,7 +132,8 @@ public actor SessionManager: Service {
     public func unlink(sessionID: String) async -> Bool {
         guard let runner = runners[sessionID] else { return false }
         let told = await logout(sessionID: sessionID)
-        let detail = told
+        let detail =
+            told
             ? "logged out through the API"
             : "logged out here only: WhatsApp could not be told, so remove the device on the phone too"
         await record(.loggedOut, detail: detail, runner: runner, evenIfRetired: true)

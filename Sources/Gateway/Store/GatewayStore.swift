@@ -71,7 +71,9 @@ public protocol SessionStore: Sendable {
     func sessions(scope: AccessScope, after cursor: PageCursor?, limit: Int) async throws -> [SessionRecord]
     func allSessions() async throws -> [SessionRecord]
     func sessionCount(tenantID: String) async throws -> Int
-    func updateSession(id: String, _ change: @escaping @Sendable (inout SessionRecord) -> Void) async throws
+    func updateSession(
+        id: String, _ change: @escaping @Sendable (inout SessionRecord) -> Void
+    ) async throws
         -> SessionRecord?
     func deleteSession(id: String) async throws -> Bool
 }

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
-import WhatsAppProtocol
 import WharfCore
+import WhatsAppProtocol
 
 /// A tenant: an organisation with its own sessions, webhook, limit and settings.
 public struct TenantRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
@@ -108,7 +108,11 @@ public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     public var connectedAt: Date?
     public var lastActivityAt: Date?
 
-    public init(id: String, tenantId: String, name: String, engine: EngineKind, options: SessionOptions = SessionOptions(), status: SessionState, statusDetail: String? = nil, qr: String? = nil, pairingCode: String? = nil, phone: String? = nil, jid: String? = nil, pushName: String? = nil, createdAt: Date, updatedAt: Date, connectedAt: Date? = nil, lastActivityAt: Date? = nil) {
+    public init(
+        id: String, tenantId: String, name: String, engine: EngineKind, options: SessionOptions = SessionOptions(), status: SessionState,
+        statusDetail: String? = nil, qr: String? = nil, pairingCode: String? = nil, phone: String? = nil, jid: String? = nil, pushName: String? = nil,
+        createdAt: Date, updatedAt: Date, connectedAt: Date? = nil, lastActivityAt: Date? = nil
+    ) {
         self.id = id
         self.tenantId = tenantId
         self.name = name

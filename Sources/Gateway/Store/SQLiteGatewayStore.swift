@@ -208,7 +208,9 @@ extension SQLiteGatewayStore: SessionStore {
         }
     }
 
-    public func updateSession(id: String, _ change: @escaping @Sendable (inout SessionRecord) -> Void) async throws
+    public func updateSession(
+        id: String, _ change: @escaping @Sendable (inout SessionRecord) -> Void
+    ) async throws
         -> SessionRecord?
     {
         try await writer.write { db in

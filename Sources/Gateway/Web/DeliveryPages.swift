@@ -85,7 +85,8 @@ struct DeliveryPages {
         var outbox = DeliveryFilter(tenantID: tenantID ?? text("tenantId"), endpointID: text("endpointId"), type: text("type"))
         if let status = text("status") {
             guard let value = DeliveryStatus(rawValue: status) else {
-                throw Problem.badRequest("'status' must be one of \(DeliveryStatus.allCases.map(\.rawValue).joined(separator: ", "))", field: "status")
+                throw Problem.badRequest(
+                    "'status' must be one of \(DeliveryStatus.allCases.map(\.rawValue).joined(separator: ", "))", field: "status")
             }
             outbox.status = value
         }
@@ -107,8 +108,10 @@ struct DeliveryPages {
         if records.count == Self.pageSize, let last = records.last {
             var components = URLComponents()
             components.queryItems =
-                [("status", filter.status), ("tenantId", filter.tenantId), ("endpointId", filter.endpointId), ("type", filter.type),
-                 ("from", filter.from), ("to", filter.to), ("before", String(last.id))]
+                [
+                    ("status", filter.status), ("tenantId", filter.tenantId), ("endpointId", filter.endpointId), ("type", filter.type),
+                    ("from", filter.from), ("to", filter.to), ("before", String(last.id)),
+                ]
                 .filter { !$0.1.isEmpty }.map { URLQueryItem(name: $0.0, value: $0.1) }
             older = kind.base + "/deliveries?" + (components.percentEncodedQuery ?? "")
         }
@@ -117,7 +120,8 @@ struct DeliveryPages {
             statuses: DeliveryStatus.allCases.map { Choice(id: $0.rawValue, name: $0.rawValue, selected: $0.rawValue == filter.status) },
             tenants: names.sorted { $0.value < $1.value }.map { Choice(id: $0.key, name: $0.value, selected: $0.key == filter.tenantId) },
             endpoints: endpoints.map {
-                Choice(id: $0.id, name: (tenantID == nil ? "\(names[$0.tenantId] ?? $0.tenantId): " : "") + $0.url, selected: $0.id == filter.endpointId)
+                Choice(
+                    id: $0.id, name: (tenantID == nil ? "\(names[$0.tenantId] ?? $0.tenantId): " : "") + $0.url, selected: $0.id == filter.endpointId)
             },
             rows: records.map { record in
                 Row(
@@ -136,7 +140,8 @@ struct DeliveryPages {
             throw Problem.notFound("delivery '\(id)'")
         }
         let record = detail.delivery
-        let payload = (try? JSONDecoder().decode(JSONValue.self, from: detail.payload)).map(Console.pretty)
+        let payload =
+            (try? JSONDecoder().decode(JSONValue.self, from: detail.payload)).map(Console.pretty)
             ?? String(decoding: detail.payload, as: UTF8.self)
         let endpoint = try await services.outbox.endpoint(id: record.endpointId, tenantID: tenantID)
         let tenantName = try await services.store.tenant(id: record.tenantId)?.name ?? record.tenantId

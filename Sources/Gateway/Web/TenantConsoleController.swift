@@ -1,8 +1,8 @@
 import Foundation
 import Hummingbird
 import Outbox
-import WhatsAppProtocol
 import WharfCore
+import WhatsAppProtocol
 
 /// The tenant dashboard (`/dashboard…`): sessions with live linking, webhooks, deliveries,
 /// messages and jobs, settings and API keys. Pages are rendered here; their buttons call the

@@ -95,7 +95,6 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
         thread.start()
     }
 
-
     /// Stops the driving thread; transfers still running complete with an error.
     public func shutdown() {
         guard !isStopping.exchange(true, ordering: .acquiringAndReleasing) else { return }

@@ -11,7 +11,9 @@ extension OutboxStore {
     }
 
     /// Deliveries matching `filter`, newest first, `limit` at a time after the delivery `before`.
-    public func deliveries(matching filter: DeliveryFilter, before cursor: Int64?, limit: Int) async throws
+    public func deliveries(
+        matching filter: DeliveryFilter, before cursor: Int64?, limit: Int
+    ) async throws
         -> [DeliveryRecord]
     {
         var (conditions, arguments) = filter.sql

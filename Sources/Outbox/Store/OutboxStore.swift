@@ -99,7 +99,9 @@ public struct OutboxStore: Sendable {
 
     /// Claims up to `limit` due deliveries (pending and due, or in flight with an expired lease),
     /// leasing them until `now + lease`, skipping endpoints in `held`.
-    public func claim(now: Date, lease: Duration, limit: Int, excluding held: Set<String>) async throws
+    public func claim(
+        now: Date, lease: Duration, limit: Int, excluding held: Set<String>
+    ) async throws
         -> [ClaimedDelivery]
     {
         let nowMS = now.milliseconds

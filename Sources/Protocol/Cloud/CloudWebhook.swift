@@ -63,18 +63,20 @@ public enum CloudWebhook {
         var notification = Notification(changes: [])
         for change in (payload.entry ?? []).flatMap({ $0.changes ?? [] }) where change.field == nil || change.field == "messages" {
             guard let value = change.value else { continue }
-            let names = Dictionary((value.contacts ?? []).compactMap { contact in
-                contact.wa_id.map { ($0, contact.profile?.name) }
-            }, uniquingKeysWith: { first, _ in first })
+            let names = Dictionary(
+                (value.contacts ?? []).compactMap { contact in
+                    contact.wa_id.map { ($0, contact.profile?.name) }
+                }, uniquingKeysWith: { first, _ in first })
             var part = Change(phoneNumberID: value.metadata?.phone_number_id, messages: [], statuses: [])
             for message in value.messages ?? [] {
                 part.messages.append(message.normalized(name: names[message.from ?? ""] ?? nil))
             }
             for status in value.statuses ?? [] {
                 guard let id = status.id, let kind = Status.Kind(rawValue: status.status ?? "") else { continue }
-                part.statuses.append(Status(
-                    messageID: id, recipient: status.recipient_id ?? "", kind: kind, timestamp: date(status.timestamp),
-                    errors: (status.errors ?? []).compactMap(\.graphError)))
+                part.statuses.append(
+                    Status(
+                        messageID: id, recipient: status.recipient_id ?? "", kind: kind, timestamp: date(status.timestamp),
+                        errors: (status.errors ?? []).compactMap(\.graphError)))
             }
             notification.changes.append(part)
         }

@@ -15,7 +15,8 @@ public enum GraphVerdict: Sendable, Equatable {
         case 0, 3, 10, 200...299:
             self = .fail("the access token may not send for this number (Graph error \(error.code)); check the app's permissions")
         case 131047, 470:
-            self = .fail("more than 24 hours have passed since the customer last wrote; WhatsApp allows only template messages until they write again")
+            self = .fail(
+                "more than 24 hours have passed since the customer last wrote; WhatsApp allows only template messages until they write again")
         case 130429:
             self = .retry("the number's Cloud API throughput limit was reached")
         case 131056:

@@ -177,7 +177,9 @@ public actor SandboxEngine: Engine {
         continuation.yield(.status(.connected(account)))
     }
 
-    private func deliverInbound(from contact: String, fromName: String?, text: String, awaitAck: Bool) async throws
+    private func deliverInbound(
+        from contact: String, fromName: String?, text: String, awaitAck: Bool
+    ) async throws
         -> InboundMessage
     {
         guard case .connected = state else { throw EngineError.notConnected }

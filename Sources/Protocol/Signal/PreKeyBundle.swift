@@ -43,7 +43,8 @@ enum SessionBuilder {
         var state = SessionState(
             localIdentity: Data(identity.keyPair.publicKey), remoteIdentity: Data(bundle.identityKey), rootKey: nextRoot,
             senderRatchet: sendingRatchet, senderChain: sendingChain,
-            pendingPreKey: .init(preKeyID: bundle.preKey == nil ? nil : bundle.preKeyID, signedPreKeyID: bundle.signedPreKeyID,
+            pendingPreKey: .init(
+                preKeyID: bundle.preKey == nil ? nil : bundle.preKeyID, signedPreKeyID: bundle.signedPreKeyID,
                 baseKey: Data(baseKey.publicKey)),
             localRegistrationID: identity.registrationID, remoteRegistrationID: bundle.registrationID, baseKey: Data(baseKey.publicKey))
         state.addReceiverChain(bundle.signedPreKey, chain)

@@ -60,7 +60,9 @@ enum SessionCipher {
     /// Decrypts a `pkmsg`, setting the session up unless a state from the same `pkmsg` exists.
     ///
     /// - Returns: the plaintext and the one-time prekey it used up (to delete with the new record).
-    static func decrypt(_ message: PreKeySignalMessage, record: inout SessionRecord, keys: LocalKeys) throws(SignalError)
+    static func decrypt(
+        _ message: PreKeySignalMessage, record: inout SessionRecord, keys: LocalKeys
+    ) throws(SignalError)
         -> (plaintext: [UInt8], usedPreKey: UInt32?)
     {
         if record.hasState(baseKey: message.baseKey) {
@@ -109,7 +111,9 @@ enum SessionCipher {
 
     /// The keys of the message's counter: a kept skipped key, or the chain moved forward to it
     /// (keeping the keys it passes, within bounds).
-    private static func messageKeys(for message: SignalMessage, chainKey: ChainKey, state: inout SessionState) throws(SignalError)
+    private static func messageKeys(
+        for message: SignalMessage, chainKey: ChainKey, state: inout SessionState
+    ) throws(SignalError)
         -> MessageKeys
     {
         guard let index = state.receiverChainIndex(for: message.ratchetKey) else { throw .noSession }

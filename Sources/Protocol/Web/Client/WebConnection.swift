@@ -269,9 +269,10 @@ actor WebConnection {
             machine.pairingAccepted()
             logger.info("paired as \(outcome.account.jid)")
         } catch let refusal as PairSuccess.Refusal {
-            try? await socket.send(BinaryNode(
-                "iq", ["to": .jid(.server), "type": "error", "id": .string(id)],
-                children: [BinaryNode("error", ["code": .string(String(refusal.code)), "text": .string(refusal.text)])]))
+            try? await socket.send(
+                BinaryNode(
+                    "iq", ["to": .jid(.server), "type": "error", "id": .string(id)],
+                    children: [BinaryNode("error", ["code": .string(String(refusal.code)), "text": .string(refusal.text)])]))
             await close("pairing failed: \(refusal.text)")
         } catch {
             await close("pairing failed: \(error)")
@@ -284,18 +285,23 @@ actor WebConnection {
         let code = LinkCode()
         let wrapped = try LinkCode.wrap(Array(code.ephemeral.publicKey.rawRepresentation), code: code.code)
         let answer = try await socket.request(
-            BinaryNode("iq", ["xmlns": "md", "type": "set", "to": .jid(.server)], children: [
-                BinaryNode("link_code_companion_reg", [
-                    "jid": .jid(JID(user: phone, server: JID.userServer)), "stage": "companion_hello",
-                    "should_show_push_notification": "true",
-                ], children: [
-                    BinaryNode("link_code_pairing_wrapped_companion_ephemeral_pub", bytes: wrapped),
-                    BinaryNode("companion_server_auth_key_pub", bytes: credentials.noisePublicKey),
-                    BinaryNode("companion_platform_id", content: .text("1")),
-                    BinaryNode("companion_platform_display", content: .text(.string(configuration.browserDisplay))),
-                    BinaryNode("link_code_pairing_nonce", bytes: [0]),
-                ])
-            ]), timeout: configuration.requestTimeout, clock: clock)
+            BinaryNode(
+                "iq", ["xmlns": "md", "type": "set", "to": .jid(.server)],
+                children: [
+                    BinaryNode(
+                        "link_code_companion_reg",
+                        [
+                            "jid": .jid(JID(user: phone, server: JID.userServer)), "stage": "companion_hello",
+                            "should_show_push_notification": "true",
+                        ],
+                        children: [
+                            BinaryNode("link_code_pairing_wrapped_companion_ephemeral_pub", bytes: wrapped),
+                            BinaryNode("companion_server_auth_key_pub", bytes: credentials.noisePublicKey),
+                            BinaryNode("companion_platform_id", content: .text("1")),
+                            BinaryNode("companion_platform_display", content: .text(.string(configuration.browserDisplay))),
+                            BinaryNode("link_code_pairing_nonce", bytes: [0]),
+                        ])
+                ]), timeout: configuration.requestTimeout, clock: clock)
         guard let ref = answer.child("link_code_companion_reg")?.child("link_code_pairing_ref")?.bytes else {
             throw EngineError.rejected("WhatsApp did not return a pairing reference")
         }
@@ -320,15 +326,20 @@ actor WebConnection {
             credentials.advSecret = Data(finish.advSecret)
             try await save(credentials)
             _ = try await socket.request(
-                BinaryNode("iq", ["xmlns": "md", "type": "set", "to": .jid(.server)], children: [
-                    BinaryNode("link_code_companion_reg", [
-                        "jid": .jid(JID(user: pending.phone, server: JID.userServer)), "stage": "companion_finish",
-                    ], children: [
-                        BinaryNode("link_code_pairing_wrapped_key_bundle", bytes: finish.wrappedKeyBundle),
-                        BinaryNode("companion_identity_public", bytes: credentials.identityPublicKey),
-                        BinaryNode("link_code_pairing_ref", bytes: pending.ref),
-                    ])
-                ]), timeout: configuration.requestTimeout, clock: clock)
+                BinaryNode(
+                    "iq", ["xmlns": "md", "type": "set", "to": .jid(.server)],
+                    children: [
+                        BinaryNode(
+                            "link_code_companion_reg",
+                            [
+                                "jid": .jid(JID(user: pending.phone, server: JID.userServer)), "stage": "companion_finish",
+                            ],
+                            children: [
+                                BinaryNode("link_code_pairing_wrapped_key_bundle", bytes: finish.wrappedKeyBundle),
+                                BinaryNode("companion_identity_public", bytes: credentials.identityPublicKey),
+                                BinaryNode("link_code_pairing_ref", bytes: pending.ref),
+                            ])
+                    ]), timeout: configuration.requestTimeout, clock: clock)
         } catch {
             await close("code pairing failed: \(error)")
         }
@@ -442,9 +453,11 @@ actor WebConnection {
             throw EngineError.notConnected
         }
         _ = try await socket.request(
-            BinaryNode("iq", ["xmlns": "md", "type": "set", "to": .jid(.server)], children: [
-                BinaryNode("remove-companion-device", ["jid": .jid(jid), "reason": "user_initiated"])
-            ]), timeout: configuration.requestTimeout, clock: clock)
+            BinaryNode(
+                "iq", ["xmlns": "md", "type": "set", "to": .jid(.server)],
+                children: [
+                    BinaryNode("remove-companion-device", ["jid": .jid(jid), "reason": "user_initiated"])
+                ]), timeout: configuration.requestTimeout, clock: clock)
         await close("logged out")
     }
 }

@@ -16,7 +16,11 @@ extension Messenger {
         deliver(
             .inbound(events, Acknowledgement(stateChanges: changes, onFailure: { _ in outcome.resolve(.failed) }) { outcome.resolve(.committed) }))
         // A connection that ends meanwhile gives up waiting; WhatsApp delivers the stanza again.
-        let result = await withTaskCancellationHandler { await outcome.wait() } onCancel: { outcome.resolve(.failed) }
+        let result = await withTaskCancellationHandler {
+            await outcome.wait()
+        } onCancel: {
+            outcome.resolve(.failed)
+        }
         if result == .failed { isHalted = true }
         return result
     }
@@ -76,7 +80,8 @@ extension Messenger {
         }
 
         if let failure {
-            await decryptionFailed(node, id: id, sender: sender, chat: chat, isFromMe: isFromMe, reason: failure, at: timestamp,
+            await decryptionFailed(
+                node, id: id, sender: sender, chat: chat, isFromMe: isFromMe, reason: failure, at: timestamp,
                 on: socket)
             return
         }
@@ -263,7 +268,8 @@ extension Messenger {
             return
         }
         retries[key] = nil
-        let origin = (try? await self.origin(chat: chat, sender: sender, isFromMe: isFromMe, in: SignalTransaction(store: store)))
+        let origin =
+            (try? await self.origin(chat: chat, sender: sender, isFromMe: isFromMe, in: SignalTransaction(store: store)))
             ?? MessageOrigin(chat: ChatID(chat.description), from: sender.user, isFromMe: isFromMe)
         let event = UndecryptableMessage(
             id: id, origin: origin, reason: "the message could not be decrypted after \(Self.maximumRetries) retries: \(reason)",
@@ -300,7 +306,9 @@ extension Messenger {
                         BinaryNode("identity", bytes: account.identity.keyPair.publicKey),
                         BinaryNode(
                             "key",
-                            children: [BinaryNode("id", bytes: Self.bigEndian(preKey.id, count: 3)), BinaryNode("value", bytes: preKey.key.publicKey)]),
+                            children: [
+                                BinaryNode("id", bytes: Self.bigEndian(preKey.id, count: 3)), BinaryNode("value", bytes: preKey.key.publicKey),
+                            ]),
                         BinaryNode(
                             "skey",
                             children: [
@@ -378,4 +386,3 @@ extension Optional {
         return try await transform(value)
     }
 }
-

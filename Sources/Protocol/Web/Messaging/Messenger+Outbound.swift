@@ -42,8 +42,10 @@ extension Messenger {
         guard !targets.isEmpty else {
             throw EngineError.rejected("\(chat.user) has no WhatsApp devices (is the number on WhatsApp?)")
         }
-        let ownDevices = try await deviceList(of: recipient.server == JID.hiddenUserServer ? (account.lid ?? account.jid).account : account.jid.account,
-            on: socket).filter { $0.device != ownDevice(in: recipient.server).device }
+        let ownDevices = try await deviceList(
+            of: recipient.server == JID.hiddenUserServer ? (account.lid ?? account.jid).account : account.jid.account,
+            on: socket
+        ).filter { $0.device != ownDevice(in: recipient.server).device }
         let stanza = try await encryptAndStore(
             message, id: id, chat: recipient, devices: targets, ownDevices: ownDevices, on: socket)
         let answer = try await socket.send(stanza, awaitingAnswerTo: id, timeout: requestTimeout, clock: clock)
@@ -153,7 +155,9 @@ extension Messenger {
 
     /// One device's ciphertext, setting a session up from `bundle` when there is none; `nil` when
     /// neither exists (the device is left out, not the whole message).
-    private func encrypt(_ plaintext: [UInt8], for device: JID, bundle: PreKeyBundle?, in transaction: inout SignalTransaction)
+    private func encrypt(
+        _ plaintext: [UInt8], for device: JID, bundle: PreKeyBundle?, in transaction: inout SignalTransaction
+    )
         async throws -> CiphertextMessage?
     {
         let address = try await address(of: device, in: transaction)
@@ -174,7 +178,9 @@ extension Messenger {
     }
 
     /// Stores a device's identity key; a different one than before is reported as a change.
-    private func noteIdentity(_ key: [UInt8], of device: JID, address: SignalAddress, in transaction: inout SignalTransaction)
+    private func noteIdentity(
+        _ key: [UInt8], of device: JID, address: SignalAddress, in transaction: inout SignalTransaction
+    )
         async throws
     {
         let known = try await transaction.identity(address)

@@ -115,7 +115,8 @@ extension Messenger {
                     id: credentials.signedPreKeyID, keyPair: credentials.signedPreKey, signature: credentials.signedPreKeySignature,
                     createdAt: created), SignalTransaction.Key.signedPreKey(credentials.signedPreKeyID))
             // Older than the last few rotations: a pkmsg still naming it is too old to matter.
-            let expired = credentials.signedPreKeyID > UInt32(Self.keptSignedPreKeys) ? credentials.signedPreKeyID - UInt32(Self.keptSignedPreKeys) : 0
+            let expired =
+                credentials.signedPreKeyID > UInt32(Self.keptSignedPreKeys) ? credentials.signedPreKeyID - UInt32(Self.keptSignedPreKeys) : 0
             if expired > 0 { transaction.write(nil, SignalTransaction.Key.signedPreKey(expired)) }
             try transaction.encode(rotated, DeviceCredentials.storageKey)
             try await store.apply(transaction.changes)

@@ -102,7 +102,8 @@ actor Messenger {
     func origin(chat: JID, sender: JID, isFromMe: Bool, in transaction: SignalTransaction) async throws -> MessageOrigin {
         let chatJID = try await phoneForm(of: chat, in: transaction)
         let (phone, lid) = try await identities(of: sender, in: transaction)
-        return MessageOrigin(chat: ChatID(chatJID.description), from: phone ?? lid ?? sender.user, fromLID: lid.map { "\($0)@lid" },
+        return MessageOrigin(
+            chat: ChatID(chatJID.description), from: phone ?? lid ?? sender.user, fromLID: lid.map { "\($0)@lid" },
             isFromMe: isFromMe)
     }
 

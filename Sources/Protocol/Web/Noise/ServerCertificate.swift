@@ -1,6 +1,6 @@
 import Foundation
-import WharfCore
 import SwiftProtobuf
+import WharfCore
 
 /// Checks the certificate chain a WhatsApp server sends inside its Noise hello: the root key signs
 /// the intermediate, the intermediate signs the leaf, and the leaf is the server's static key.

@@ -17,8 +17,10 @@ struct LinkCode: Sendable {
     let code: String
     let ephemeral: Curve25519.KeyAgreement.PrivateKey
 
-    init(randomBytes: [UInt8] = (0..<5).map { _ in UInt8.random(in: .min ... .max) },
-         ephemeral: Curve25519.KeyAgreement.PrivateKey = .init()) {
+    init(
+        randomBytes: [UInt8] = (0..<5).map { _ in UInt8.random(in: .min ... .max) },
+        ephemeral: Curve25519.KeyAgreement.PrivateKey = .init()
+    ) {
         precondition(randomBytes.count == 5)
         let bits = randomBytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         code = String((0..<8).map { Self.alphabet[Int(bits >> UInt64(35 - 5 * $0) & 0x1F)] })

@@ -47,15 +47,18 @@ enum PairSuccess {
         else { throw Refusal(code: 401, text: "signature-mismatch") }
 
         let accountKey = identity.accountSignatureKey
-        guard let deviceSignature = try? XEdDSA.sign(
-            deviceSignaturePrefix + identity.details + ourIdentity + accountKey, privateKey: credentials.identityPrivateKey)
+        guard
+            let deviceSignature = try? XEdDSA.sign(
+                deviceSignaturePrefix + identity.details + ourIdentity + accountKey, privateKey: credentials.identityPrivateKey)
         else { throw Refusal(code: 500, text: "internal-error") }
         identity.deviceSignature = Data(deviceSignature)
         let stored = try! Array(identity.serializedBytes() as Data)
         identity.clearAccountSignatureKey()
-        let reply = BinaryNode("pair-device-sign", children: [
-            BinaryNode("device-identity", ["key-index": .string(String(details.keyIndex))], bytes: try! Array(identity.serializedBytes() as Data))
-        ])
+        let reply = BinaryNode(
+            "pair-device-sign",
+            children: [
+                BinaryNode("device-identity", ["key-index": .string(String(details.keyIndex))], bytes: try! Array(identity.serializedBytes() as Data))
+            ])
         let account = DeviceCredentials.LinkedAccount(
             jid: jid.description, lid: lid, platform: success.child("platform")?.string("name"),
             businessName: success.child("biz")?.string("name"), accountSignatureKey: accountKey, signedIdentity: Data(stored))

@@ -9,13 +9,14 @@ enum QRCodeData {
     static let prefix = "https://wa.me/settings/linked_devices#"
 
     static func make(ref: String, credentials: DeviceCredentials, clientType: String = "1") -> String {
-        prefix + [
-            ref,
-            Data(credentials.noisePublicKey).base64EncodedString(),
-            Data(credentials.identityPublicKey).base64EncodedString(),
-            credentials.advSecret.base64EncodedString(),
-            clientType,
-        ].joined(separator: ",")
+        prefix
+            + [
+                ref,
+                Data(credentials.noisePublicKey).base64EncodedString(),
+                Data(credentials.identityPublicKey).base64EncodedString(),
+                credentials.advSecret.base64EncodedString(),
+                clientType,
+            ].joined(separator: ",")
     }
 
     /// How long each ref is shown: the first for 60 seconds, the rest for 20, as the official client does.
