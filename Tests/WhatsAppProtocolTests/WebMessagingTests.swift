@@ -97,6 +97,22 @@ import WharfCore
         let states = try bob.call(["op": "wait", "for": "chatstate", "count": 2])
         #expect((states["items"] as? [[String: Any]])?.compactMap { $0["state"] as? String } == ["composing", "paused"])
 
+        // Bob typing shows up as a presence update; his mention of Wharf's number arrives with it.
+        try bob.call(["op": "chatstate", "to": chat, "state": "composing"])
+        let typing = try await wharf.recorder.wait("Bob typing") { $0.presences.first { $0.presence == "composing" } }
+        #expect(typing.from == Self.contactPhone)
+        #expect(typing.chat.rawValue == "\(Self.contactPhone)@s.whatsapp.net")
+        let mentioning = try bob.call(["op": "send_text", "to": chat, "text": "ping @\(Self.phone)", "mentions": [chat]])
+        let mentionID = try #require(mentioning["id"] as? String)
+        let mention = try await wharf.recorder.wait("the mention") { $0.messages.first { $0.id == mentionID } }
+        #expect(mention.mentions == [chat])
+        // And Wharf's own "@number" in a text is a mention on Bob's side.
+        _ = try await wharf.engine.send(
+            OutboundMessage(
+                clientMessageID: "3EB0MENTION01", chat: ChatID("\(Self.contactPhone)@s.whatsapp.net"), content: .text("hi @\(Self.contactPhone)")))
+        let mentioned = try bob.call(["op": "wait", "for": "message", "match": ["id": "3EB0MENTION01"]])
+        #expect((mentioned["items"] as? [[String: Any]])?.first?["mentions"] as? [String] == ["\(Self.contactPhone)@s.whatsapp.net"])
+
         // Wharf's read receipt reaches Bob.
         try await wharf.engine.markRead(chat: ChatID("\(Self.contactPhone)@s.whatsapp.net"), messageIDs: [bobMessageID])
         let read = try bob.call(["op": "wait", "for": "receipt", "match": ["id": bobMessageID, "type": "read"]])

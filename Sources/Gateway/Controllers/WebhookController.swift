@@ -78,21 +78,15 @@ struct WebhookController {
             enabled = endpoint.isEnabled
             disabledReason = endpoint.disabledReason
             let state = (breaker ?? endpoint.breaker).state
+            self.breaker = state.name
             switch state {
             case .closed(let failures, let since):
-                self.breaker = "closed"
                 failureStreak = failures
                 failingSince = since
-            case .open(let since, _):
-                self.breaker = "open"
-                failureStreak = 0
-                failingSince = since
-            case .halfOpen(let since):
-                self.breaker = "half_open"
+            case .open(let since, _), .halfOpen(let since):
                 failureStreak = 0
                 failingSince = since
             case .disabled:
-                self.breaker = "disabled"
                 failureStreak = endpoint.failureStreak
                 failingSince = endpoint.failingSince
             }

@@ -34,7 +34,7 @@ struct EndpointRow {
         breaker = health.breaker
         disabledReason = health.disabledReason
         disabled = !endpoint.isEnabled
-        canEnable = !endpoint.isEnabled || health.breaker != "closed"
+        canEnable = !endpoint.isEnabled || health.breaker != BreakerState.closed.rawValue
         failureStreak = health.failureStreak
         failingSince = Console.time(health.failingSince)
         lastSuccess = Console.time(health.lastSuccessAt)
@@ -42,7 +42,7 @@ struct EndpointRow {
     }
 
     /// Whether the admin overview lists it as failing.
-    var isFailing: Bool { disabled || breaker != "closed" || failureStreak > 0 }
+    var isFailing: Bool { disabled || breaker != BreakerState.closed.rawValue || failureStreak > 0 }
 }
 
 struct SessionRow {

@@ -60,11 +60,29 @@ public struct EventFilter: Sendable, Equatable, Codable, DatabaseValueConvertibl
     }
 }
 
-/// A circuit breaker's state as the `breaker_state` column stores it.
+/// A circuit breaker's state as the `breaker_state` column stores it and the API shows it: the one
+/// mapping between breaker states and their names.
 public enum BreakerState: String, Sendable, Codable, DatabaseValueConvertible {
     case closed
     case open
     case halfOpen = "half_open"
+}
+
+extension CircuitBreaker.State {
+    /// The state as stored: a disabled endpoint's breaker is stored closed (`is_enabled` says the rest).
+    public var stored: BreakerState {
+        switch self {
+        case .closed, .disabled: .closed
+        case .open: .open
+        case .halfOpen: .halfOpen
+        }
+    }
+
+    /// The name the API and the consoles show: the stored name, or `disabled`.
+    public var name: String {
+        if case .disabled = self { return "disabled" }
+        return stored.rawValue
+    }
 }
 
 /// A tenant's webhook endpoint: where deliveries go and how they are signed and authenticated.

@@ -63,12 +63,13 @@ extension OutboxStore {
         endpointID: String, breaker: CircuitBreaker, success: Bool?, now: Date, disabledReason: String? = nil
     ) async throws {
         let nowMS = now.milliseconds
-        let (state, streak, since, probe, enabled): (BreakerState, Int, Milliseconds?, Milliseconds?, Bool) =
+        let state = breaker.state.stored
+        let (streak, since, probe, enabled): (Int, Milliseconds?, Milliseconds?, Bool) =
             switch breaker.state {
-            case .closed(let failures, let since): (.closed, failures, since?.milliseconds, nil, true)
-            case .open(let since, let probe): (.open, 0, since.milliseconds, probe.milliseconds, true)
-            case .halfOpen(let since): (.halfOpen, 0, since.milliseconds, nil, true)
-            case .disabled: (.closed, 0, nil, nil, false)
+            case .closed(let failures, let since): (failures, since?.milliseconds, nil, true)
+            case .open(let since, let probe): (0, since.milliseconds, probe.milliseconds, true)
+            case .halfOpen(let since): (0, since.milliseconds, nil, true)
+            case .disabled: (0, nil, nil, false)
             }
         try await batcher.write { db in
             try db.execute(
