@@ -103,6 +103,15 @@ nonisolated struct WAMessage: @unchecked Sendable {
   /// Clears the value of `senderKeyDistributionMessage`. Subsequent reads from it will return its default value.
   mutating func clearSenderKeyDistributionMessage() {_uniqueStorage()._senderKeyDistributionMessage = nil}
 
+  var imageMessage: WAImageMessage {
+    get {_storage._imageMessage ?? WAImageMessage()}
+    set {_uniqueStorage()._imageMessage = newValue}
+  }
+  /// Returns true if `imageMessage` has been explicitly set.
+  var hasImageMessage: Bool {_storage._imageMessage != nil}
+  /// Clears the value of `imageMessage`. Subsequent reads from it will return its default value.
+  mutating func clearImageMessage() {_uniqueStorage()._imageMessage = nil}
+
   var extendedTextMessage: WAExtendedTextMessage {
     get {_storage._extendedTextMessage ?? WAExtendedTextMessage()}
     set {_uniqueStorage()._extendedTextMessage = newValue}
@@ -111,6 +120,33 @@ nonisolated struct WAMessage: @unchecked Sendable {
   var hasExtendedTextMessage: Bool {_storage._extendedTextMessage != nil}
   /// Clears the value of `extendedTextMessage`. Subsequent reads from it will return its default value.
   mutating func clearExtendedTextMessage() {_uniqueStorage()._extendedTextMessage = nil}
+
+  var documentMessage: WADocumentMessage {
+    get {_storage._documentMessage ?? WADocumentMessage()}
+    set {_uniqueStorage()._documentMessage = newValue}
+  }
+  /// Returns true if `documentMessage` has been explicitly set.
+  var hasDocumentMessage: Bool {_storage._documentMessage != nil}
+  /// Clears the value of `documentMessage`. Subsequent reads from it will return its default value.
+  mutating func clearDocumentMessage() {_uniqueStorage()._documentMessage = nil}
+
+  var audioMessage: WAAudioMessage {
+    get {_storage._audioMessage ?? WAAudioMessage()}
+    set {_uniqueStorage()._audioMessage = newValue}
+  }
+  /// Returns true if `audioMessage` has been explicitly set.
+  var hasAudioMessage: Bool {_storage._audioMessage != nil}
+  /// Clears the value of `audioMessage`. Subsequent reads from it will return its default value.
+  mutating func clearAudioMessage() {_uniqueStorage()._audioMessage = nil}
+
+  var videoMessage: WAVideoMessage {
+    get {_storage._videoMessage ?? WAVideoMessage()}
+    set {_uniqueStorage()._videoMessage = newValue}
+  }
+  /// Returns true if `videoMessage` has been explicitly set.
+  var hasVideoMessage: Bool {_storage._videoMessage != nil}
+  /// Clears the value of `videoMessage`. Subsequent reads from it will return its default value.
+  mutating func clearVideoMessage() {_uniqueStorage()._videoMessage = nil}
 
   var protocolMessage: WAProtocolMessage {
     get {_storage._protocolMessage ?? WAProtocolMessage()}
@@ -130,6 +166,15 @@ nonisolated struct WAMessage: @unchecked Sendable {
   /// Clears the value of `fastRatchetKeySenderKeyDistributionMessage`. Subsequent reads from it will return its default value.
   mutating func clearFastRatchetKeySenderKeyDistributionMessage() {_uniqueStorage()._fastRatchetKeySenderKeyDistributionMessage = nil}
 
+  var stickerMessage: WAStickerMessage {
+    get {_storage._stickerMessage ?? WAStickerMessage()}
+    set {_uniqueStorage()._stickerMessage = newValue}
+  }
+  /// Returns true if `stickerMessage` has been explicitly set.
+  var hasStickerMessage: Bool {_storage._stickerMessage != nil}
+  /// Clears the value of `stickerMessage`. Subsequent reads from it will return its default value.
+  mutating func clearStickerMessage() {_uniqueStorage()._stickerMessage = nil}
+
   var deviceSentMessage: WADeviceSentMessage {
     get {_storage._deviceSentMessage ?? WADeviceSentMessage()}
     set {_uniqueStorage()._deviceSentMessage = newValue}
@@ -148,6 +193,15 @@ nonisolated struct WAMessage: @unchecked Sendable {
   /// Clears the value of `messageContextInfo`. Subsequent reads from it will return its default value.
   mutating func clearMessageContextInfo() {_uniqueStorage()._messageContextInfo = nil}
 
+  var viewOnceMessage: WAFutureProofMessage {
+    get {_storage._viewOnceMessage ?? WAFutureProofMessage()}
+    set {_uniqueStorage()._viewOnceMessage = newValue}
+  }
+  /// Returns true if `viewOnceMessage` has been explicitly set.
+  var hasViewOnceMessage: Bool {_storage._viewOnceMessage != nil}
+  /// Clears the value of `viewOnceMessage`. Subsequent reads from it will return its default value.
+  mutating func clearViewOnceMessage() {_uniqueStorage()._viewOnceMessage = nil}
+
   var ephemeralMessage: WAFutureProofMessage {
     get {_storage._ephemeralMessage ?? WAFutureProofMessage()}
     set {_uniqueStorage()._ephemeralMessage = newValue}
@@ -157,6 +211,24 @@ nonisolated struct WAMessage: @unchecked Sendable {
   /// Clears the value of `ephemeralMessage`. Subsequent reads from it will return its default value.
   mutating func clearEphemeralMessage() {_uniqueStorage()._ephemeralMessage = nil}
 
+  var documentWithCaptionMessage: WAFutureProofMessage {
+    get {_storage._documentWithCaptionMessage ?? WAFutureProofMessage()}
+    set {_uniqueStorage()._documentWithCaptionMessage = newValue}
+  }
+  /// Returns true if `documentWithCaptionMessage` has been explicitly set.
+  var hasDocumentWithCaptionMessage: Bool {_storage._documentWithCaptionMessage != nil}
+  /// Clears the value of `documentWithCaptionMessage`. Subsequent reads from it will return its default value.
+  mutating func clearDocumentWithCaptionMessage() {_uniqueStorage()._documentWithCaptionMessage = nil}
+
+  var viewOnceMessageV2: WAFutureProofMessage {
+    get {_storage._viewOnceMessageV2 ?? WAFutureProofMessage()}
+    set {_uniqueStorage()._viewOnceMessageV2 = newValue}
+  }
+  /// Returns true if `viewOnceMessageV2` has been explicitly set.
+  var hasViewOnceMessageV2: Bool {_storage._viewOnceMessageV2 != nil}
+  /// Clears the value of `viewOnceMessageV2`. Subsequent reads from it will return its default value.
+  mutating func clearViewOnceMessageV2() {_uniqueStorage()._viewOnceMessageV2 = nil}
+
   var editedMessage: WAFutureProofMessage {
     get {_storage._editedMessage ?? WAFutureProofMessage()}
     set {_uniqueStorage()._editedMessage = newValue}
@@ -165,6 +237,16 @@ nonisolated struct WAMessage: @unchecked Sendable {
   var hasEditedMessage: Bool {_storage._editedMessage != nil}
   /// Clears the value of `editedMessage`. Subsequent reads from it will return its default value.
   mutating func clearEditedMessage() {_uniqueStorage()._editedMessage = nil}
+
+  /// A round video note; shaped like a video.
+  var ptvMessage: WAVideoMessage {
+    get {_storage._ptvMessage ?? WAVideoMessage()}
+    set {_uniqueStorage()._ptvMessage = newValue}
+  }
+  /// Returns true if `ptvMessage` has been explicitly set.
+  var hasPtvMessage: Bool {_storage._ptvMessage != nil}
+  /// Clears the value of `ptvMessage`. Subsequent reads from it will return its default value.
+  mutating func clearPtvMessage() {_uniqueStorage()._ptvMessage = nil}
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -194,34 +276,35 @@ nonisolated struct WAFutureProofMessage: @unchecked Sendable {
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
-nonisolated struct WAExtendedTextMessage: @unchecked Sendable {
+nonisolated struct WAExtendedTextMessage: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   var text: String {
-    get {_storage._text ?? String()}
-    set {_uniqueStorage()._text = newValue}
+    get {_text ?? String()}
+    set {_text = newValue}
   }
   /// Returns true if `text` has been explicitly set.
-  var hasText: Bool {_storage._text != nil}
+  var hasText: Bool {self._text != nil}
   /// Clears the value of `text`. Subsequent reads from it will return its default value.
-  mutating func clearText() {_uniqueStorage()._text = nil}
+  mutating func clearText() {self._text = nil}
 
   var contextInfo: WAContextInfo {
-    get {_storage._contextInfo ?? WAContextInfo()}
-    set {_uniqueStorage()._contextInfo = newValue}
+    get {_contextInfo ?? WAContextInfo()}
+    set {_contextInfo = newValue}
   }
   /// Returns true if `contextInfo` has been explicitly set.
-  var hasContextInfo: Bool {_storage._contextInfo != nil}
+  var hasContextInfo: Bool {self._contextInfo != nil}
   /// Clears the value of `contextInfo`. Subsequent reads from it will return its default value.
-  mutating func clearContextInfo() {_uniqueStorage()._contextInfo = nil}
+  mutating func clearContextInfo() {self._contextInfo = nil}
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
 
-  fileprivate var _storage = _StorageClass.defaultInstance
+  fileprivate var _text: String? = nil
+  fileprivate var _contextInfo: WAContextInfo? = nil
 }
 
 nonisolated struct WAContextInfo: @unchecked Sendable {
@@ -430,6 +513,850 @@ nonisolated struct WAMessageContextInfo: Sendable {
   fileprivate var _messageSecret: Data? = nil
 }
 
+/// Media messages: the file is uploaded encrypted to WhatsApp's media hosts; the message carries
+/// where it is (url, directPath), the key to decrypt it and the hashes to check it.
+nonisolated struct WAImageMessage: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var url: String {
+    get {_storage._url ?? String()}
+    set {_uniqueStorage()._url = newValue}
+  }
+  /// Returns true if `url` has been explicitly set.
+  var hasURL: Bool {_storage._url != nil}
+  /// Clears the value of `url`. Subsequent reads from it will return its default value.
+  mutating func clearURL() {_uniqueStorage()._url = nil}
+
+  var mimetype: String {
+    get {_storage._mimetype ?? String()}
+    set {_uniqueStorage()._mimetype = newValue}
+  }
+  /// Returns true if `mimetype` has been explicitly set.
+  var hasMimetype: Bool {_storage._mimetype != nil}
+  /// Clears the value of `mimetype`. Subsequent reads from it will return its default value.
+  mutating func clearMimetype() {_uniqueStorage()._mimetype = nil}
+
+  var caption: String {
+    get {_storage._caption ?? String()}
+    set {_uniqueStorage()._caption = newValue}
+  }
+  /// Returns true if `caption` has been explicitly set.
+  var hasCaption: Bool {_storage._caption != nil}
+  /// Clears the value of `caption`. Subsequent reads from it will return its default value.
+  mutating func clearCaption() {_uniqueStorage()._caption = nil}
+
+  var fileSha256: Data {
+    get {_storage._fileSha256 ?? Data()}
+    set {_uniqueStorage()._fileSha256 = newValue}
+  }
+  /// Returns true if `fileSha256` has been explicitly set.
+  var hasFileSha256: Bool {_storage._fileSha256 != nil}
+  /// Clears the value of `fileSha256`. Subsequent reads from it will return its default value.
+  mutating func clearFileSha256() {_uniqueStorage()._fileSha256 = nil}
+
+  var fileLength: UInt64 {
+    get {_storage._fileLength ?? 0}
+    set {_uniqueStorage()._fileLength = newValue}
+  }
+  /// Returns true if `fileLength` has been explicitly set.
+  var hasFileLength: Bool {_storage._fileLength != nil}
+  /// Clears the value of `fileLength`. Subsequent reads from it will return its default value.
+  mutating func clearFileLength() {_uniqueStorage()._fileLength = nil}
+
+  var height: UInt32 {
+    get {_storage._height ?? 0}
+    set {_uniqueStorage()._height = newValue}
+  }
+  /// Returns true if `height` has been explicitly set.
+  var hasHeight: Bool {_storage._height != nil}
+  /// Clears the value of `height`. Subsequent reads from it will return its default value.
+  mutating func clearHeight() {_uniqueStorage()._height = nil}
+
+  var width: UInt32 {
+    get {_storage._width ?? 0}
+    set {_uniqueStorage()._width = newValue}
+  }
+  /// Returns true if `width` has been explicitly set.
+  var hasWidth: Bool {_storage._width != nil}
+  /// Clears the value of `width`. Subsequent reads from it will return its default value.
+  mutating func clearWidth() {_uniqueStorage()._width = nil}
+
+  var mediaKey: Data {
+    get {_storage._mediaKey ?? Data()}
+    set {_uniqueStorage()._mediaKey = newValue}
+  }
+  /// Returns true if `mediaKey` has been explicitly set.
+  var hasMediaKey: Bool {_storage._mediaKey != nil}
+  /// Clears the value of `mediaKey`. Subsequent reads from it will return its default value.
+  mutating func clearMediaKey() {_uniqueStorage()._mediaKey = nil}
+
+  var fileEncSha256: Data {
+    get {_storage._fileEncSha256 ?? Data()}
+    set {_uniqueStorage()._fileEncSha256 = newValue}
+  }
+  /// Returns true if `fileEncSha256` has been explicitly set.
+  var hasFileEncSha256: Bool {_storage._fileEncSha256 != nil}
+  /// Clears the value of `fileEncSha256`. Subsequent reads from it will return its default value.
+  mutating func clearFileEncSha256() {_uniqueStorage()._fileEncSha256 = nil}
+
+  var directPath: String {
+    get {_storage._directPath ?? String()}
+    set {_uniqueStorage()._directPath = newValue}
+  }
+  /// Returns true if `directPath` has been explicitly set.
+  var hasDirectPath: Bool {_storage._directPath != nil}
+  /// Clears the value of `directPath`. Subsequent reads from it will return its default value.
+  mutating func clearDirectPath() {_uniqueStorage()._directPath = nil}
+
+  var mediaKeyTimestamp: Int64 {
+    get {_storage._mediaKeyTimestamp ?? 0}
+    set {_uniqueStorage()._mediaKeyTimestamp = newValue}
+  }
+  /// Returns true if `mediaKeyTimestamp` has been explicitly set.
+  var hasMediaKeyTimestamp: Bool {_storage._mediaKeyTimestamp != nil}
+  /// Clears the value of `mediaKeyTimestamp`. Subsequent reads from it will return its default value.
+  mutating func clearMediaKeyTimestamp() {_uniqueStorage()._mediaKeyTimestamp = nil}
+
+  var jpegThumbnail: Data {
+    get {_storage._jpegThumbnail ?? Data()}
+    set {_uniqueStorage()._jpegThumbnail = newValue}
+  }
+  /// Returns true if `jpegThumbnail` has been explicitly set.
+  var hasJpegThumbnail: Bool {_storage._jpegThumbnail != nil}
+  /// Clears the value of `jpegThumbnail`. Subsequent reads from it will return its default value.
+  mutating func clearJpegThumbnail() {_uniqueStorage()._jpegThumbnail = nil}
+
+  var contextInfo: WAContextInfo {
+    get {_storage._contextInfo ?? WAContextInfo()}
+    set {_uniqueStorage()._contextInfo = newValue}
+  }
+  /// Returns true if `contextInfo` has been explicitly set.
+  var hasContextInfo: Bool {_storage._contextInfo != nil}
+  /// Clears the value of `contextInfo`. Subsequent reads from it will return its default value.
+  mutating func clearContextInfo() {_uniqueStorage()._contextInfo = nil}
+
+  var viewOnce: Bool {
+    get {_storage._viewOnce ?? false}
+    set {_uniqueStorage()._viewOnce = newValue}
+  }
+  /// Returns true if `viewOnce` has been explicitly set.
+  var hasViewOnce: Bool {_storage._viewOnce != nil}
+  /// Clears the value of `viewOnce`. Subsequent reads from it will return its default value.
+  mutating func clearViewOnce() {_uniqueStorage()._viewOnce = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+nonisolated struct WAVideoMessage: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var url: String {
+    get {_storage._url ?? String()}
+    set {_uniqueStorage()._url = newValue}
+  }
+  /// Returns true if `url` has been explicitly set.
+  var hasURL: Bool {_storage._url != nil}
+  /// Clears the value of `url`. Subsequent reads from it will return its default value.
+  mutating func clearURL() {_uniqueStorage()._url = nil}
+
+  var mimetype: String {
+    get {_storage._mimetype ?? String()}
+    set {_uniqueStorage()._mimetype = newValue}
+  }
+  /// Returns true if `mimetype` has been explicitly set.
+  var hasMimetype: Bool {_storage._mimetype != nil}
+  /// Clears the value of `mimetype`. Subsequent reads from it will return its default value.
+  mutating func clearMimetype() {_uniqueStorage()._mimetype = nil}
+
+  var fileSha256: Data {
+    get {_storage._fileSha256 ?? Data()}
+    set {_uniqueStorage()._fileSha256 = newValue}
+  }
+  /// Returns true if `fileSha256` has been explicitly set.
+  var hasFileSha256: Bool {_storage._fileSha256 != nil}
+  /// Clears the value of `fileSha256`. Subsequent reads from it will return its default value.
+  mutating func clearFileSha256() {_uniqueStorage()._fileSha256 = nil}
+
+  var fileLength: UInt64 {
+    get {_storage._fileLength ?? 0}
+    set {_uniqueStorage()._fileLength = newValue}
+  }
+  /// Returns true if `fileLength` has been explicitly set.
+  var hasFileLength: Bool {_storage._fileLength != nil}
+  /// Clears the value of `fileLength`. Subsequent reads from it will return its default value.
+  mutating func clearFileLength() {_uniqueStorage()._fileLength = nil}
+
+  var seconds: UInt32 {
+    get {_storage._seconds ?? 0}
+    set {_uniqueStorage()._seconds = newValue}
+  }
+  /// Returns true if `seconds` has been explicitly set.
+  var hasSeconds: Bool {_storage._seconds != nil}
+  /// Clears the value of `seconds`. Subsequent reads from it will return its default value.
+  mutating func clearSeconds() {_uniqueStorage()._seconds = nil}
+
+  var mediaKey: Data {
+    get {_storage._mediaKey ?? Data()}
+    set {_uniqueStorage()._mediaKey = newValue}
+  }
+  /// Returns true if `mediaKey` has been explicitly set.
+  var hasMediaKey: Bool {_storage._mediaKey != nil}
+  /// Clears the value of `mediaKey`. Subsequent reads from it will return its default value.
+  mutating func clearMediaKey() {_uniqueStorage()._mediaKey = nil}
+
+  var caption: String {
+    get {_storage._caption ?? String()}
+    set {_uniqueStorage()._caption = newValue}
+  }
+  /// Returns true if `caption` has been explicitly set.
+  var hasCaption: Bool {_storage._caption != nil}
+  /// Clears the value of `caption`. Subsequent reads from it will return its default value.
+  mutating func clearCaption() {_uniqueStorage()._caption = nil}
+
+  var gifPlayback: Bool {
+    get {_storage._gifPlayback ?? false}
+    set {_uniqueStorage()._gifPlayback = newValue}
+  }
+  /// Returns true if `gifPlayback` has been explicitly set.
+  var hasGifPlayback: Bool {_storage._gifPlayback != nil}
+  /// Clears the value of `gifPlayback`. Subsequent reads from it will return its default value.
+  mutating func clearGifPlayback() {_uniqueStorage()._gifPlayback = nil}
+
+  var height: UInt32 {
+    get {_storage._height ?? 0}
+    set {_uniqueStorage()._height = newValue}
+  }
+  /// Returns true if `height` has been explicitly set.
+  var hasHeight: Bool {_storage._height != nil}
+  /// Clears the value of `height`. Subsequent reads from it will return its default value.
+  mutating func clearHeight() {_uniqueStorage()._height = nil}
+
+  var width: UInt32 {
+    get {_storage._width ?? 0}
+    set {_uniqueStorage()._width = newValue}
+  }
+  /// Returns true if `width` has been explicitly set.
+  var hasWidth: Bool {_storage._width != nil}
+  /// Clears the value of `width`. Subsequent reads from it will return its default value.
+  mutating func clearWidth() {_uniqueStorage()._width = nil}
+
+  var fileEncSha256: Data {
+    get {_storage._fileEncSha256 ?? Data()}
+    set {_uniqueStorage()._fileEncSha256 = newValue}
+  }
+  /// Returns true if `fileEncSha256` has been explicitly set.
+  var hasFileEncSha256: Bool {_storage._fileEncSha256 != nil}
+  /// Clears the value of `fileEncSha256`. Subsequent reads from it will return its default value.
+  mutating func clearFileEncSha256() {_uniqueStorage()._fileEncSha256 = nil}
+
+  var directPath: String {
+    get {_storage._directPath ?? String()}
+    set {_uniqueStorage()._directPath = newValue}
+  }
+  /// Returns true if `directPath` has been explicitly set.
+  var hasDirectPath: Bool {_storage._directPath != nil}
+  /// Clears the value of `directPath`. Subsequent reads from it will return its default value.
+  mutating func clearDirectPath() {_uniqueStorage()._directPath = nil}
+
+  var mediaKeyTimestamp: Int64 {
+    get {_storage._mediaKeyTimestamp ?? 0}
+    set {_uniqueStorage()._mediaKeyTimestamp = newValue}
+  }
+  /// Returns true if `mediaKeyTimestamp` has been explicitly set.
+  var hasMediaKeyTimestamp: Bool {_storage._mediaKeyTimestamp != nil}
+  /// Clears the value of `mediaKeyTimestamp`. Subsequent reads from it will return its default value.
+  mutating func clearMediaKeyTimestamp() {_uniqueStorage()._mediaKeyTimestamp = nil}
+
+  var jpegThumbnail: Data {
+    get {_storage._jpegThumbnail ?? Data()}
+    set {_uniqueStorage()._jpegThumbnail = newValue}
+  }
+  /// Returns true if `jpegThumbnail` has been explicitly set.
+  var hasJpegThumbnail: Bool {_storage._jpegThumbnail != nil}
+  /// Clears the value of `jpegThumbnail`. Subsequent reads from it will return its default value.
+  mutating func clearJpegThumbnail() {_uniqueStorage()._jpegThumbnail = nil}
+
+  var contextInfo: WAContextInfo {
+    get {_storage._contextInfo ?? WAContextInfo()}
+    set {_uniqueStorage()._contextInfo = newValue}
+  }
+  /// Returns true if `contextInfo` has been explicitly set.
+  var hasContextInfo: Bool {_storage._contextInfo != nil}
+  /// Clears the value of `contextInfo`. Subsequent reads from it will return its default value.
+  mutating func clearContextInfo() {_uniqueStorage()._contextInfo = nil}
+
+  var streamingSidecar: Data {
+    get {_storage._streamingSidecar ?? Data()}
+    set {_uniqueStorage()._streamingSidecar = newValue}
+  }
+  /// Returns true if `streamingSidecar` has been explicitly set.
+  var hasStreamingSidecar: Bool {_storage._streamingSidecar != nil}
+  /// Clears the value of `streamingSidecar`. Subsequent reads from it will return its default value.
+  mutating func clearStreamingSidecar() {_uniqueStorage()._streamingSidecar = nil}
+
+  var viewOnce: Bool {
+    get {_storage._viewOnce ?? false}
+    set {_uniqueStorage()._viewOnce = newValue}
+  }
+  /// Returns true if `viewOnce` has been explicitly set.
+  var hasViewOnce: Bool {_storage._viewOnce != nil}
+  /// Clears the value of `viewOnce`. Subsequent reads from it will return its default value.
+  mutating func clearViewOnce() {_uniqueStorage()._viewOnce = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+nonisolated struct WAAudioMessage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var url: String {
+    get {_url ?? String()}
+    set {_url = newValue}
+  }
+  /// Returns true if `url` has been explicitly set.
+  var hasURL: Bool {self._url != nil}
+  /// Clears the value of `url`. Subsequent reads from it will return its default value.
+  mutating func clearURL() {self._url = nil}
+
+  var mimetype: String {
+    get {_mimetype ?? String()}
+    set {_mimetype = newValue}
+  }
+  /// Returns true if `mimetype` has been explicitly set.
+  var hasMimetype: Bool {self._mimetype != nil}
+  /// Clears the value of `mimetype`. Subsequent reads from it will return its default value.
+  mutating func clearMimetype() {self._mimetype = nil}
+
+  var fileSha256: Data {
+    get {_fileSha256 ?? Data()}
+    set {_fileSha256 = newValue}
+  }
+  /// Returns true if `fileSha256` has been explicitly set.
+  var hasFileSha256: Bool {self._fileSha256 != nil}
+  /// Clears the value of `fileSha256`. Subsequent reads from it will return its default value.
+  mutating func clearFileSha256() {self._fileSha256 = nil}
+
+  var fileLength: UInt64 {
+    get {_fileLength ?? 0}
+    set {_fileLength = newValue}
+  }
+  /// Returns true if `fileLength` has been explicitly set.
+  var hasFileLength: Bool {self._fileLength != nil}
+  /// Clears the value of `fileLength`. Subsequent reads from it will return its default value.
+  mutating func clearFileLength() {self._fileLength = nil}
+
+  var seconds: UInt32 {
+    get {_seconds ?? 0}
+    set {_seconds = newValue}
+  }
+  /// Returns true if `seconds` has been explicitly set.
+  var hasSeconds: Bool {self._seconds != nil}
+  /// Clears the value of `seconds`. Subsequent reads from it will return its default value.
+  mutating func clearSeconds() {self._seconds = nil}
+
+  var ptt: Bool {
+    get {_ptt ?? false}
+    set {_ptt = newValue}
+  }
+  /// Returns true if `ptt` has been explicitly set.
+  var hasPtt: Bool {self._ptt != nil}
+  /// Clears the value of `ptt`. Subsequent reads from it will return its default value.
+  mutating func clearPtt() {self._ptt = nil}
+
+  var mediaKey: Data {
+    get {_mediaKey ?? Data()}
+    set {_mediaKey = newValue}
+  }
+  /// Returns true if `mediaKey` has been explicitly set.
+  var hasMediaKey: Bool {self._mediaKey != nil}
+  /// Clears the value of `mediaKey`. Subsequent reads from it will return its default value.
+  mutating func clearMediaKey() {self._mediaKey = nil}
+
+  var fileEncSha256: Data {
+    get {_fileEncSha256 ?? Data()}
+    set {_fileEncSha256 = newValue}
+  }
+  /// Returns true if `fileEncSha256` has been explicitly set.
+  var hasFileEncSha256: Bool {self._fileEncSha256 != nil}
+  /// Clears the value of `fileEncSha256`. Subsequent reads from it will return its default value.
+  mutating func clearFileEncSha256() {self._fileEncSha256 = nil}
+
+  var directPath: String {
+    get {_directPath ?? String()}
+    set {_directPath = newValue}
+  }
+  /// Returns true if `directPath` has been explicitly set.
+  var hasDirectPath: Bool {self._directPath != nil}
+  /// Clears the value of `directPath`. Subsequent reads from it will return its default value.
+  mutating func clearDirectPath() {self._directPath = nil}
+
+  var mediaKeyTimestamp: Int64 {
+    get {_mediaKeyTimestamp ?? 0}
+    set {_mediaKeyTimestamp = newValue}
+  }
+  /// Returns true if `mediaKeyTimestamp` has been explicitly set.
+  var hasMediaKeyTimestamp: Bool {self._mediaKeyTimestamp != nil}
+  /// Clears the value of `mediaKeyTimestamp`. Subsequent reads from it will return its default value.
+  mutating func clearMediaKeyTimestamp() {self._mediaKeyTimestamp = nil}
+
+  var contextInfo: WAContextInfo {
+    get {_contextInfo ?? WAContextInfo()}
+    set {_contextInfo = newValue}
+  }
+  /// Returns true if `contextInfo` has been explicitly set.
+  var hasContextInfo: Bool {self._contextInfo != nil}
+  /// Clears the value of `contextInfo`. Subsequent reads from it will return its default value.
+  mutating func clearContextInfo() {self._contextInfo = nil}
+
+  var streamingSidecar: Data {
+    get {_streamingSidecar ?? Data()}
+    set {_streamingSidecar = newValue}
+  }
+  /// Returns true if `streamingSidecar` has been explicitly set.
+  var hasStreamingSidecar: Bool {self._streamingSidecar != nil}
+  /// Clears the value of `streamingSidecar`. Subsequent reads from it will return its default value.
+  mutating func clearStreamingSidecar() {self._streamingSidecar = nil}
+
+  var waveform: Data {
+    get {_waveform ?? Data()}
+    set {_waveform = newValue}
+  }
+  /// Returns true if `waveform` has been explicitly set.
+  var hasWaveform: Bool {self._waveform != nil}
+  /// Clears the value of `waveform`. Subsequent reads from it will return its default value.
+  mutating func clearWaveform() {self._waveform = nil}
+
+  var viewOnce: Bool {
+    get {_viewOnce ?? false}
+    set {_viewOnce = newValue}
+  }
+  /// Returns true if `viewOnce` has been explicitly set.
+  var hasViewOnce: Bool {self._viewOnce != nil}
+  /// Clears the value of `viewOnce`. Subsequent reads from it will return its default value.
+  mutating func clearViewOnce() {self._viewOnce = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _url: String? = nil
+  fileprivate var _mimetype: String? = nil
+  fileprivate var _fileSha256: Data? = nil
+  fileprivate var _fileLength: UInt64? = nil
+  fileprivate var _seconds: UInt32? = nil
+  fileprivate var _ptt: Bool? = nil
+  fileprivate var _mediaKey: Data? = nil
+  fileprivate var _fileEncSha256: Data? = nil
+  fileprivate var _directPath: String? = nil
+  fileprivate var _mediaKeyTimestamp: Int64? = nil
+  fileprivate var _contextInfo: WAContextInfo? = nil
+  fileprivate var _streamingSidecar: Data? = nil
+  fileprivate var _waveform: Data? = nil
+  fileprivate var _viewOnce: Bool? = nil
+}
+
+nonisolated struct WADocumentMessage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var url: String {
+    get {_url ?? String()}
+    set {_url = newValue}
+  }
+  /// Returns true if `url` has been explicitly set.
+  var hasURL: Bool {self._url != nil}
+  /// Clears the value of `url`. Subsequent reads from it will return its default value.
+  mutating func clearURL() {self._url = nil}
+
+  var mimetype: String {
+    get {_mimetype ?? String()}
+    set {_mimetype = newValue}
+  }
+  /// Returns true if `mimetype` has been explicitly set.
+  var hasMimetype: Bool {self._mimetype != nil}
+  /// Clears the value of `mimetype`. Subsequent reads from it will return its default value.
+  mutating func clearMimetype() {self._mimetype = nil}
+
+  var title: String {
+    get {_title ?? String()}
+    set {_title = newValue}
+  }
+  /// Returns true if `title` has been explicitly set.
+  var hasTitle: Bool {self._title != nil}
+  /// Clears the value of `title`. Subsequent reads from it will return its default value.
+  mutating func clearTitle() {self._title = nil}
+
+  var fileSha256: Data {
+    get {_fileSha256 ?? Data()}
+    set {_fileSha256 = newValue}
+  }
+  /// Returns true if `fileSha256` has been explicitly set.
+  var hasFileSha256: Bool {self._fileSha256 != nil}
+  /// Clears the value of `fileSha256`. Subsequent reads from it will return its default value.
+  mutating func clearFileSha256() {self._fileSha256 = nil}
+
+  var fileLength: UInt64 {
+    get {_fileLength ?? 0}
+    set {_fileLength = newValue}
+  }
+  /// Returns true if `fileLength` has been explicitly set.
+  var hasFileLength: Bool {self._fileLength != nil}
+  /// Clears the value of `fileLength`. Subsequent reads from it will return its default value.
+  mutating func clearFileLength() {self._fileLength = nil}
+
+  var pageCount: UInt32 {
+    get {_pageCount ?? 0}
+    set {_pageCount = newValue}
+  }
+  /// Returns true if `pageCount` has been explicitly set.
+  var hasPageCount: Bool {self._pageCount != nil}
+  /// Clears the value of `pageCount`. Subsequent reads from it will return its default value.
+  mutating func clearPageCount() {self._pageCount = nil}
+
+  var mediaKey: Data {
+    get {_mediaKey ?? Data()}
+    set {_mediaKey = newValue}
+  }
+  /// Returns true if `mediaKey` has been explicitly set.
+  var hasMediaKey: Bool {self._mediaKey != nil}
+  /// Clears the value of `mediaKey`. Subsequent reads from it will return its default value.
+  mutating func clearMediaKey() {self._mediaKey = nil}
+
+  var fileName: String {
+    get {_fileName ?? String()}
+    set {_fileName = newValue}
+  }
+  /// Returns true if `fileName` has been explicitly set.
+  var hasFileName: Bool {self._fileName != nil}
+  /// Clears the value of `fileName`. Subsequent reads from it will return its default value.
+  mutating func clearFileName() {self._fileName = nil}
+
+  var fileEncSha256: Data {
+    get {_fileEncSha256 ?? Data()}
+    set {_fileEncSha256 = newValue}
+  }
+  /// Returns true if `fileEncSha256` has been explicitly set.
+  var hasFileEncSha256: Bool {self._fileEncSha256 != nil}
+  /// Clears the value of `fileEncSha256`. Subsequent reads from it will return its default value.
+  mutating func clearFileEncSha256() {self._fileEncSha256 = nil}
+
+  var directPath: String {
+    get {_directPath ?? String()}
+    set {_directPath = newValue}
+  }
+  /// Returns true if `directPath` has been explicitly set.
+  var hasDirectPath: Bool {self._directPath != nil}
+  /// Clears the value of `directPath`. Subsequent reads from it will return its default value.
+  mutating func clearDirectPath() {self._directPath = nil}
+
+  var mediaKeyTimestamp: Int64 {
+    get {_mediaKeyTimestamp ?? 0}
+    set {_mediaKeyTimestamp = newValue}
+  }
+  /// Returns true if `mediaKeyTimestamp` has been explicitly set.
+  var hasMediaKeyTimestamp: Bool {self._mediaKeyTimestamp != nil}
+  /// Clears the value of `mediaKeyTimestamp`. Subsequent reads from it will return its default value.
+  mutating func clearMediaKeyTimestamp() {self._mediaKeyTimestamp = nil}
+
+  var jpegThumbnail: Data {
+    get {_jpegThumbnail ?? Data()}
+    set {_jpegThumbnail = newValue}
+  }
+  /// Returns true if `jpegThumbnail` has been explicitly set.
+  var hasJpegThumbnail: Bool {self._jpegThumbnail != nil}
+  /// Clears the value of `jpegThumbnail`. Subsequent reads from it will return its default value.
+  mutating func clearJpegThumbnail() {self._jpegThumbnail = nil}
+
+  var contextInfo: WAContextInfo {
+    get {_contextInfo ?? WAContextInfo()}
+    set {_contextInfo = newValue}
+  }
+  /// Returns true if `contextInfo` has been explicitly set.
+  var hasContextInfo: Bool {self._contextInfo != nil}
+  /// Clears the value of `contextInfo`. Subsequent reads from it will return its default value.
+  mutating func clearContextInfo() {self._contextInfo = nil}
+
+  var thumbnailHeight: UInt32 {
+    get {_thumbnailHeight ?? 0}
+    set {_thumbnailHeight = newValue}
+  }
+  /// Returns true if `thumbnailHeight` has been explicitly set.
+  var hasThumbnailHeight: Bool {self._thumbnailHeight != nil}
+  /// Clears the value of `thumbnailHeight`. Subsequent reads from it will return its default value.
+  mutating func clearThumbnailHeight() {self._thumbnailHeight = nil}
+
+  var thumbnailWidth: UInt32 {
+    get {_thumbnailWidth ?? 0}
+    set {_thumbnailWidth = newValue}
+  }
+  /// Returns true if `thumbnailWidth` has been explicitly set.
+  var hasThumbnailWidth: Bool {self._thumbnailWidth != nil}
+  /// Clears the value of `thumbnailWidth`. Subsequent reads from it will return its default value.
+  mutating func clearThumbnailWidth() {self._thumbnailWidth = nil}
+
+  var caption: String {
+    get {_caption ?? String()}
+    set {_caption = newValue}
+  }
+  /// Returns true if `caption` has been explicitly set.
+  var hasCaption: Bool {self._caption != nil}
+  /// Clears the value of `caption`. Subsequent reads from it will return its default value.
+  mutating func clearCaption() {self._caption = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _url: String? = nil
+  fileprivate var _mimetype: String? = nil
+  fileprivate var _title: String? = nil
+  fileprivate var _fileSha256: Data? = nil
+  fileprivate var _fileLength: UInt64? = nil
+  fileprivate var _pageCount: UInt32? = nil
+  fileprivate var _mediaKey: Data? = nil
+  fileprivate var _fileName: String? = nil
+  fileprivate var _fileEncSha256: Data? = nil
+  fileprivate var _directPath: String? = nil
+  fileprivate var _mediaKeyTimestamp: Int64? = nil
+  fileprivate var _jpegThumbnail: Data? = nil
+  fileprivate var _contextInfo: WAContextInfo? = nil
+  fileprivate var _thumbnailHeight: UInt32? = nil
+  fileprivate var _thumbnailWidth: UInt32? = nil
+  fileprivate var _caption: String? = nil
+}
+
+nonisolated struct WAStickerMessage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var url: String {
+    get {_url ?? String()}
+    set {_url = newValue}
+  }
+  /// Returns true if `url` has been explicitly set.
+  var hasURL: Bool {self._url != nil}
+  /// Clears the value of `url`. Subsequent reads from it will return its default value.
+  mutating func clearURL() {self._url = nil}
+
+  var fileSha256: Data {
+    get {_fileSha256 ?? Data()}
+    set {_fileSha256 = newValue}
+  }
+  /// Returns true if `fileSha256` has been explicitly set.
+  var hasFileSha256: Bool {self._fileSha256 != nil}
+  /// Clears the value of `fileSha256`. Subsequent reads from it will return its default value.
+  mutating func clearFileSha256() {self._fileSha256 = nil}
+
+  var fileEncSha256: Data {
+    get {_fileEncSha256 ?? Data()}
+    set {_fileEncSha256 = newValue}
+  }
+  /// Returns true if `fileEncSha256` has been explicitly set.
+  var hasFileEncSha256: Bool {self._fileEncSha256 != nil}
+  /// Clears the value of `fileEncSha256`. Subsequent reads from it will return its default value.
+  mutating func clearFileEncSha256() {self._fileEncSha256 = nil}
+
+  var mediaKey: Data {
+    get {_mediaKey ?? Data()}
+    set {_mediaKey = newValue}
+  }
+  /// Returns true if `mediaKey` has been explicitly set.
+  var hasMediaKey: Bool {self._mediaKey != nil}
+  /// Clears the value of `mediaKey`. Subsequent reads from it will return its default value.
+  mutating func clearMediaKey() {self._mediaKey = nil}
+
+  var mimetype: String {
+    get {_mimetype ?? String()}
+    set {_mimetype = newValue}
+  }
+  /// Returns true if `mimetype` has been explicitly set.
+  var hasMimetype: Bool {self._mimetype != nil}
+  /// Clears the value of `mimetype`. Subsequent reads from it will return its default value.
+  mutating func clearMimetype() {self._mimetype = nil}
+
+  var height: UInt32 {
+    get {_height ?? 0}
+    set {_height = newValue}
+  }
+  /// Returns true if `height` has been explicitly set.
+  var hasHeight: Bool {self._height != nil}
+  /// Clears the value of `height`. Subsequent reads from it will return its default value.
+  mutating func clearHeight() {self._height = nil}
+
+  var width: UInt32 {
+    get {_width ?? 0}
+    set {_width = newValue}
+  }
+  /// Returns true if `width` has been explicitly set.
+  var hasWidth: Bool {self._width != nil}
+  /// Clears the value of `width`. Subsequent reads from it will return its default value.
+  mutating func clearWidth() {self._width = nil}
+
+  var directPath: String {
+    get {_directPath ?? String()}
+    set {_directPath = newValue}
+  }
+  /// Returns true if `directPath` has been explicitly set.
+  var hasDirectPath: Bool {self._directPath != nil}
+  /// Clears the value of `directPath`. Subsequent reads from it will return its default value.
+  mutating func clearDirectPath() {self._directPath = nil}
+
+  var fileLength: UInt64 {
+    get {_fileLength ?? 0}
+    set {_fileLength = newValue}
+  }
+  /// Returns true if `fileLength` has been explicitly set.
+  var hasFileLength: Bool {self._fileLength != nil}
+  /// Clears the value of `fileLength`. Subsequent reads from it will return its default value.
+  mutating func clearFileLength() {self._fileLength = nil}
+
+  var mediaKeyTimestamp: Int64 {
+    get {_mediaKeyTimestamp ?? 0}
+    set {_mediaKeyTimestamp = newValue}
+  }
+  /// Returns true if `mediaKeyTimestamp` has been explicitly set.
+  var hasMediaKeyTimestamp: Bool {self._mediaKeyTimestamp != nil}
+  /// Clears the value of `mediaKeyTimestamp`. Subsequent reads from it will return its default value.
+  mutating func clearMediaKeyTimestamp() {self._mediaKeyTimestamp = nil}
+
+  var isAnimated: Bool {
+    get {_isAnimated ?? false}
+    set {_isAnimated = newValue}
+  }
+  /// Returns true if `isAnimated` has been explicitly set.
+  var hasIsAnimated: Bool {self._isAnimated != nil}
+  /// Clears the value of `isAnimated`. Subsequent reads from it will return its default value.
+  mutating func clearIsAnimated() {self._isAnimated = nil}
+
+  var pngThumbnail: Data {
+    get {_pngThumbnail ?? Data()}
+    set {_pngThumbnail = newValue}
+  }
+  /// Returns true if `pngThumbnail` has been explicitly set.
+  var hasPngThumbnail: Bool {self._pngThumbnail != nil}
+  /// Clears the value of `pngThumbnail`. Subsequent reads from it will return its default value.
+  mutating func clearPngThumbnail() {self._pngThumbnail = nil}
+
+  var contextInfo: WAContextInfo {
+    get {_contextInfo ?? WAContextInfo()}
+    set {_contextInfo = newValue}
+  }
+  /// Returns true if `contextInfo` has been explicitly set.
+  var hasContextInfo: Bool {self._contextInfo != nil}
+  /// Clears the value of `contextInfo`. Subsequent reads from it will return its default value.
+  mutating func clearContextInfo() {self._contextInfo = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _url: String? = nil
+  fileprivate var _fileSha256: Data? = nil
+  fileprivate var _fileEncSha256: Data? = nil
+  fileprivate var _mediaKey: Data? = nil
+  fileprivate var _mimetype: String? = nil
+  fileprivate var _height: UInt32? = nil
+  fileprivate var _width: UInt32? = nil
+  fileprivate var _directPath: String? = nil
+  fileprivate var _fileLength: UInt64? = nil
+  fileprivate var _mediaKeyTimestamp: Int64? = nil
+  fileprivate var _isAnimated: Bool? = nil
+  fileprivate var _pngThumbnail: Data? = nil
+  fileprivate var _contextInfo: WAContextInfo? = nil
+}
+
+/// Media retry: what a device sends (encrypted with a key derived from the media key) to ask the
+/// phone to upload a file again, and the phone's answer.
+nonisolated struct WAServerErrorReceipt: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var stanzaID: String {
+    get {_stanzaID ?? String()}
+    set {_stanzaID = newValue}
+  }
+  /// Returns true if `stanzaID` has been explicitly set.
+  var hasStanzaID: Bool {self._stanzaID != nil}
+  /// Clears the value of `stanzaID`. Subsequent reads from it will return its default value.
+  mutating func clearStanzaID() {self._stanzaID = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _stanzaID: String? = nil
+}
+
+nonisolated struct WAMediaRetryNotification: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var stanzaID: String {
+    get {_stanzaID ?? String()}
+    set {_stanzaID = newValue}
+  }
+  /// Returns true if `stanzaID` has been explicitly set.
+  var hasStanzaID: Bool {self._stanzaID != nil}
+  /// Clears the value of `stanzaID`. Subsequent reads from it will return its default value.
+  mutating func clearStanzaID() {self._stanzaID = nil}
+
+  var directPath: String {
+    get {_directPath ?? String()}
+    set {_directPath = newValue}
+  }
+  /// Returns true if `directPath` has been explicitly set.
+  var hasDirectPath: Bool {self._directPath != nil}
+  /// Clears the value of `directPath`. Subsequent reads from it will return its default value.
+  mutating func clearDirectPath() {self._directPath = nil}
+
+  var result: WAMediaRetryNotification.ResultType {
+    get {_result ?? .generalError}
+    set {_result = newValue}
+  }
+  /// Returns true if `result` has been explicitly set.
+  var hasResult: Bool {self._result != nil}
+  /// Clears the value of `result`. Subsequent reads from it will return its default value.
+  mutating func clearResult() {self._result = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  nonisolated enum ResultType: Int, SwiftProtobuf.Enum, Swift.CaseIterable {
+    case generalError = 0
+    case success = 1
+    case notFound = 2
+    case decryptionError = 3
+
+    init() {
+      self = .generalError
+    }
+
+  }
+
+  init() {}
+
+  fileprivate var _stanzaID: String? = nil
+  fileprivate var _directPath: String? = nil
+  fileprivate var _result: WAMediaRetryNotification.ResultType? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "wa"
@@ -485,18 +1412,27 @@ nonisolated extension WAMessageKey: SwiftProtobuf.Message, SwiftProtobuf._Messag
 
 nonisolated extension WAMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".Message"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}conversation\0\u{1}senderKeyDistributionMessage\0\u{2}\u{4}extendedTextMessage\0\u{2}\u{6}protocolMessage\0\u{2}\u{3}fastRatchetKeySenderKeyDistributionMessage\0\u{2}\u{10}deviceSentMessage\0\u{2}\u{4}messageContextInfo\0\u{2}\u{5}ephemeralMessage\0\u{2}\u{12}editedMessage\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}conversation\0\u{1}senderKeyDistributionMessage\0\u{1}imageMessage\0\u{2}\u{3}extendedTextMessage\0\u{1}documentMessage\0\u{1}audioMessage\0\u{1}videoMessage\0\u{2}\u{3}protocolMessage\0\u{2}\u{3}fastRatchetKeySenderKeyDistributionMessage\0\u{2}\u{b}stickerMessage\0\u{2}\u{5}deviceSentMessage\0\u{2}\u{4}messageContextInfo\0\u{2}\u{2}viewOnceMessage\0\u{2}\u{3}ephemeralMessage\0\u{2}\u{d}documentWithCaptionMessage\0\u{2}\u{2}viewOnceMessageV2\0\u{2}\u{3}editedMessage\0\u{2}\u{8}ptvMessage\0")
 
   fileprivate class _StorageClass {
     var _conversation: String? = nil
     var _senderKeyDistributionMessage: WASenderKeyDistributionMessage? = nil
+    var _imageMessage: WAImageMessage? = nil
     var _extendedTextMessage: WAExtendedTextMessage? = nil
+    var _documentMessage: WADocumentMessage? = nil
+    var _audioMessage: WAAudioMessage? = nil
+    var _videoMessage: WAVideoMessage? = nil
     var _protocolMessage: WAProtocolMessage? = nil
     var _fastRatchetKeySenderKeyDistributionMessage: WASenderKeyDistributionMessage? = nil
+    var _stickerMessage: WAStickerMessage? = nil
     var _deviceSentMessage: WADeviceSentMessage? = nil
     var _messageContextInfo: WAMessageContextInfo? = nil
+    var _viewOnceMessage: WAFutureProofMessage? = nil
     var _ephemeralMessage: WAFutureProofMessage? = nil
+    var _documentWithCaptionMessage: WAFutureProofMessage? = nil
+    var _viewOnceMessageV2: WAFutureProofMessage? = nil
     var _editedMessage: WAFutureProofMessage? = nil
+    var _ptvMessage: WAVideoMessage? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -509,13 +1445,22 @@ nonisolated extension WAMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
     init(copying source: _StorageClass) {
       _conversation = source._conversation
       _senderKeyDistributionMessage = source._senderKeyDistributionMessage
+      _imageMessage = source._imageMessage
       _extendedTextMessage = source._extendedTextMessage
+      _documentMessage = source._documentMessage
+      _audioMessage = source._audioMessage
+      _videoMessage = source._videoMessage
       _protocolMessage = source._protocolMessage
       _fastRatchetKeySenderKeyDistributionMessage = source._fastRatchetKeySenderKeyDistributionMessage
+      _stickerMessage = source._stickerMessage
       _deviceSentMessage = source._deviceSentMessage
       _messageContextInfo = source._messageContextInfo
+      _viewOnceMessage = source._viewOnceMessage
       _ephemeralMessage = source._ephemeralMessage
+      _documentWithCaptionMessage = source._documentWithCaptionMessage
+      _viewOnceMessageV2 = source._viewOnceMessageV2
       _editedMessage = source._editedMessage
+      _ptvMessage = source._ptvMessage
     }
   }
 
@@ -536,13 +1481,22 @@ nonisolated extension WAMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
         switch fieldNumber {
         case 1: try { try decoder.decodeSingularStringField(value: &_storage._conversation) }()
         case 2: try { try decoder.decodeSingularMessageField(value: &_storage._senderKeyDistributionMessage) }()
+        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._imageMessage) }()
         case 6: try { try decoder.decodeSingularMessageField(value: &_storage._extendedTextMessage) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._documentMessage) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._audioMessage) }()
+        case 9: try { try decoder.decodeSingularMessageField(value: &_storage._videoMessage) }()
         case 12: try { try decoder.decodeSingularMessageField(value: &_storage._protocolMessage) }()
         case 15: try { try decoder.decodeSingularMessageField(value: &_storage._fastRatchetKeySenderKeyDistributionMessage) }()
+        case 26: try { try decoder.decodeSingularMessageField(value: &_storage._stickerMessage) }()
         case 31: try { try decoder.decodeSingularMessageField(value: &_storage._deviceSentMessage) }()
         case 35: try { try decoder.decodeSingularMessageField(value: &_storage._messageContextInfo) }()
+        case 37: try { try decoder.decodeSingularMessageField(value: &_storage._viewOnceMessage) }()
         case 40: try { try decoder.decodeSingularMessageField(value: &_storage._ephemeralMessage) }()
+        case 53: try { try decoder.decodeSingularMessageField(value: &_storage._documentWithCaptionMessage) }()
+        case 55: try { try decoder.decodeSingularMessageField(value: &_storage._viewOnceMessageV2) }()
         case 58: try { try decoder.decodeSingularMessageField(value: &_storage._editedMessage) }()
+        case 66: try { try decoder.decodeSingularMessageField(value: &_storage._ptvMessage) }()
         default: break
         }
       }
@@ -561,8 +1515,20 @@ nonisolated extension WAMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
       try { if let v = _storage._senderKeyDistributionMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
       } }()
+      try { if let v = _storage._imageMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      } }()
       try { if let v = _storage._extendedTextMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      } }()
+      try { if let v = _storage._documentMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      try { if let v = _storage._audioMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
+      try { if let v = _storage._videoMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
       } }()
       try { if let v = _storage._protocolMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
@@ -570,17 +1536,32 @@ nonisolated extension WAMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
       try { if let v = _storage._fastRatchetKeySenderKeyDistributionMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
       } }()
+      try { if let v = _storage._stickerMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 26)
+      } }()
       try { if let v = _storage._deviceSentMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 31)
       } }()
       try { if let v = _storage._messageContextInfo {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 35)
       } }()
+      try { if let v = _storage._viewOnceMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 37)
+      } }()
       try { if let v = _storage._ephemeralMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 40)
       } }()
+      try { if let v = _storage._documentWithCaptionMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 53)
+      } }()
+      try { if let v = _storage._viewOnceMessageV2 {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 55)
+      } }()
       try { if let v = _storage._editedMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 58)
+      } }()
+      try { if let v = _storage._ptvMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 66)
       } }()
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -593,13 +1574,22 @@ nonisolated extension WAMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
         let rhs_storage = _args.1
         if _storage._conversation != rhs_storage._conversation {return false}
         if _storage._senderKeyDistributionMessage != rhs_storage._senderKeyDistributionMessage {return false}
+        if _storage._imageMessage != rhs_storage._imageMessage {return false}
         if _storage._extendedTextMessage != rhs_storage._extendedTextMessage {return false}
+        if _storage._documentMessage != rhs_storage._documentMessage {return false}
+        if _storage._audioMessage != rhs_storage._audioMessage {return false}
+        if _storage._videoMessage != rhs_storage._videoMessage {return false}
         if _storage._protocolMessage != rhs_storage._protocolMessage {return false}
         if _storage._fastRatchetKeySenderKeyDistributionMessage != rhs_storage._fastRatchetKeySenderKeyDistributionMessage {return false}
+        if _storage._stickerMessage != rhs_storage._stickerMessage {return false}
         if _storage._deviceSentMessage != rhs_storage._deviceSentMessage {return false}
         if _storage._messageContextInfo != rhs_storage._messageContextInfo {return false}
+        if _storage._viewOnceMessage != rhs_storage._viewOnceMessage {return false}
         if _storage._ephemeralMessage != rhs_storage._ephemeralMessage {return false}
+        if _storage._documentWithCaptionMessage != rhs_storage._documentWithCaptionMessage {return false}
+        if _storage._viewOnceMessageV2 != rhs_storage._viewOnceMessageV2 {return false}
         if _storage._editedMessage != rhs_storage._editedMessage {return false}
+        if _storage._ptvMessage != rhs_storage._ptvMessage {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -683,74 +1673,36 @@ nonisolated extension WAExtendedTextMessage: SwiftProtobuf.Message, SwiftProtobu
   static let protoMessageName: String = _protobuf_package + ".ExtendedTextMessage"
   static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}text\0\u{2}\u{10}contextInfo\0")
 
-  fileprivate class _StorageClass {
-    var _text: String? = nil
-    var _contextInfo: WAContextInfo? = nil
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _text = source._text
-      _contextInfo = source._contextInfo
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
-
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularStringField(value: &_storage._text) }()
-        case 17: try { try decoder.decodeSingularMessageField(value: &_storage._contextInfo) }()
-        default: break
-        }
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._text) }()
+      case 17: try { try decoder.decodeSingularMessageField(value: &self._contextInfo) }()
+      default: break
       }
     }
   }
 
   func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      try { if let v = _storage._text {
-        try visitor.visitSingularStringField(value: v, fieldNumber: 1)
-      } }()
-      try { if let v = _storage._contextInfo {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
-      } }()
-    }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._text {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._contextInfo {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   static func ==(lhs: WAExtendedTextMessage, rhs: WAExtendedTextMessage) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._text != rhs_storage._text {return false}
-        if _storage._contextInfo != rhs_storage._contextInfo {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs._text != rhs._text {return false}
+    if lhs._contextInfo != rhs._contextInfo {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1104,4 +2056,731 @@ nonisolated extension WAMessageContextInfo: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
+}
+
+nonisolated extension WAImageMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ImageMessage"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}url\0\u{1}mimetype\0\u{1}caption\0\u{1}fileSha256\0\u{1}fileLength\0\u{1}height\0\u{1}width\0\u{1}mediaKey\0\u{1}fileEncSha256\0\u{2}\u{2}directPath\0\u{1}mediaKeyTimestamp\0\u{2}\u{4}jpegThumbnail\0\u{1}contextInfo\0\u{2}\u{8}viewOnce\0")
+
+  fileprivate class _StorageClass {
+    var _url: String? = nil
+    var _mimetype: String? = nil
+    var _caption: String? = nil
+    var _fileSha256: Data? = nil
+    var _fileLength: UInt64? = nil
+    var _height: UInt32? = nil
+    var _width: UInt32? = nil
+    var _mediaKey: Data? = nil
+    var _fileEncSha256: Data? = nil
+    var _directPath: String? = nil
+    var _mediaKeyTimestamp: Int64? = nil
+    var _jpegThumbnail: Data? = nil
+    var _contextInfo: WAContextInfo? = nil
+    var _viewOnce: Bool? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _url = source._url
+      _mimetype = source._mimetype
+      _caption = source._caption
+      _fileSha256 = source._fileSha256
+      _fileLength = source._fileLength
+      _height = source._height
+      _width = source._width
+      _mediaKey = source._mediaKey
+      _fileEncSha256 = source._fileEncSha256
+      _directPath = source._directPath
+      _mediaKeyTimestamp = source._mediaKeyTimestamp
+      _jpegThumbnail = source._jpegThumbnail
+      _contextInfo = source._contextInfo
+      _viewOnce = source._viewOnce
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._url) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._mimetype) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._caption) }()
+        case 4: try { try decoder.decodeSingularBytesField(value: &_storage._fileSha256) }()
+        case 5: try { try decoder.decodeSingularUInt64Field(value: &_storage._fileLength) }()
+        case 6: try { try decoder.decodeSingularUInt32Field(value: &_storage._height) }()
+        case 7: try { try decoder.decodeSingularUInt32Field(value: &_storage._width) }()
+        case 8: try { try decoder.decodeSingularBytesField(value: &_storage._mediaKey) }()
+        case 9: try { try decoder.decodeSingularBytesField(value: &_storage._fileEncSha256) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._directPath) }()
+        case 12: try { try decoder.decodeSingularInt64Field(value: &_storage._mediaKeyTimestamp) }()
+        case 16: try { try decoder.decodeSingularBytesField(value: &_storage._jpegThumbnail) }()
+        case 17: try { try decoder.decodeSingularMessageField(value: &_storage._contextInfo) }()
+        case 25: try { try decoder.decodeSingularBoolField(value: &_storage._viewOnce) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._url {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+      } }()
+      try { if let v = _storage._mimetype {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+      } }()
+      try { if let v = _storage._caption {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+      } }()
+      try { if let v = _storage._fileSha256 {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 4)
+      } }()
+      try { if let v = _storage._fileLength {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 5)
+      } }()
+      try { if let v = _storage._height {
+        try visitor.visitSingularUInt32Field(value: v, fieldNumber: 6)
+      } }()
+      try { if let v = _storage._width {
+        try visitor.visitSingularUInt32Field(value: v, fieldNumber: 7)
+      } }()
+      try { if let v = _storage._mediaKey {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 8)
+      } }()
+      try { if let v = _storage._fileEncSha256 {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 9)
+      } }()
+      try { if let v = _storage._directPath {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 11)
+      } }()
+      try { if let v = _storage._mediaKeyTimestamp {
+        try visitor.visitSingularInt64Field(value: v, fieldNumber: 12)
+      } }()
+      try { if let v = _storage._jpegThumbnail {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 16)
+      } }()
+      try { if let v = _storage._contextInfo {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+      } }()
+      try { if let v = _storage._viewOnce {
+        try visitor.visitSingularBoolField(value: v, fieldNumber: 25)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: WAImageMessage, rhs: WAImageMessage) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._url != rhs_storage._url {return false}
+        if _storage._mimetype != rhs_storage._mimetype {return false}
+        if _storage._caption != rhs_storage._caption {return false}
+        if _storage._fileSha256 != rhs_storage._fileSha256 {return false}
+        if _storage._fileLength != rhs_storage._fileLength {return false}
+        if _storage._height != rhs_storage._height {return false}
+        if _storage._width != rhs_storage._width {return false}
+        if _storage._mediaKey != rhs_storage._mediaKey {return false}
+        if _storage._fileEncSha256 != rhs_storage._fileEncSha256 {return false}
+        if _storage._directPath != rhs_storage._directPath {return false}
+        if _storage._mediaKeyTimestamp != rhs_storage._mediaKeyTimestamp {return false}
+        if _storage._jpegThumbnail != rhs_storage._jpegThumbnail {return false}
+        if _storage._contextInfo != rhs_storage._contextInfo {return false}
+        if _storage._viewOnce != rhs_storage._viewOnce {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAVideoMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".VideoMessage"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}url\0\u{1}mimetype\0\u{1}fileSha256\0\u{1}fileLength\0\u{1}seconds\0\u{1}mediaKey\0\u{1}caption\0\u{1}gifPlayback\0\u{1}height\0\u{1}width\0\u{1}fileEncSha256\0\u{2}\u{2}directPath\0\u{1}mediaKeyTimestamp\0\u{2}\u{2}jpegThumbnail\0\u{1}contextInfo\0\u{1}streamingSidecar\0\u{2}\u{2}viewOnce\0")
+
+  fileprivate class _StorageClass {
+    var _url: String? = nil
+    var _mimetype: String? = nil
+    var _fileSha256: Data? = nil
+    var _fileLength: UInt64? = nil
+    var _seconds: UInt32? = nil
+    var _mediaKey: Data? = nil
+    var _caption: String? = nil
+    var _gifPlayback: Bool? = nil
+    var _height: UInt32? = nil
+    var _width: UInt32? = nil
+    var _fileEncSha256: Data? = nil
+    var _directPath: String? = nil
+    var _mediaKeyTimestamp: Int64? = nil
+    var _jpegThumbnail: Data? = nil
+    var _contextInfo: WAContextInfo? = nil
+    var _streamingSidecar: Data? = nil
+    var _viewOnce: Bool? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _url = source._url
+      _mimetype = source._mimetype
+      _fileSha256 = source._fileSha256
+      _fileLength = source._fileLength
+      _seconds = source._seconds
+      _mediaKey = source._mediaKey
+      _caption = source._caption
+      _gifPlayback = source._gifPlayback
+      _height = source._height
+      _width = source._width
+      _fileEncSha256 = source._fileEncSha256
+      _directPath = source._directPath
+      _mediaKeyTimestamp = source._mediaKeyTimestamp
+      _jpegThumbnail = source._jpegThumbnail
+      _contextInfo = source._contextInfo
+      _streamingSidecar = source._streamingSidecar
+      _viewOnce = source._viewOnce
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._url) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._mimetype) }()
+        case 3: try { try decoder.decodeSingularBytesField(value: &_storage._fileSha256) }()
+        case 4: try { try decoder.decodeSingularUInt64Field(value: &_storage._fileLength) }()
+        case 5: try { try decoder.decodeSingularUInt32Field(value: &_storage._seconds) }()
+        case 6: try { try decoder.decodeSingularBytesField(value: &_storage._mediaKey) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._caption) }()
+        case 8: try { try decoder.decodeSingularBoolField(value: &_storage._gifPlayback) }()
+        case 9: try { try decoder.decodeSingularUInt32Field(value: &_storage._height) }()
+        case 10: try { try decoder.decodeSingularUInt32Field(value: &_storage._width) }()
+        case 11: try { try decoder.decodeSingularBytesField(value: &_storage._fileEncSha256) }()
+        case 13: try { try decoder.decodeSingularStringField(value: &_storage._directPath) }()
+        case 14: try { try decoder.decodeSingularInt64Field(value: &_storage._mediaKeyTimestamp) }()
+        case 16: try { try decoder.decodeSingularBytesField(value: &_storage._jpegThumbnail) }()
+        case 17: try { try decoder.decodeSingularMessageField(value: &_storage._contextInfo) }()
+        case 18: try { try decoder.decodeSingularBytesField(value: &_storage._streamingSidecar) }()
+        case 20: try { try decoder.decodeSingularBoolField(value: &_storage._viewOnce) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._url {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+      } }()
+      try { if let v = _storage._mimetype {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+      } }()
+      try { if let v = _storage._fileSha256 {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 3)
+      } }()
+      try { if let v = _storage._fileLength {
+        try visitor.visitSingularUInt64Field(value: v, fieldNumber: 4)
+      } }()
+      try { if let v = _storage._seconds {
+        try visitor.visitSingularUInt32Field(value: v, fieldNumber: 5)
+      } }()
+      try { if let v = _storage._mediaKey {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 6)
+      } }()
+      try { if let v = _storage._caption {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 7)
+      } }()
+      try { if let v = _storage._gifPlayback {
+        try visitor.visitSingularBoolField(value: v, fieldNumber: 8)
+      } }()
+      try { if let v = _storage._height {
+        try visitor.visitSingularUInt32Field(value: v, fieldNumber: 9)
+      } }()
+      try { if let v = _storage._width {
+        try visitor.visitSingularUInt32Field(value: v, fieldNumber: 10)
+      } }()
+      try { if let v = _storage._fileEncSha256 {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 11)
+      } }()
+      try { if let v = _storage._directPath {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 13)
+      } }()
+      try { if let v = _storage._mediaKeyTimestamp {
+        try visitor.visitSingularInt64Field(value: v, fieldNumber: 14)
+      } }()
+      try { if let v = _storage._jpegThumbnail {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 16)
+      } }()
+      try { if let v = _storage._contextInfo {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+      } }()
+      try { if let v = _storage._streamingSidecar {
+        try visitor.visitSingularBytesField(value: v, fieldNumber: 18)
+      } }()
+      try { if let v = _storage._viewOnce {
+        try visitor.visitSingularBoolField(value: v, fieldNumber: 20)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: WAVideoMessage, rhs: WAVideoMessage) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._url != rhs_storage._url {return false}
+        if _storage._mimetype != rhs_storage._mimetype {return false}
+        if _storage._fileSha256 != rhs_storage._fileSha256 {return false}
+        if _storage._fileLength != rhs_storage._fileLength {return false}
+        if _storage._seconds != rhs_storage._seconds {return false}
+        if _storage._mediaKey != rhs_storage._mediaKey {return false}
+        if _storage._caption != rhs_storage._caption {return false}
+        if _storage._gifPlayback != rhs_storage._gifPlayback {return false}
+        if _storage._height != rhs_storage._height {return false}
+        if _storage._width != rhs_storage._width {return false}
+        if _storage._fileEncSha256 != rhs_storage._fileEncSha256 {return false}
+        if _storage._directPath != rhs_storage._directPath {return false}
+        if _storage._mediaKeyTimestamp != rhs_storage._mediaKeyTimestamp {return false}
+        if _storage._jpegThumbnail != rhs_storage._jpegThumbnail {return false}
+        if _storage._contextInfo != rhs_storage._contextInfo {return false}
+        if _storage._streamingSidecar != rhs_storage._streamingSidecar {return false}
+        if _storage._viewOnce != rhs_storage._viewOnce {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAAudioMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".AudioMessage"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}url\0\u{1}mimetype\0\u{1}fileSha256\0\u{1}fileLength\0\u{1}seconds\0\u{1}ptt\0\u{1}mediaKey\0\u{1}fileEncSha256\0\u{1}directPath\0\u{1}mediaKeyTimestamp\0\u{2}\u{7}contextInfo\0\u{1}streamingSidecar\0\u{1}waveform\0\u{2}\u{2}viewOnce\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._url) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._mimetype) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self._fileSha256) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self._fileLength) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self._seconds) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self._ptt) }()
+      case 7: try { try decoder.decodeSingularBytesField(value: &self._mediaKey) }()
+      case 8: try { try decoder.decodeSingularBytesField(value: &self._fileEncSha256) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self._directPath) }()
+      case 10: try { try decoder.decodeSingularInt64Field(value: &self._mediaKeyTimestamp) }()
+      case 17: try { try decoder.decodeSingularMessageField(value: &self._contextInfo) }()
+      case 18: try { try decoder.decodeSingularBytesField(value: &self._streamingSidecar) }()
+      case 19: try { try decoder.decodeSingularBytesField(value: &self._waveform) }()
+      case 21: try { try decoder.decodeSingularBoolField(value: &self._viewOnce) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._url {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._mimetype {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._fileSha256 {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._fileLength {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._seconds {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._ptt {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._mediaKey {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 7)
+    } }()
+    try { if let v = self._fileEncSha256 {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 8)
+    } }()
+    try { if let v = self._directPath {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 9)
+    } }()
+    try { if let v = self._mediaKeyTimestamp {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 10)
+    } }()
+    try { if let v = self._contextInfo {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+    } }()
+    try { if let v = self._streamingSidecar {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 18)
+    } }()
+    try { if let v = self._waveform {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 19)
+    } }()
+    try { if let v = self._viewOnce {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 21)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: WAAudioMessage, rhs: WAAudioMessage) -> Bool {
+    if lhs._url != rhs._url {return false}
+    if lhs._mimetype != rhs._mimetype {return false}
+    if lhs._fileSha256 != rhs._fileSha256 {return false}
+    if lhs._fileLength != rhs._fileLength {return false}
+    if lhs._seconds != rhs._seconds {return false}
+    if lhs._ptt != rhs._ptt {return false}
+    if lhs._mediaKey != rhs._mediaKey {return false}
+    if lhs._fileEncSha256 != rhs._fileEncSha256 {return false}
+    if lhs._directPath != rhs._directPath {return false}
+    if lhs._mediaKeyTimestamp != rhs._mediaKeyTimestamp {return false}
+    if lhs._contextInfo != rhs._contextInfo {return false}
+    if lhs._streamingSidecar != rhs._streamingSidecar {return false}
+    if lhs._waveform != rhs._waveform {return false}
+    if lhs._viewOnce != rhs._viewOnce {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WADocumentMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".DocumentMessage"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}url\0\u{1}mimetype\0\u{1}title\0\u{1}fileSha256\0\u{1}fileLength\0\u{1}pageCount\0\u{1}mediaKey\0\u{1}fileName\0\u{1}fileEncSha256\0\u{1}directPath\0\u{1}mediaKeyTimestamp\0\u{2}\u{5}jpegThumbnail\0\u{1}contextInfo\0\u{1}thumbnailHeight\0\u{1}thumbnailWidth\0\u{1}caption\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._url) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._mimetype) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._title) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self._fileSha256) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self._fileLength) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self._pageCount) }()
+      case 7: try { try decoder.decodeSingularBytesField(value: &self._mediaKey) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self._fileName) }()
+      case 9: try { try decoder.decodeSingularBytesField(value: &self._fileEncSha256) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self._directPath) }()
+      case 11: try { try decoder.decodeSingularInt64Field(value: &self._mediaKeyTimestamp) }()
+      case 16: try { try decoder.decodeSingularBytesField(value: &self._jpegThumbnail) }()
+      case 17: try { try decoder.decodeSingularMessageField(value: &self._contextInfo) }()
+      case 18: try { try decoder.decodeSingularUInt32Field(value: &self._thumbnailHeight) }()
+      case 19: try { try decoder.decodeSingularUInt32Field(value: &self._thumbnailWidth) }()
+      case 20: try { try decoder.decodeSingularStringField(value: &self._caption) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._url {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._mimetype {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._title {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._fileSha256 {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._fileLength {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._pageCount {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._mediaKey {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 7)
+    } }()
+    try { if let v = self._fileName {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 8)
+    } }()
+    try { if let v = self._fileEncSha256 {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 9)
+    } }()
+    try { if let v = self._directPath {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 10)
+    } }()
+    try { if let v = self._mediaKeyTimestamp {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 11)
+    } }()
+    try { if let v = self._jpegThumbnail {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 16)
+    } }()
+    try { if let v = self._contextInfo {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+    } }()
+    try { if let v = self._thumbnailHeight {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 18)
+    } }()
+    try { if let v = self._thumbnailWidth {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 19)
+    } }()
+    try { if let v = self._caption {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 20)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: WADocumentMessage, rhs: WADocumentMessage) -> Bool {
+    if lhs._url != rhs._url {return false}
+    if lhs._mimetype != rhs._mimetype {return false}
+    if lhs._title != rhs._title {return false}
+    if lhs._fileSha256 != rhs._fileSha256 {return false}
+    if lhs._fileLength != rhs._fileLength {return false}
+    if lhs._pageCount != rhs._pageCount {return false}
+    if lhs._mediaKey != rhs._mediaKey {return false}
+    if lhs._fileName != rhs._fileName {return false}
+    if lhs._fileEncSha256 != rhs._fileEncSha256 {return false}
+    if lhs._directPath != rhs._directPath {return false}
+    if lhs._mediaKeyTimestamp != rhs._mediaKeyTimestamp {return false}
+    if lhs._jpegThumbnail != rhs._jpegThumbnail {return false}
+    if lhs._contextInfo != rhs._contextInfo {return false}
+    if lhs._thumbnailHeight != rhs._thumbnailHeight {return false}
+    if lhs._thumbnailWidth != rhs._thumbnailWidth {return false}
+    if lhs._caption != rhs._caption {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAStickerMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".StickerMessage"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}url\0\u{1}fileSha256\0\u{1}fileEncSha256\0\u{1}mediaKey\0\u{1}mimetype\0\u{1}height\0\u{1}width\0\u{1}directPath\0\u{1}fileLength\0\u{1}mediaKeyTimestamp\0\u{2}\u{3}isAnimated\0\u{2}\u{3}pngThumbnail\0\u{1}contextInfo\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._url) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self._fileSha256) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self._fileEncSha256) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self._mediaKey) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self._mimetype) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self._height) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self._width) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self._directPath) }()
+      case 9: try { try decoder.decodeSingularUInt64Field(value: &self._fileLength) }()
+      case 10: try { try decoder.decodeSingularInt64Field(value: &self._mediaKeyTimestamp) }()
+      case 13: try { try decoder.decodeSingularBoolField(value: &self._isAnimated) }()
+      case 16: try { try decoder.decodeSingularBytesField(value: &self._pngThumbnail) }()
+      case 17: try { try decoder.decodeSingularMessageField(value: &self._contextInfo) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._url {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._fileSha256 {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._fileEncSha256 {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._mediaKey {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._mimetype {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._height {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._width {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 7)
+    } }()
+    try { if let v = self._directPath {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 8)
+    } }()
+    try { if let v = self._fileLength {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 9)
+    } }()
+    try { if let v = self._mediaKeyTimestamp {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 10)
+    } }()
+    try { if let v = self._isAnimated {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 13)
+    } }()
+    try { if let v = self._pngThumbnail {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 16)
+    } }()
+    try { if let v = self._contextInfo {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: WAStickerMessage, rhs: WAStickerMessage) -> Bool {
+    if lhs._url != rhs._url {return false}
+    if lhs._fileSha256 != rhs._fileSha256 {return false}
+    if lhs._fileEncSha256 != rhs._fileEncSha256 {return false}
+    if lhs._mediaKey != rhs._mediaKey {return false}
+    if lhs._mimetype != rhs._mimetype {return false}
+    if lhs._height != rhs._height {return false}
+    if lhs._width != rhs._width {return false}
+    if lhs._directPath != rhs._directPath {return false}
+    if lhs._fileLength != rhs._fileLength {return false}
+    if lhs._mediaKeyTimestamp != rhs._mediaKeyTimestamp {return false}
+    if lhs._isAnimated != rhs._isAnimated {return false}
+    if lhs._pngThumbnail != rhs._pngThumbnail {return false}
+    if lhs._contextInfo != rhs._contextInfo {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAServerErrorReceipt: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ServerErrorReceipt"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stanzaId\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._stanzaID) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._stanzaID {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: WAServerErrorReceipt, rhs: WAServerErrorReceipt) -> Bool {
+    if lhs._stanzaID != rhs._stanzaID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAMediaRetryNotification: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".MediaRetryNotification"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stanzaId\0\u{1}directPath\0\u{1}result\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._stanzaID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._directPath) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self._result) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._stanzaID {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._directPath {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._result {
+      try visitor.visitSingularEnumField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: WAMediaRetryNotification, rhs: WAMediaRetryNotification) -> Bool {
+    if lhs._stanzaID != rhs._stanzaID {return false}
+    if lhs._directPath != rhs._directPath {return false}
+    if lhs._result != rhs._result {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAMediaRetryNotification.ResultType: SwiftProtobuf._ProtoNameProviding {
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0GENERAL_ERROR\0\u{1}SUCCESS\0\u{1}NOT_FOUND\0\u{1}DECRYPTION_ERROR\0")
 }
