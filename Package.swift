@@ -2,7 +2,7 @@
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 let package = Package(
@@ -196,7 +196,8 @@ let package = Package(
         .testTarget(
             name: "WhatsAppProtocolTests",
             dependencies: [
-                "WhatsAppProtocol", "WharfCore", "PeerSupport", "TestSupport",
+                // Outbox for its libcurl client, which fetches media from the fake server's media host.
+                "WhatsAppProtocol", "WharfCore", "PeerSupport", "TestSupport", "Outbox",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],

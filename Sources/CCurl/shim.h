@@ -33,6 +33,20 @@ static inline CURLcode wharf_easy_setopt_opensocket_callback(CURL *handle, curl_
     return curl_easy_setopt(handle, CURLOPT_OPENSOCKETFUNCTION, callback);
 }
 
+static inline CURLcode wharf_easy_setopt_off(CURL *handle, CURLoption option, curl_off_t value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+static inline CURLcode wharf_easy_setopt_read_callback(CURL *handle, curl_read_callback callback) {
+    return curl_easy_setopt(handle, CURLOPT_READFUNCTION, callback);
+}
+
+/* A PEM bundle held in memory by the caller for as long as the handle lives (CURL_BLOB_NOCOPY). */
+static inline CURLcode wharf_easy_setopt_ca_blob(CURL *handle, void *data, size_t length) {
+    struct curl_blob blob = { data, length, CURL_BLOB_NOCOPY };
+    return curl_easy_setopt(handle, CURLOPT_CAINFO_BLOB, &blob);
+}
+
 static inline CURLcode wharf_easy_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

@@ -20,18 +20,25 @@ public struct HTTPTransportRequest: Sendable {
     /// `(name, value)` pairs, sent as given.
     public var headers: [(String, String)]
     public var body: Data?
+    /// A POST's body streamed from this file instead of `body` (a media upload).
+    public var bodyFile: URL?
+    /// Where the answer's body is streamed to instead of memory (a media download); the transfer
+    /// fails past `maximumResponseBytes` rather than cutting the file.
+    public var responseFile: URL?
     /// Answers longer than this are cut (and flagged), not buffered.
     public var maximumResponseBytes: Int
     public var timeout: Duration
 
     public init(
-        method: Method, url: String, headers: [(String, String)] = [], body: Data? = nil,
+        method: Method, url: String, headers: [(String, String)] = [], body: Data? = nil, bodyFile: URL? = nil, responseFile: URL? = nil,
         maximumResponseBytes: Int = 64 << 10, timeout: Duration = .seconds(15)
     ) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
+        self.bodyFile = bodyFile
+        self.responseFile = responseFile
         self.maximumResponseBytes = maximumResponseBytes
         self.timeout = timeout
     }
@@ -40,7 +47,12 @@ public struct HTTPTransportRequest: Sendable {
 /// A status when the server answered, else a transport error that says what went wrong.
 public struct HTTPTransportResponse: Sendable, Equatable {
     public var status: Int?
+    /// The body, or empty when it went to the request's `responseFile`.
     public var body: Data
+    /// Bytes of body received (in memory or in the file).
+    public var size: Int
+    /// The server's `Content-Type`, if it sent one.
+    public var contentType: String?
     /// The server's `Retry-After`, if it sent one.
     public var retryAfter: Duration?
     public var error: String?
@@ -48,9 +60,14 @@ public struct HTTPTransportResponse: Sendable, Equatable {
     /// after a timeout or a reset, the server may have acted on it.
     public var mayHaveBeenReceived: Bool
 
-    public init(status: Int?, body: Data = Data(), retryAfter: Duration? = nil, error: String? = nil, mayHaveBeenReceived: Bool = true) {
+    public init(
+        status: Int?, body: Data = Data(), size: Int? = nil, contentType: String? = nil, retryAfter: Duration? = nil, error: String? = nil,
+        mayHaveBeenReceived: Bool = true
+    ) {
         self.status = status
         self.body = body
+        self.size = size ?? body.count
+        self.contentType = contentType
         self.retryAfter = retryAfter
         self.error = error
         self.mayHaveBeenReceived = mayHaveBeenReceived || status != nil

@@ -89,6 +89,7 @@ public struct Wharf: Sendable {
         senderOptions.policy = configuration.outboundPolicy
         senderOptions.connectTimeout = configuration.webhookConnectTimeout
         senderOptions.totalTimeout = configuration.webhookTimeout
+        senderOptions.extraRootsFile = configuration.extraRootsFile
         var deliveryOptions = configuration.deliveryOptions
         deliveryOptions.userAgent = "Wharf-Webhooks/1.0"
         // One libcurl multi handle (one thread) serves webhook deliveries and media downloads; the

@@ -42,9 +42,21 @@ public protocol Engine: AnyObject, Sendable {
 
     /// Marks messages in a chat as read.
     func markRead(chat: ChatID, messageIDs: [String]) async throws
+
+    /// Fetches a received message's file into `file`, decrypted and checked, streamed to disk.
+    /// Returns the reference to keep from now on when fetching it took a new one (WhatsApp's link
+    /// had expired and the phone uploaded the file again), else `nil`.
+    ///
+    /// - Throws: ``MediaDownloadError``.
+    func downloadMedia(_ reference: MediaReference, to file: URL) async throws -> MediaReference?
 }
 
 extension Engine {
+    /// Engines whose messages carry no file of their own to fetch.
+    public func downloadMedia(_ reference: MediaReference, to file: URL) async throws -> MediaReference? {
+        throw MediaDownloadError("this engine does not download media", isRetryable: false)
+    }
+
     /// What this engine can do (its type's ``Engine/capabilities``).
     public nonisolated var capabilities: EngineCapabilities { Self.capabilities }
 }

@@ -138,13 +138,56 @@ public struct MediaInfo: Sendable, Codable, Equatable {
     public var fileName: String?
     /// The engine's own handle on the media (a Cloud API media id), for fetching it later.
     public var id: String?
+    /// `image`, `video`, `audio`, `voice`, `document` or `sticker`.
+    public var kind: String?
+    /// The file's size in bytes and its SHA-256 (hex), as the sender declared them.
+    public var size: UInt64?
+    public var sha256: String?
+    public var width: Int?
+    public var height: Int?
+    /// A video's or audio's length.
+    public var seconds: Int?
+    /// What the engine needs to fetch the file itself (``Engine/downloadMedia(_:to:)``): keys
+    /// included, so it is stored sealed and never shown.
+    public var reference: MediaReference?
 
-    public init(mimeType: String, url: String? = nil, caption: String? = nil, fileName: String? = nil, id: String? = nil) {
+    public init(
+        mimeType: String, url: String? = nil, caption: String? = nil, fileName: String? = nil, id: String? = nil, kind: String? = nil,
+        size: UInt64? = nil, sha256: String? = nil, width: Int? = nil, height: Int? = nil, seconds: Int? = nil,
+        reference: MediaReference? = nil
+    ) {
         self.mimeType = mimeType
         self.url = url
         self.caption = caption
         self.fileName = fileName
         self.id = id
+        self.kind = kind
+        self.size = size
+        self.sha256 = sha256
+        self.width = width
+        self.height = height
+        self.seconds = seconds
+        self.reference = reference
+    }
+}
+
+/// An engine's opaque description of where a received file is and how to decrypt it; the gateway
+/// stores it (sealed: it holds the file's key) and hands it back to ``Engine/downloadMedia(_:to:)``.
+public struct MediaReference: Sendable, Codable, Equatable {
+    public var data: Data
+    public init(data: Data) { self.data = data }
+}
+
+/// Why an engine could not fetch a received file.
+public struct MediaDownloadError: Error, Equatable, CustomStringConvertible {
+    /// `false` when trying again cannot help (the phone no longer has the file, the reference is
+    /// unreadable); `true` for a passing fault (offline, a timeout).
+    public var isRetryable: Bool
+    public var description: String
+
+    public init(_ description: String, isRetryable: Bool) {
+        self.description = description
+        self.isRetryable = isRetryable
     }
 }
 

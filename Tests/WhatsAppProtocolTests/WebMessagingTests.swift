@@ -22,9 +22,11 @@ import WharfCore
         let device: String
     }
 
-    func link(_ server: FakeWhatsApp, clock: any WharfClock = SystemClock()) async throws -> Linked {
+    func link(_ server: FakeWhatsApp, clock: any WharfClock = SystemClock(), media: (any HTTPTransport)? = nil) async throws -> Linked {
         let credentials = MemoryCredentials()
-        let engine = WebEngine(configuration: server.configuration, credentials: credentials, clock: clock)
+        var configuration = server.configuration
+        configuration.media.transport = media
+        let engine = WebEngine(configuration: configuration, credentials: credentials, clock: clock)
         let recorder = EngineRecorder(engine, credentials: credentials)
         try await engine.connect()
         let qr = try await recorder.wait("a QR code") { recorder in

@@ -4,13 +4,15 @@
 Written from the protocol facts alone, independently of Wharf's Swift code. It speaks the real
 transport (WebSocket, 3-byte frames, Noise XX with a test certificate chain, binary XML nodes) and
 plays the server and the user's phone: QR and phone-code pairing, login, keepalive, logout; and it
-relays end-to-end encrypted 1:1 traffic between devices it knows (it never decrypts anything).
+relays end-to-end encrypted 1:1 traffic between devices it knows (it never decrypts anything). It also
+runs the media CDN (HTTPS uploads and downloads) and answers media retry requests as the phone would.
 
 usage: fake_whatsapp.py        (needs the PyPI packages websockets, noiseprotocol, xeddsa, cryptography)
 
 It prints one line, `ready ws://127.0.0.1:PORT/ws/chat http://127.0.0.1:CPORT ROOTKEYHEX`, where
 ROOTKEYHEX is the test root key the client must trust, and exits when its stdin closes. Every stanza
-in and out is logged to stderr.
+in and out is logged to stderr. The media host is not on that line (its four words are parsed as
+they are): GET /state or GET /media/info tell its address and the CA file to trust.
 
 The directory. An account is a phone number with a LID user (LIDUSER@lid) and devices: device 0 is
 the phone, companions are 2, 3, … (key index = device - 1). Devices come from pairing (/scan,
@@ -55,13 +57,47 @@ Relaying (1:1 only; a <message> to a group is acked with error 501):
     name); <presence type=subscribe to=JID> answers <presence from=USER [type=unavailable last=T]>
     at once and on every change of that account (available while any of its connections is).
 
+The media host (WhatsApp's "mmg" CDN): HTTPS on 127.0.0.1 with a certificate for 127.0.0.1 and
+localhost from a CA made at start (its PEM in media_ca_file; trust that file alone). It runs in its
+own thread and streams: uploads go to disk as they arrive, downloads come from disk in 1 MiB chunks,
+so 100 MiB files are fine. Files live in a temporary directory removed when the server exits.
+  POST /mms/<image|video|audio|document|…>/<TOKEN>?auth=AUTH&token=TOKEN, body the encrypted file
+    -> 200 {"url": "https://HOST" + direct_path, "direct_path": "/v/t62.7118-24/…_n.enc?ccb=11-4&oh=…
+       &oe=HEX&_nc_sid=5e03e0"}: 401 for another AUTH (before the body with Expect: 100-continue),
+       400 unless TOKEN is base64url(SHA-256(body)) (unpadded, as Baileys and pyaileys send it; padded,
+       as whatsmeow sends it, is accepted), 404 for another path. pyaileys uploads stickers to
+       /mms/image and voice notes to /mms/audio, as Baileys does.
+  GET|HEAD https://HOST<direct_path> -> 200 with the bytes and Content-Length (Range: bytes=A-[B] ->
+    206); matched on the path alone, so any query (the one given, whatsmeow's &hash=…, none) works;
+    404 for an unknown path; once expired (POST /media/expire) 410 or the status chosen.
+  <iq xmlns="w:m" type="set"><media_conn/></iq> from a logged-in device -> <media_conn auth=AUTH
+    ttl="300" auth_ttl="3600" max_buckets="12"><host hostname="127.0.0.1:PORT"/></media_conn>, one
+    random AUTH per run.
+
+Media retry (docs/research/wa-media-facts.md §8). The server plays the account's own primary phone,
+which keeps the media key of every message its account got; a test tells it the key with POST
+/media/owner. A device sends
+  <receipt id=MSG type="server-error" to=OWN_USER><encrypt><enc_p>GCM(ServerErrorReceipt{1: MSG})</enc_p>
+  <enc_iv>12 bytes</enc_iv></encrypt><rmr jid=CHAT from_me="true|false" [participant]/></receipt>
+    -> <ack class="receipt" id=MSG from=OWN_USER type="server-error">, not relayed, and then
+       <notification type="mediaretry" id=MSG t from=OWN_USER><rmr …echoed…/><encrypt><enc_p/><enc_iv/>
+       </encrypt></notification> with enc_p = GCM(MediaRetryNotification{1: MSG, 2: NEW_DIRECT_PATH,
+       3: SUCCESS=1}) under a fresh IV; the file is published again under NEW_DIRECT_PATH (the old
+       path keeps answering what it did). GCM: AES-256-GCM, key HKDF-SHA256(mediaKey, no salt,
+       "WhatsApp Media Retry Notification", 32), AAD the message id in UTF-8. The notification's id
+       is the message id, not a fresh one: whatsmeow, Baileys and whatsapp-rust take the message id
+       (and the AAD) from it. Without <encrypt> the file is published all the same (Baileys says the
+       real server does so). Instead of <encrypt>: <error code="2"/> (NOT_FOUND) for a message id the
+       phone was not told of or whose file is gone, <error code="3"/> (DECRYPTION_ERROR) when enc_p
+       does not decrypt to the message id.
+
 IQs answered: encrypt set (prekey upload: registration, type, identity, list, skey; adds to the
 keys left), get count (<count value=N/>), get key (<list><user jid><registration/><type/>
 <identity/><skey/>[<key/>]</user>…</list>, flat as pyaileys reads it; one one-time prekey popped per
 fetch, <key> left out when none is left, <user jid><error code="404"/></user> for an unknown
 device), get digest, set rotate (new signed prekey); usync (devices with key-index on companions,
-lid, contact); passive active/passive; w:p ping; w props (empty); anything else an empty result
-(and kept in the connection's "received" in /state).
+lid, contact); passive active/passive; w:p ping; w props (empty); w:m media_conn (above); anything
+else an empty result (and kept in the connection's "received" in /state).
 
 Notifications: <notification from="s.whatsapp.net" type="encrypt"><count value=N/></notification> to
 a device when a fetch leaves it fewer one-time prekeys than the threshold (once until it uploads
@@ -87,6 +123,7 @@ The control server takes and answers JSON:
                            deviceIdentity}, node}]
                          chatstates, presences, acks ([{to, id, dropped, error, phash}]), undeliverable,
                          prekeyThreshold, connections
+                         media_host ("127.0.0.1:PORT"), media_ca_file (path of the test CA's PEM)
   POST /scan           {"qr", "phone"}: the phone scans a QR code and pairs the device
   POST /pair-code      {"phone", "code"}: the user types the pairing code into the phone
   POST /stream-error   {"code", "jid"?, "conflict"?}: send <stream:error> and close
@@ -117,30 +154,55 @@ The control server takes and answers JSON:
   POST /prekey-threshold {"value"}: the one-time prekey count below which devices are told
   POST /notify-prekeys {"jid", "count"?}: send the low-prekey notification now (count: the real
                        number left unless given) -> {id, node}
+  GET  /media/info     {media_host, media_ca_file, media_ca_pem, auth (the media_conn auth), dir}
+  GET  /media/uploads  [{direct_path, url, size, enc_sha256 (hex), media_type (from the upload path),
+                       source: upload|store|retry, republished_from, status (200 or the expiry status),
+                       downloads (completed GETs), t}], in publish order
+  POST /media/expire   {"direct_path", "status"?: 410}: that path answers status from now on (200 serves
+                       it again) -> {direct_path, status}; 404 for an unknown path
+  POST /media/owner    {"message_id", "media_key" (hex, 32 bytes), "media_type", "direct_path"}: what the
+                       account's phone knows of a message's media, for media retry -> {message_id,
+                       direct_path, known (whether the host has that path)}
+  POST /media/store    {"path": LOCAL_FILE, "media_type"?: "document"}: publish an already encrypted file
+                       without an upload -> {direct_path, url, size, enc_sha256}
+  GET  /media/retries  [{id, from, to, chat, fromMe, participant, registered, requestDecrypted (null:
+                       no <encrypt>), result: success|not_found|decryption_error, errorCode, oldDirectPath,
+                       directPath, url, t, node, notification}]: every server-error receipt
 JIDs in requests may be PN or LID device JIDs.
 """
 import asyncio
 import base64
 import binascii
+import datetime
 import hashlib
 import hmac
 import http
+import http.server
+import ipaddress
 import json
 import os
+import re
 import secrets
+import shutil
+import ssl
 import sys
+import tempfile
 import threading
 import time
 import traceback
+import urllib.parse
 from dataclasses import dataclass, field
 
+from cryptography import x509
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from noise.connection import Keypair, NoiseConnection
 import websockets
 from websockets.asyncio.server import serve
@@ -442,6 +504,299 @@ class Connection:
                 "delivering": self.delivering, "presence": self.presence}
 
 
+# The media host: WhatsApp's CDN ("mmg") for uploads and downloads, over HTTPS with a test CA.
+
+# Upload paths clients use (/mms/<type>/<token>). pyaileys and Baileys send stickers to /mms/image and
+# voice notes to /mms/audio; the others are accepted in case a client names them.
+UPLOAD_TYPES = {"image", "video", "audio", "document", "sticker", "ptt", "gif", "thumbnail-link",
+                "md-msg-hist", "md-app-state"}
+# The first directory of real direct paths per media type. Cosmetic: no client parses it.
+DIRECT_PATH_DIRS = {"image": "t62.7118-24", "sticker": "t62.15575-24", "video": "t62.7161-24", "gif": "t62.7161-24",
+                    "audio": "t62.7117-24", "ptt": "t62.7117-24", "document": "t62.7119-24"}
+MEDIA_CHUNK = 1 << 20  # files up to 100 MiB go through; none is ever held in memory whole
+MEDIA_CONN_TTL, MEDIA_AUTH_TTL, MEDIA_MAX_BUCKETS = 300, 3600, 12
+RETRY_KEY_INFO = b"WhatsApp Media Retry Notification"
+# MediaRetryNotification.ResultType; the <error code> of a failed media retry is one of these too.
+RETRY_GENERAL_ERROR, RETRY_SUCCESS, RETRY_NOT_FOUND, RETRY_DECRYPTION_ERROR = 0, 1, 2, 3
+RETRY_RESULTS = {0: "general_error", 1: "success", 2: "not_found", 3: "decryption_error"}
+
+
+def upload_token(enc_sha256):
+    """The upload token: base64url of SHA-256 of the uploaded (encrypted) body, without padding."""
+    return base64.urlsafe_b64encode(enc_sha256).decode().rstrip("=")
+
+
+def media_retry_key(media_key):
+    return HKDF(hashes.SHA256(), 32, None, RETRY_KEY_INFO).derive(media_key)
+
+
+def make_test_ca(directory):
+    """A CA made fresh for this run, and a leaf for 127.0.0.1 and localhost it signed. A client trusts
+    the media host by trusting ca.pem alone. The leaf has what Apple's and OpenSSL's strict checks
+    want of a TLS server certificate: SAN (no CN matching), serverAuth, a short validity, key ids.
+    Returns (CA PEM path, leaf PEM path, leaf key PEM path, CA PEM text)."""
+    start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+    end = start + datetime.timedelta(days=30)
+    ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Fake WhatsApp media test CA")])
+    usage = dict(content_commitment=False, key_encipherment=False, data_encipherment=False, key_agreement=False,
+                 encipher_only=False, decipher_only=False)
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(start).not_valid_after(end)
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=False, key_cert_sign=True, crl_sign=True, **usage), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    leaf = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])).issuer_name(ca_name)
+            .public_key(leaf_key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(start).not_valid_after(end)
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                        x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=False, crl_sign=False, **usage), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(leaf_key.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    ca_pem = ca.public_bytes(serialization.Encoding.PEM)
+    paths = [os.path.join(directory, name) for name in ("ca.pem", "leaf.pem", "leaf-key.pem")]
+    key_pem = leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption())
+    for path, data in zip(paths, (ca_pem, leaf.public_bytes(serialization.Encoding.PEM), key_pem)):
+        with open(path, "wb") as out:
+            out.write(data)
+    return (*paths, ca_pem.decode())
+
+
+@dataclass
+class StoredMedia:
+    """One published file: what a GET of its direct path answers."""
+    direct_path: str  # with its query, as the upload answer gives it
+    url: str
+    file: str  # on disk; a re-published entry shares its original's file
+    size: int
+    enc_sha256: bytes
+    media_type: str  # from the upload path (/mms/<type>/…), or given to /media/store
+    source: str  # "upload", "store" or "retry"
+    created: int
+    republished_from: str = None  # for "retry": the direct path it stands in for
+    status: int = 200  # 200, or what it answers once expired (POST /media/expire)
+    downloads: int = 0
+
+    def describe(self):
+        return {"direct_path": self.direct_path, "url": self.url, "size": self.size,
+                "enc_sha256": self.enc_sha256.hex(), "media_type": self.media_type, "source": self.source,
+                "republished_from": self.republished_from, "status": self.status, "downloads": self.downloads,
+                "t": self.created}
+
+
+class MediaHost:
+    """The fake CDN, served from its own thread (uploads and downloads of 100 MiB must not stall the
+    WebSocket loop); the directory below is shared with the asyncio side under a lock. Files live in
+    a temporary directory that goes away with the server."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="fake-whatsapp-media-")
+        self.ca_file, cert_file, key_file, self.ca_pem = make_test_ca(self.dir)
+        self.auth = secrets.token_urlsafe(32)  # one per run, as media_conn hands it out
+        self.lock = threading.Lock()
+        self.files = {}  # direct path without its query -> StoredMedia, in publish order
+        self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.tls.load_cert_chain(cert_file, key_file)
+        self.server = MediaHTTPServer(("127.0.0.1", 0), MediaRequest)
+        self.server.media = self
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, name="media-host", daemon=True).start()
+
+    def info(self):
+        return {"media_host": self.host, "media_ca_file": self.ca_file, "media_ca_pem": self.ca_pem,
+                "auth": self.auth, "dir": self.dir}
+
+    def find(self, target):
+        """The entry for a request target or direct path: matched on the path alone, so the query
+        the upload answer gave, another one, or none at all (whatsmeow appends &hash=…&mms-type=…,
+        whatsapp-rust ?auth=…&token=…) all reach the same file."""
+        path = urllib.parse.urlsplit(target).path
+        with self.lock:
+            return self.files.get(path)
+
+    def publish(self, file, size, enc_sha256, media_type, source, republished_from=None):
+        folder = DIRECT_PATH_DIRS.get(media_type, "t62.7118-24")
+        name = f"{secrets.randbelow(10**8)}_{secrets.randbelow(10**16)}_{secrets.randbelow(10**18)}_n.enc"
+        expires = format(now() + 30 * 86400, "X")  # `oe`: the URL's expiry, hex Unix seconds
+        direct_path = f"/v/{folder}/{name}?ccb=11-4&oh=01_{secrets.token_urlsafe(30)}&oe={expires}&_nc_sid=5e03e0"
+        stored = StoredMedia(direct_path, f"https://{self.host}{direct_path}", file, size, enc_sha256, media_type,
+                             source, now(), republished_from)
+        with self.lock:
+            self.files[urllib.parse.urlsplit(direct_path).path] = stored
+        log(f"[media] published {media_type} {size} bytes at {direct_path} ({source})")
+        return stored
+
+    def republish(self, stored):
+        """What the phone's re-upload amounts to: the same bytes under a new direct path."""
+        return self.publish(stored.file, stored.size, stored.enc_sha256, stored.media_type, "retry", stored.direct_path)
+
+    def store_local(self, path, media_type):
+        """Copies a local (already encrypted) file in, in chunks, and publishes it."""
+        digest, size = hashlib.sha256(), 0
+        fd, target = tempfile.mkstemp(dir=self.dir, suffix=".enc")
+        with open(path, "rb") as source, os.fdopen(fd, "wb") as out:
+            while data := source.read(MEDIA_CHUNK):
+                out.write(data)
+                digest.update(data)
+                size += len(data)
+        return self.publish(target, size, digest.digest(), media_type, "store")
+
+    def uploads(self):
+        with self.lock:
+            return [stored.describe() for stored in self.files.values()]
+
+
+class MediaHTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        log(f"[media] request from {client_address} failed:\n{traceback.format_exc(limit=3)}")
+
+
+class MediaRequest(http.server.BaseHTTPRequestHandler):
+    """One HTTPS connection to the media host (HTTP/1.1 keep-alive; TLS is set up in this request's
+    own thread, so a slow handshake holds up no one else).
+
+      POST /mms/<type>/<TOKEN>?auth=AUTH&token=TOKEN   body: the encrypted file (Content-Length or chunked)
+        401 for another auth (answered before the body when the client sent Expect: 100-continue),
+        404 for another path, 400 unless TOKEN (the path's, and the query's if given) is the unpadded
+        base64url SHA-256 of the body (padded is accepted too: whatsmeow pads), else
+        200 {"url": "https://HOST" + direct_path, "direct_path"}.
+      GET|HEAD <direct path>   200 with the bytes and Content-Length (a single `Range: bytes=A-[B]`
+        gives 206), 404 for an unknown path, the expiry status once expired."""
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeMMG/1"
+    timeout = 60
+
+    def setup(self):
+        self.request.settimeout(self.timeout)
+        self.request = self.server.media.tls.wrap_socket(self.request, server_side=True)
+        super().setup()
+
+    def log_message(self, format, *args):
+        log(f"[media] {self.address_string()} {format % args}")
+
+    def answer(self, status, body, headers=None):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def body_chunks(self):
+        """The request body as it arrives, at most MEDIA_CHUNK bytes at a time."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return
+                yield from self.read_exactly(size)
+                self.rfile.readline()
+        else:
+            yield from self.read_exactly(int(self.headers.get("Content-Length") or 0))
+
+    def read_exactly(self, left):
+        while left > 0:
+            data = self.rfile.read(min(left, MEDIA_CHUNK))
+            if not data:
+                raise ConnectionError("the request body ended early")
+            left -= len(data)
+            yield data
+
+    def upload_problem(self):
+        """(status, reason) when the upload's path or auth is wrong, else None: known before the body."""
+        target = urllib.parse.urlsplit(self.path)
+        parts = target.path.split("/")
+        if len(parts) != 4 or parts[1] != "mms" or parts[2] not in UPLOAD_TYPES or not parts[3]:
+            return 404, f"no upload path {target.path}"
+        auth = urllib.parse.parse_qs(target.query).get("auth", [None])[0]
+        if auth != self.server.media.auth:
+            return 401, "wrong media auth" if auth else "no media auth"
+        return None
+
+    def handle_expect_100(self):
+        if self.command == "POST" and (problem := self.upload_problem()):
+            self.close_connection = True  # the body never comes; this connection is done
+            self.answer(problem[0], {"error": problem[1]}, {"Connection": "close"})
+            return False
+        return super().handle_expect_100()
+
+    def do_POST(self):
+        media = self.server.media
+        problem = self.upload_problem()
+        if problem:
+            for _ in self.body_chunks():  # read it all, so the client gets to see the answer
+                pass
+            return self.answer(problem[0], {"error": problem[1]})
+        target = urllib.parse.urlsplit(self.path)
+        _, _, media_type, token = target.path.split("/")
+        query_token = urllib.parse.parse_qs(target.query).get("token", [None])[0]
+        digest, size = hashlib.sha256(), 0
+        fd, file = tempfile.mkstemp(dir=media.dir, suffix=".enc")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for data in self.body_chunks():
+                    out.write(data)
+                    digest.update(data)
+                    size += len(data)
+        except BaseException:
+            os.unlink(file)
+            raise
+        expected = upload_token(digest.digest())
+        tokens = [urllib.parse.unquote(token)] + ([query_token] if query_token is not None else [])
+        if any(t.rstrip("=") != expected for t in tokens):
+            os.unlink(file)
+            return self.answer(400, {"error": f"token is not the body's SHA-256 ({expected})"})
+        stored = media.publish(file, size, digest.digest(), media_type, "upload")
+        self.answer(200, {"url": stored.url, "direct_path": stored.direct_path})
+
+    def do_GET(self):
+        stored = self.server.media.find(self.path)
+        if stored is None:
+            return self.answer(404, {"error": "no such media"})
+        if stored.status != 200:
+            return self.answer(stored.status, {"error": "media expired"})
+        start, end = 0, stored.size  # [start, end)
+        ranged = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", "").strip())
+        if ranged:
+            start = int(ranged[1])
+            end = min(int(ranged[2]) + 1, stored.size) if ranged[2] else stored.size
+            if start >= end:
+                return self.answer(416, {"error": "range not satisfiable"}, {"Content-Range": f"bytes */{stored.size}"})
+        self.send_response(206 if ranged else 200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(end - start))
+        self.send_header("Accept-Ranges", "bytes")
+        if ranged:
+            self.send_header("Content-Range", f"bytes {start}-{end - 1}/{stored.size}")
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        with open(stored.file, "rb") as source:
+            source.seek(start)
+            left = end - start
+            while left > 0 and (data := source.read(min(left, MEDIA_CHUNK))):
+                self.wfile.write(data)
+                left -= len(data)
+        with self.server.media.lock:
+            stored.downloads += 1
+
+    do_HEAD = do_GET
+
+
 class FakeWhatsApp:
     def __init__(self):
         started = now()
@@ -466,6 +821,9 @@ class FakeWhatsApp:
         self.presences = []
         self.acks = []
         self.undeliverable = []
+        self.media = MediaHost()
+        self.media_owners = {}  # message id -> what the account's phone knows of its media (/media/owner)
+        self.media_retries = []  # server-error receipts (media retry requests) and how they were answered
 
     def phone(self, number):
         return self.phones.setdefault(number, Phone())
@@ -608,6 +966,12 @@ class FakeWhatsApp:
             await self.on_encrypt(conn, iq)
         elif xmlns == "usync" and conn.kind == "login":
             await conn.send(result(iq_id, [self.usync_answer(iq)]))
+        elif xmlns == "w:m" and name == "media_conn" and conn.kind == "login":
+            # What whatsmeow insists on (auth, ttl, auth_ttl, max_buckets) and one host; the hostname
+            # carries the port, which every client puts straight into https://HOST/….
+            await conn.send(result(iq_id, [Node("media_conn", {
+                "auth": self.media.auth, "ttl": str(MEDIA_CONN_TTL), "auth_ttl": str(MEDIA_AUTH_TTL),
+                "max_buckets": str(MEDIA_MAX_BUCKETS)}, [Node("host", {"hostname": self.media.host})])]))
         elif xmlns == "w" and name == "props":
             # No feature flags: clients treat an empty set as defaults. The hash lets them skip a refetch.
             await conn.send(result(iq_id, [Node("props", {"protocol": "2", "hash": "fake-props-1"})]))
@@ -877,6 +1241,8 @@ class FakeWhatsApp:
         record = {"from": conn.jid, "to": str(to), "id": receipt_id, "ids": ids, "type": kind,
                   "delivered": [], "node": str(node)}
         self.receipts.append(record)
+        if kind == "server-error":
+            return await self.on_media_retry(conn, node)
         if kind == "retry":
             self.retries.append(self.describe_retry(conn.jid, to, node))
 
@@ -934,6 +1300,66 @@ class FakeWhatsApp:
                 "key": key_of(keys.child("key")), "skey": key_of(keys.child("skey")),
                 "deviceIdentity": content_bytes(keys.child("device-identity")).hex() if keys.child("device-identity") else None}
         return described
+
+    # Media retry: the fake plays the account's own primary phone, which kept every media key
+
+    async def on_media_retry(self, conn, node):
+        """<receipt type="server-error" id to=OWN><encrypt><enc_p/><enc_iv/></encrypt><rmr jid from_me
+        [participant]/></receipt>: a device asks its phone to upload a message's media again. Acked as any
+        receipt, not relayed: the phone (this server) answers with <notification type="mediaretry">."""
+        msg_id = str(node.attrs.get("id", ""))
+        to = node.attrs.get("to")
+        await conn.send(Node("ack", {"class": "receipt", "id": msg_id, "from": to if to is not None else SERVER,
+                                     "type": "server-error"}))
+        rmr = node.child("rmr")
+        rmr_attrs = {name: rmr.attrs[name] for name in ("jid", "from_me", "participant") if rmr and name in rmr.attrs}
+        owner = self.media_owners.get(msg_id)
+        entry = {"id": msg_id, "from": conn.jid, "to": str(to), "chat": str(rmr_attrs.get("jid", "")) or None,
+                 "fromMe": str(rmr_attrs.get("from_me", "")) == "true",
+                 "participant": str(rmr_attrs["participant"]) if "participant" in rmr_attrs else None,
+                 "registered": owner is not None, "requestDecrypted": None, "result": None, "errorCode": None,
+                 "oldDirectPath": owner["direct_path"] if owner else None, "directPath": None, "url": None, "t": now(),
+                 "node": str(node)}
+        self.media_retries.append(entry)
+        code, stored = None, None
+        if owner is None:
+            code = RETRY_NOT_FOUND
+        else:
+            key = media_retry_key(owner["media_key"])
+            encrypt = node.child("encrypt")
+            if encrypt is not None:  # Baileys notes the server re-uploads even without it
+                try:
+                    plain = AESGCM(key).decrypt(content_bytes(encrypt.child("enc_iv")),
+                                                content_bytes(encrypt.child("enc_p")), msg_id.encode())
+                    stanza_id = protowire.first(protowire.parse(plain), 1, b"").decode()
+                    entry["requestDecrypted"] = stanza_id == msg_id
+                except (InvalidTag, ValueError, UnicodeDecodeError):
+                    entry["requestDecrypted"] = False
+                if not entry["requestDecrypted"]:
+                    code = RETRY_DECRYPTION_ERROR
+            if code is None:
+                original = self.media.find(owner["direct_path"])
+                if original is None:
+                    code = RETRY_NOT_FOUND  # the phone no longer has the file
+                else:
+                    stored = self.media.republish(original)
+        content = [Node("rmr", rmr_attrs)]
+        if code is None:
+            iv = os.urandom(12)
+            answer = protowire.message((1, msg_id), (2, stored.direct_path), (3, RETRY_SUCCESS))
+            content.append(Node("encrypt", {}, [Node("enc_p", {}, AESGCM(key).encrypt(iv, answer, msg_id.encode())),
+                                                Node("enc_iv", {}, iv)]))
+            entry.update(result=RETRY_RESULTS[RETRY_SUCCESS], directPath=stored.direct_path, url=stored.url)
+        else:
+            content.append(Node("error", {"code": str(code)}))
+            entry.update(result=RETRY_RESULTS[code], errorCode=code)
+        # id is the message's own: clients match the answer on it and use it as the AAD (whatsmeow,
+        # Baileys and whatsapp-rust all read it so), so a fresh id would make it undecryptable.
+        number = JID.parse(conn.jid).user
+        notification = Node("notification", {"from": JID(number), "type": "mediaretry", "id": msg_id, "t": str(now())},
+                            content)
+        entry["notification"] = str(notification)
+        await self.deliver(conn.jid, notification)
 
     # <chatstate> and <presence>
 
@@ -1295,6 +1721,12 @@ class FakeWhatsApp:
             ("POST", "/deliver"): self.deliver_verbatim,
             ("POST", "/prekey-threshold"): self.set_prekey_threshold,
             ("POST", "/notify-prekeys"): self.force_prekey_notification,
+            ("GET", "/media/info"): self.media_info,
+            ("GET", "/media/uploads"): self.media_uploads,
+            ("GET", "/media/retries"): self.media_retry_list,
+            ("POST", "/media/expire"): self.expire_media,
+            ("POST", "/media/owner"): self.register_media_owner,
+            ("POST", "/media/store"): self.store_media,
         }
         handler = routes.get((method, path))
         if handler is None:
@@ -1336,7 +1768,48 @@ class FakeWhatsApp:
             "presences": self.presences, "acks": self.acks, "undeliverable": self.undeliverable,
             "prekeyThreshold": self.prekey_threshold,
             "connections": [conn.summary() for conn in self.connections],
+            "media_host": self.media.host, "media_ca_file": self.media.ca_file,
         }
+
+    async def media_info(self, _request):
+        return 200, self.media.info()
+
+    async def media_uploads(self, _request):
+        return 200, self.media.uploads()
+
+    async def media_retry_list(self, _request):
+        return 200, self.media_retries
+
+    async def expire_media(self, request):
+        stored = self.media.find(str(request["direct_path"]))
+        if stored is None:
+            return 404, {"error": f"no media at {request['direct_path']}"}
+        status = int(request.get("status", 410))
+        if not 200 <= status <= 599:
+            raise BadRequest("status is an HTTP status")
+        stored.status = status
+        return 200, {"direct_path": stored.direct_path, "status": status}
+
+    async def register_media_owner(self, request):
+        try:
+            media_key = bytes.fromhex(str(request["media_key"]))
+        except ValueError:
+            raise BadRequest("media_key is hex")
+        if len(media_key) != 32:
+            raise BadRequest(f"a media key of {len(media_key)} bytes")
+        msg_id, direct_path = str(request["message_id"]), str(request["direct_path"])
+        self.media_owners[msg_id] = {"media_key": media_key, "media_type": str(request.get("media_type", "")),
+                                     "direct_path": direct_path}
+        # An unknown path is allowed: a retry for it is then answered NOT_FOUND (the phone lost the file).
+        return 200, {"message_id": msg_id, "direct_path": direct_path, "known": self.media.find(direct_path) is not None}
+
+    async def store_media(self, request):
+        source = str(request["path"])
+        if not os.path.isfile(source):
+            raise BadRequest(f"no file {source}")
+        stored = await asyncio.to_thread(self.media.store_local, source, str(request.get("media_type", "document")))
+        return 200, {"direct_path": stored.direct_path, "url": stored.url, "size": stored.size,
+                     "enc_sha256": stored.enc_sha256.hex()}
 
     def known_device(self, request):
         jid = str(request["jid"])
@@ -1516,12 +1989,14 @@ class FakeWhatsApp:
         return 200, {"sent": len(targets)}
 
 
-def exit_when_stdin_closes():
-    """The test holds our stdin open; when it goes away, so do we, even if the test was killed."""
+def exit_when_stdin_closes(media_dir):
+    """The test holds our stdin open; when it goes away, so do we, even if the test was killed (and
+    the media files with us)."""
     try:
         while os.read(0, 4096):
             pass
     finally:
+        shutil.rmtree(media_dir, ignore_errors=True)
         os._exit(0)
 
 
@@ -1539,7 +2014,7 @@ async def main():
         control = await asyncio.start_server(server.on_control, "127.0.0.1", 0)
         ws_port = ws_server.sockets[0].getsockname()[1]
         control_port = control.sockets[0].getsockname()[1]
-        threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
+        threading.Thread(target=exit_when_stdin_closes, args=(server.media.dir,), daemon=True).start()
         print(f"ready ws://127.0.0.1:{ws_port}/ws/chat http://127.0.0.1:{control_port} {server.root_public.hex()}", flush=True)
         await asyncio.Future()
 

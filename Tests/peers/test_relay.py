@@ -6,16 +6,31 @@ usage: python3 Tests/peers/test_relay.py     (needs pyaileys==0.1.5 and the fake
 
 Three clients: Alice (her phone, device 0), Bob (his phone, device 0) and Bob's companion device.
 The steps share one server and run in order; each prints `ok`/`FAIL`, the last line is the count.
+The media steps go through the fake media host over HTTPS (trusting only its test CA) with files
+made up on the spot, a 20 MiB document among them; the media retry request is sealed here, with
+`cryptography`, as a client would seal it.
 """
+import base64
+import hashlib
+import http.client
 import json
 import os
+import re
+import shutil
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 import protowire  # the script's own folder is on sys.path
 
@@ -62,6 +77,19 @@ class Server(Process):
     def state(self):
         return self.control("GET", "/state")[1]
 
+    def media(self, method, target, body=None, headers=None, host=None):
+        """One HTTPS request to the media host, trusting its test CA alone -> (status, body bytes)."""
+        info = self.control("GET", "/media/info")[1]
+        address, port = info["media_host"].split(":")
+        context = ssl.create_default_context(cafile=info["media_ca_file"])
+        connection = http.client.HTTPSConnection(host or address, int(port), context=context, timeout=30)
+        try:
+            connection.request(method, target, body, headers or {})
+            answer = connection.getresponse()
+            return answer.status, answer.read()
+        finally:
+            connection.close()
+
 
 class Peer(Process):
     def __init__(self, server, phone, name, device=None):
@@ -78,12 +106,16 @@ class Peer(Process):
         self.lid_user = self.lid.split(":")[0].split("@")[0] + "@lid"
 
     def __call__(self, op, **request):
-        self.process.stdin.write(json.dumps({"op": op, **request}) + "\n")
-        self.process.stdin.flush()
-        answer = json.loads(self.line())
+        answer = self.ask(op, **request)
         if not answer.get("ok") and op != "wait":
             raise AssertionError(f"{self.name} {op}: {answer}")
         return answer
+
+    def ask(self, op, **request):
+        """The answer as it is, a failure included."""
+        self.process.stdin.write(json.dumps({"op": op, **request}) + "\n")
+        self.process.stdin.flush()
+        return json.loads(self.line())
 
     def wait(self, kind, count=1, timeout=10, **match):
         answer = self("wait", **{"for": kind, "match": match, "count": count, "timeout": timeout})
@@ -117,6 +149,7 @@ def main():
     peers = [alice, bob, companion]
     try:
         run_steps(server, alice, bob, companion)
+        run_media_steps(server, alice, bob, companion)
     finally:
         for peer in peers:
             peer.close()
@@ -337,6 +370,207 @@ def run_steps(server, alice, bob, companion):
         bob.wait("decryptError", id="HANDMADE1")
         inbox = server.state()["inbox"][bob.jid]
         assert any(e["id"] == "HANDMADE1" and e["enc"][0]["bytes"].startswith("33") for e in inbox)
+
+
+def sha256_hex(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as source:
+        while data := source.read(1 << 20):
+            digest.update(data)
+    return digest.hexdigest()
+
+
+def target_of(url_or_path):
+    """The request target (path and query) of a media URL or direct path."""
+    split = urllib.parse.urlsplit(url_or_path)
+    return split.path + (f"?{split.query}" if split.query else "")
+
+
+def retry_key(media_key_hex):
+    return HKDF(hashes.SHA256(), 32, None, b"WhatsApp Media Retry Notification").derive(bytes.fromhex(media_key_hex))
+
+
+def node_bytes(node_text, tag):
+    """The bytes of <tag> in wa_contact's node text, where bytes show as [N bytes HEX]."""
+    found = re.search(rf"<{tag}>\[\d+ bytes ([0-9a-f]*)\]</{tag}>", node_text)
+    assert found, f"no <{tag}> bytes in {node_text}"
+    return bytes.fromhex(found[1])
+
+
+def run_media_steps(server, alice, bob, companion):
+    work = Path(tempfile.mkdtemp(prefix="test-relay-media-"))
+    sent = {}
+    try:
+        _media_steps(server, alice, bob, companion, work, sent)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _media_steps(server, alice, bob, companion, work, sent):
+    info = server.control("GET", "/media/info")[1]
+
+    @check("the media host is announced in /state; its certificate is for 127.0.0.1 and localhost")
+    def _():
+        state = server.state()
+        assert state["media_host"] == info["media_host"] and state["media_host"].startswith("127.0.0.1:"), state["media_host"]
+        assert Path(state["media_ca_file"]).read_text().startswith("-----BEGIN CERTIFICATE-----")
+        for host in ("127.0.0.1", "localhost"):
+            status, _ = server.media("GET", "/v/t62.7118-24/nothing_n.enc?ccb=11-4", host=host)
+            assert status == 404, (host, status)
+
+    @check("media_conn: the server names its media host and one auth for the run")
+    def _():
+        conn = alice("media_conn")
+        assert conn["hosts"] == [info["media_host"]] and conn["auth"] == info["auth"] and conn["ttl"] == 300, conn
+        assert bob("media_conn")["auth"] == info["auth"]
+        answers = [s for s in alice("list", of="stanza", match={"tag": "iq"})["items"] if "<media_conn" in s["node"]]
+        assert 'auth_ttl="3600"' in answers[-1]["node"] and 'max_buckets="12"' in answers[-1]["node"], answers
+
+    @check("uploads: a wrong token is refused with 400, a wrong auth with 401; a right one is served back")
+    def _():
+        body = os.urandom(5000)
+        token = base64.urlsafe_b64encode(hashlib.sha256(body).digest()).decode().rstrip("=")
+        wrong = base64.urlsafe_b64encode(hashlib.sha256(b"other").digest()).decode().rstrip("=")
+        status, _ = server.media("POST", f"/mms/image/{wrong}?auth={info['auth']}&token={wrong}", body)
+        assert status == 400, status
+        status, _ = server.media("POST", f"/mms/image/{token}?auth=not-the-auth&token={token}", body)
+        assert status == 401, status
+        status, answer = server.media("POST", f"/mms/document/{token}?auth={info['auth']}&token={token}", body)
+        assert status == 200, (status, answer)
+        answer = json.loads(answer)
+        assert answer["url"] == f"https://{info['media_host']}{answer['direct_path']}", answer
+        assert re.fullmatch(r"/v/t62\.[0-9.-]+/\d+_\d+_\d+_n\.enc\?ccb=11-4&oh=01_[\w-]+&oe=[0-9A-F]+&_nc_sid=5e03e0",
+                            answer["direct_path"]), answer
+        assert server.media("GET", answer["direct_path"]) == (200, body)
+        assert server.media("GET", answer["direct_path"].split("?")[0]) == (200, body)  # the path alone
+        listed = [u for u in server.control("GET", "/media/uploads")[1] if u["direct_path"] == answer["direct_path"]]
+        assert listed[0]["media_type"] == "document" and listed[0]["enc_sha256"] == hashlib.sha256(body).hexdigest()
+
+    @check("an image, a voice note and a 20 MiB document from Alice: Bob downloads byte-identical files")
+    def _():
+        files = {"image": (work / "photo.jpg", 300_000), "voice": (work / "note.ogg", 40_000),
+                 "document": (work / "report.bin", 20 << 20)}
+        for kind, (path, size) in files.items():
+            path.write_bytes(os.urandom(size))
+        sent["image"] = alice("send_media", kind="image", to=bob.user, path=str(files["image"][0]), caption="look")
+        sent["voice"] = alice("send_media", kind="voice", to=bob.user, path=str(files["voice"][0]), seconds=3)
+        sent["document"] = alice("send_media", kind="document", to=bob.user, path=str(files["document"][0]),
+                                 fileName="report.bin", mimetype="application/octet-stream")
+        uploads = {u["enc_sha256"]: u for u in server.control("GET", "/media/uploads")[1]}
+        for kind, media_type in (("image", "image"), ("voice", "audio"), ("document", "document")):
+            answer, (path, size) = sent[kind], files[kind]
+            assert answer["acked"] and answer["fileSha256"] == sha256_hex(path), answer
+            upload = uploads[answer["fileEncSha256"]]
+            assert upload["media_type"] == media_type and upload["direct_path"] == answer["directPath"], upload
+            assert answer["url"] == upload["url"], answer
+            message = bob.wait("message", id=answer["id"])[0]
+            media = message["media"]
+            assert media["fileLength"] == size, media
+            assert media["fileSha256"] == answer["fileSha256"] and media["directPath"] == answer["directPath"], media
+            assert message["attrs"]["type"] == "media", message["attrs"]
+            out = work / f"{kind}.out"
+            got = bob("download", id=answer["id"], path=str(out))
+            assert got["sha256"] == sha256_hex(path) and got["size"] == size and got["macChecked"], got
+            assert out.read_bytes() == path.read_bytes()
+        image = bob("list", of="message", match={"id": sent["image"]["id"]})["items"][0]["media"]
+        assert image["kind"] == "image" and image["caption"] == "look" and image["mimetype"] == "image/jpeg", image
+        voice = bob("list", of="message", match={"id": sent["voice"]["id"]})["items"][0]["media"]
+        assert voice["kind"] == "audio" and voice["ptt"] is True and voice["seconds"] == 3, voice
+        document = bob("list", of="message", match={"id": sent["document"]["id"]})["items"][0]["media"]
+        assert document["kind"] == "document" and document["fileName"] == "report.bin", document
+        assert sent["voice"]["mediaType"] == "ptt" and sent["document"]["mediaType"] == "document", sent
+        companion.wait("message", id=sent["document"]["id"])  # Bob's other device has it too
+        sent["files"] = files
+
+    @check("a video, an audio file and a sticker arrive with their kinds and download")
+    def _():
+        for kind, name, extra in (("video", "clip.mp4", {"seconds": 7, "caption": "clip"}), ("audio", "song.mp3", {"seconds": 9}),
+                                  ("sticker", "sticker.webp", {})):
+            path = work / name
+            path.write_bytes(os.urandom(30_000))
+            answer = alice("send_media", kind=kind, to=bob.user, path=str(path), **extra)
+            media = bob.wait("message", id=answer["id"])[0]["media"]
+            expected = {"video": ("video", "video/mp4"), "audio": ("audio", "audio/mpeg"), "sticker": ("sticker", "image/webp")}[kind]
+            assert (media["kind"], media["mimetype"]) == expected and media["seconds"] == extra.get("seconds"), media
+            assert media["ptt"] in (None, False) and answer["mediaType"] == kind, (media, answer)
+            got = bob("download", id=answer["id"], path=str(work / f"{name}.out"))
+            assert got["sha256"] == sha256_hex(path) and got["macChecked"], got
+
+    @check("an expired path answers 410, and a download of it fails with the reason")
+    def _():
+        image = sent["image"]
+        status, answer = server.control("POST", "/media/expire", {"direct_path": image["directPath"]})
+        assert status == 200 and answer["status"] == 410, answer
+        assert server.media("GET", target_of(image["url"]))[0] == 410
+        failed = companion.ask("download", id=image["id"], path=str(work / "expired.out"))
+        assert not failed["ok"] and "410" in failed["error"], failed
+        server.control("POST", "/media/expire", {"direct_path": sent["voice"]["directPath"], "status": 404})
+        assert server.media("GET", sent["voice"]["directPath"])[0] == 404
+
+    @check("media retry: Bob's companion asks his phone for the expired image and gets a new path")
+    def _():
+        image = sent["image"]
+        status, owner = server.control("POST", "/media/owner", {
+            "message_id": image["id"], "media_key": image["mediaKey"], "media_type": "image",
+            "direct_path": image["directPath"]})
+        assert status == 200 and owner["known"], owner
+        key, iv = retry_key(image["mediaKey"]), os.urandom(12)
+        request = AESGCM(key).encrypt(iv, protowire.message((1, image["id"])), image["id"].encode())
+        companion("send_raw", node={"tag": "receipt", "attrs": {"id": image["id"], "to": bob.user, "type": "server-error"},
+                                    "content": [{"tag": "encrypt", "content": [{"tag": "enc_p", "bytes": request.hex()},
+                                                                               {"tag": "enc_iv", "bytes": iv.hex()}]},
+                                                {"tag": "rmr", "attrs": {"jid": alice.user, "from_me": "false"}}]})
+        note = companion.wait("notification", type="mediaretry", id=image["id"])[0]
+        assert note["from"] == bob.user and f'<rmr jid="{alice.user}" from_me="false"/>' in note["node"], note
+        acks = companion("list", of="stanza", match={"tag": "ack", "id": image["id"]})["items"]
+        assert any(a["attrs"].get("class") == "receipt" and a["attrs"].get("type") == "server-error" for a in acks), acks
+        plain = AESGCM(key).decrypt(node_bytes(note["node"], "enc_iv"), node_bytes(note["node"], "enc_p"),
+                                    image["id"].encode())
+        fields = protowire.parse(plain)
+        new_path = protowire.first(fields, 2).decode()
+        assert protowire.first(fields, 1).decode() == image["id"] and protowire.first(fields, 3) == 1, fields
+        assert new_path != image["directPath"] and new_path.startswith("/v/"), new_path
+        status, body = server.media("GET", new_path)
+        assert status == 200 and hashlib.sha256(body).hexdigest() == image["fileEncSha256"], status
+        assert server.media("GET", image["directPath"])[0] == 410  # the old path stays expired
+        got = companion("download", id=image["id"], path=str(work / "retried.out"), directPath=new_path)
+        assert got["sha256"] == image["fileSha256"] and got["macChecked"], got
+        retries = server.control("GET", "/media/retries")[1]
+        assert retries[-1]["result"] == "success" and retries[-1]["requestDecrypted"] is True, retries[-1]
+        assert retries[-1]["directPath"] == new_path and retries[-1]["chat"] == alice.user, retries[-1]
+
+    @check("media retry for a message the phone does not know: <error code=\"2\"/> (NOT_FOUND)")
+    def _():
+        companion("send_raw", node={"tag": "receipt", "attrs": {"id": "NOSUCHMEDIA1", "to": bob.user, "type": "server-error"},
+                                    "content": [{"tag": "encrypt", "content": [{"tag": "enc_p", "bytes": "00" * 30},
+                                                                               {"tag": "enc_iv", "bytes": "00" * 12}]},
+                                                {"tag": "rmr", "attrs": {"jid": alice.user, "from_me": "false"}}]})
+        note = companion.wait("notification", type="mediaretry", id="NOSUCHMEDIA1")[0]
+        assert '<error code="2"/>' in note["node"] and "<encrypt>" not in note["node"], note
+        retries = server.control("GET", "/media/retries")[1]
+        assert retries[-1]["result"] == "not_found" and not retries[-1]["registered"], retries[-1]
+
+    @check("media retry with a request that does not decrypt: <error code=\"3\"/> (DECRYPTION_ERROR)")
+    def _():
+        voice = sent["voice"]
+        server.control("POST", "/media/owner", {"message_id": voice["id"], "media_key": voice["mediaKey"],
+                                                "media_type": "ptt", "direct_path": voice["directPath"]})
+        companion("send_raw", node={"tag": "receipt", "attrs": {"id": voice["id"], "to": bob.user, "type": "server-error"},
+                                    "content": [{"tag": "encrypt", "content": [{"tag": "enc_p", "bytes": "00" * 30},
+                                                                               {"tag": "enc_iv", "bytes": "00" * 12}]},
+                                                {"tag": "rmr", "attrs": {"jid": alice.user, "from_me": "false"}}]})
+        note = companion.wait("notification", type="mediaretry", id=voice["id"])[0]
+        assert '<error code="3"/>' in note["node"], note
+        retries = server.control("GET", "/media/retries")[1]
+        assert retries[-1]["result"] == "decryption_error" and retries[-1]["requestDecrypted"] is False, retries[-1]
+
+    @check("a file published with /media/store is served as stored")
+    def _():
+        path = work / "handmade.enc"
+        path.write_bytes(os.urandom(70_000))
+        status, stored = server.control("POST", "/media/store", {"path": str(path), "media_type": "video"})
+        assert status == 200 and stored["enc_sha256"] == sha256_hex(path) and stored["size"] == 70_000, stored
+        assert server.media("GET", target_of(stored["url"])) == (200, path.read_bytes())
 
 
 if __name__ == "__main__":

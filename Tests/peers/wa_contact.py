@@ -15,7 +15,9 @@ usage: wa_contact.py --control URL --ws URL --root HEX --phone PHONE [--device N
 
 It registers itself with POST /accounts on the fake server (which hands out keys the account's phone
 has signed), logs in with certificate verification against the fake root (pyaileys'
-WA_CERT_PUBLIC_KEY is patched), uploads its prekeys, waits for <ib><offline/></ib> and prints
+WA_CERT_PUBLIC_KEY is patched), makes urllib (which pyaileys uploads and downloads media with) trust
+the fake media host's test CA from GET /media/info, uploads its prekeys, waits for <ib><offline/></ib>
+and prints
 
   ready {"jid": "PHONE:D@s.whatsapp.net", "lid": "LID:D@lid", "phone": ..., "device": D, "registrationId": N}
 
@@ -50,13 +52,34 @@ Requests ("op" names the operation; JIDs are strings):
   {"op": "disconnect"} -> {}; {"op": "connect"} -> {} once logged in again and the backlog is in.
   {"op": "send_raw", "node": NODE} -> {}: a hand-made stanza; NODE is {"tag", "attrs"?,
       "content"?: [NODE] | "text", "bytes"?: HEX}.
+  {"op": "send_media", "to": JID, "kind": "image"|"video"|"voice"|"audio"|"document"|"sticker",
+   "path": FILE, "caption"?, "fileName"?, "mimetype"?, "seconds"?, "id"?, "waitAck"?: true, "ackTimeout"?: 5}
+      -> {"id", "mediaKey" (hex), "directPath", "url", "fileSha256" (hex), "fileEncSha256" (hex),
+      "fileLength", "mediaType", "acked", "ackError"}: pyaileys' send_image/send_video/send_voice_note/
+      send_document/send_sticker (a plain "audio", which pyaileys lacks, is built from its upload and
+      encryption parts). They get media_conn, encrypt, upload to https://HOST/mms/… and send the
+      <message type="media"> with <enc mediatype>. mediaType is pyaileys' media type, the one the keys
+      come from: image, video, ptt (voice), audio, document, sticker. caption: image, video, document;
+      seconds: video, voice, audio; fileName: document (default: the file's name). The file is read
+      whole into memory (pyaileys encrypts from bytes).
+  {"op": "download", "id": MSG_ID, "path": OUT_FILE, "directPath"?, "url"?}
+      -> {"sha256": hex of the plaintext, "size": N, "macChecked": bool}: pyaileys'
+      download_message_media(validate=True) on a received message: MAC and the plaintext's SHA-256
+      checked, written to OUT_FILE. A failed download (404, 410, a bad MAC…) is {"ok": false, "error"}.
+      directPath (with url defaulting to https://MEDIA_HOST + directPath) replaces the message's own,
+      as a media retry's answer does.
+  {"op": "media_conn"} -> {"auth", "ttl", "hosts": [hostname]}: pyaileys' refresh_media_conn(force)
   {"op": "auto_resend", "on": bool} -> {}
   {"op": "info"} -> {"jid", "lid", "registrationId", "connected", "sent": [ids]}
 
 KINDs and their items:
   message       {id, from, chat, sender, fromMe, deviceSent, t, type, encTypes, retryCount, text,
-                 quotedId, quotedText, quotedParticipant, mentions, attrs, message (the decrypted
-                 Message, or the one inside deviceSentMessage, as protobuf JSON)}
+                 quotedId, quotedText, quotedParticipant, mentions, media, attrs, message (the
+                 decrypted Message, or the one inside deviceSentMessage, as protobuf JSON)}; media is
+                 null, or for an image/video/audio/document/sticker {kind (one of those five; a voice
+                 note is audio with ptt true), mimetype, caption, fileName, fileLength, fileSha256,
+                 fileEncSha256, mediaKey (hex), url, directPath, width, height, seconds, ptt,
+                 mediaKeyTimestamp}, null where the message has no such field
   decryptError  {id, from, type, error, attrs}
   receipt       {id, ids, from, type, recipient, participant, t, attrs, node}
   retryReceipt  {id, from, count, hasKeys, resent, encType, error}: retry receipts others sent us;
@@ -77,23 +100,28 @@ read receipts, no retry receipts, and does not verify incoming device identities
 """
 import argparse
 import asyncio
+import hashlib
 import json
 import logging
 import os
 import secrets
+import ssl
 import sys
 import threading
 import time
 import traceback
 import urllib.request
+from pathlib import Path
 
 from google.protobuf.json_format import MessageToDict
 
 import pyaileys.crypto.noise as pyaileys_noise
+import pyaileys.media as pyaileys_media
 from pyaileys.auth.creds import AuthenticationCreds, Contact, KeyPair, SignedKeyPair
 from pyaileys.auth.state import AuthenticationState
 from pyaileys.client import ClientConfig, WhatsAppClient
 from pyaileys.crypto.curve import DefaultCurve25519Provider
+from pyaileys.media import encrypt_media_bytes
 from pyaileys.messages import encode_wa_message_bytes
 from pyaileys.proto import WAProto_pb2 as proto
 from pyaileys.signal.repository import PreKeyBundle, PreKeyBundleKey
@@ -166,6 +194,46 @@ def post(url, body):
         return json.load(answer)
 
 
+def get(url):
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return json.load(answer)
+
+
+# send_media kinds: (pyaileys' media type, which also picks the HKDF keys, default mimetype)
+MEDIA_KINDS = {"image": ("image", "image/jpeg"), "video": ("video", "video/mp4"),
+               "voice": ("ptt", "audio/ogg; codecs=opus"), "audio": ("audio", "audio/mpeg"),
+               "document": ("document", "application/octet-stream"), "sticker": ("sticker", "image/webp")}
+MEDIA_FIELDS = (("imageMessage", "image"), ("videoMessage", "video"), ("audioMessage", "audio"),
+                ("documentMessage", "document"), ("stickerMessage", "sticker"))
+UPLOAD_TIMEOUT = 120  # seconds; a 100 MiB file over loopback TLS takes a few
+
+
+def media_part(message):
+    """(kind, the media sub-message) of a Message, or (None, None)."""
+    for name, kind in MEDIA_FIELDS:
+        if message.HasField(name):
+            return kind, getattr(message, name)
+    return None, None
+
+
+def describe_media(message):
+    """The `media` of a message item: what a receiver needs to show and fetch it (bytes as hex; absent
+    fields as null)."""
+    kind, part = media_part(message)
+    if part is None:
+        return None
+
+    def value(name):
+        if name not in part.DESCRIPTOR.fields_by_name or not part.HasField(name):
+            return None
+        found = getattr(part, name)
+        return found.hex() if isinstance(found, bytes) else found
+
+    return {"kind": kind, **{name: value(name) for name in (
+        "mimetype", "caption", "fileName", "fileLength", "fileSha256", "fileEncSha256", "mediaKey", "url",
+        "directPath", "width", "height", "seconds", "ptt", "mediaKeyTimestamp")}}
+
+
 class Failure(Exception):
     pass
 
@@ -181,6 +249,9 @@ class Driver:
         self.auto_resend = not args.no_auto_resend
         self.offline = asyncio.Event()
         self.curve = DefaultCurve25519Provider()
+        self.received = {}  # message id -> the decrypted Message, for downloads
+        self.media_host = None
+        self.mac_checked = None  # whether the last media decryption checked a MAC
 
     # Setup
 
@@ -205,6 +276,16 @@ class Driver:
             me=Contact(id=me_id, name=self.args.push_name, lid=self.lid),
             account=bytes.fromhex(creds["account"]) if creds["account"] else None, registered=True)
         self.device = answer["device"]
+        await asyncio.to_thread(self.trust_media_host)
+
+    def trust_media_host(self):
+        """pyaileys uploads and downloads with urllib.request.urlopen and no SSL context, so the
+        default opener decides: ours trusts the fake media host's test CA alone (and no proxy)."""
+        info = get(self.args.control + "/media/info")
+        self.media_host = info["media_host"]
+        context = ssl.create_default_context(cafile=info["media_ca_file"])
+        urllib.request.install_opener(urllib.request.build_opener(
+            urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)))
 
     def make_client(self):
         # Verify the fake server's certificate chain against its test root instead of WhatsApp's.
@@ -223,6 +304,15 @@ class Driver:
         events.on("stanza.ib", self.on_ib)
         events.on("node", self.on_node)
         events.on("node.outgoing", lambda node: log(f"-> {node_text(node)}"))
+        # pyaileys checks the MAC only when the body's length shows a 10-byte trailer; note whether it did.
+        decrypt = pyaileys_media.decrypt_media_bytes
+
+        def decrypt_noting_mac(enc_bytes, *, media_key, media_type, validate_mac=False):
+            size = len(enc_bytes)
+            self.mac_checked = validate_mac and size >= 10 and size % 16 != 0 and (size - 10) % 16 == 0
+            return decrypt(enc_bytes, media_key=media_key, media_type=media_type, validate_mac=validate_mac)
+
+        pyaileys_media.decrypt_media_bytes = decrypt_noting_mac
 
     async def connect(self):
         self.offline.clear()
@@ -265,6 +355,7 @@ class Driver:
         context = inner.extendedTextMessage.contextInfo if inner.HasField("extendedTextMessage") else None
         sender_from = stanza["attrs"].get("from", "")
         device_sent = self.is_me(sender_from)
+        self.received[event["id"]] = inner
         self.record("message", {
             "id": event["id"], "from": sender_from, "chat": jid_normalized_user(event["chat_jid"]) or event["chat_jid"],
             "sender": event["sender_jid"], "fromMe": device_sent, "deviceSent": device_sent, "t": event["timestamp_s"],
@@ -274,7 +365,7 @@ class Driver:
             "quotedText": context.quotedMessage.conversation if context is not None and context.HasField("quotedMessage") else None,
             "quotedParticipant": context.participant if context is not None and context.participant else None,
             "mentions": list(context.mentionedJid) if context is not None else [],
-            "attrs": stanza["attrs"], "message": MessageToDict(inner)})
+            "media": describe_media(inner), "attrs": stanza["attrs"], "message": MessageToDict(inner)})
 
     def on_decrypt_error(self, event):
         stanza = self.stanzas.get(event.get("stanza_id"), {"attrs": {}})
@@ -398,6 +489,101 @@ class Driver:
                 answer["acked"] = True
                 answer["ackError"] = acks["items"][0]["attrs"].get("error")
         return answer
+
+    async def op_send_media(self, request):
+        """pyaileys' own send_* (media_conn, encryption, upload to the host it names, the message);
+        only a plain (non-voice) audio file, which pyaileys has no method for, is put together here
+        from the same pyaileys parts. The Message it sends is caught on its way to _send_message: its
+        keys and paths are the answer."""
+        kind, to = request["kind"], request["to"]
+        if kind not in MEDIA_KINDS:
+            raise Failure(f"no media kind {kind!r}; one of {', '.join(MEDIA_KINDS)}")
+        media_type, default_mimetype = MEDIA_KINDS[kind]
+        path = Path(request["path"])
+        data = await asyncio.to_thread(path.read_bytes)  # pyaileys encrypts from memory
+        mimetype, caption, seconds = request.get("mimetype") or default_mimetype, request.get("caption"), request.get("seconds")
+        client, signal = self.client, self.client.signal
+        msg_id = request.get("id") or signal.new_message_id()
+        captured = {}
+        send = client._send_message
+
+        async def capture(jid, message, **options):
+            captured["message"] = message
+            self.sent[msg_id] = (jid_normalized_user(to) or to, message, int(time.time()))
+            return await send(jid, message, **options)
+
+        client._send_message = capture
+        signal.new_message_id = lambda: msg_id
+        common = {"upload_timeout_s": UPLOAD_TIMEOUT}
+        try:
+            if kind == "image":
+                await client.send_image(to, data, mimetype=mimetype, caption=caption, **common)
+            elif kind == "video":
+                await client.send_video(to, data, mimetype=mimetype, caption=caption, seconds=seconds, **common)
+            elif kind == "voice":
+                await client.send_voice_note(to, data, mimetype=mimetype, seconds=seconds, **common)
+            elif kind == "document":
+                await client.send_document(to, data, mimetype=mimetype, caption=caption,
+                                           filename=request.get("fileName") or path.name, **common)
+            elif kind == "sticker":
+                await client.send_sticker(to, data, mimetype=mimetype, **common)
+            else:
+                await self.send_audio(to, data, mimetype, seconds)
+        finally:
+            del client._send_message, signal.new_message_id
+        _, part = media_part(captured["message"])
+        answer = {"id": msg_id, "mediaKey": part.mediaKey.hex(), "directPath": part.directPath, "url": part.url,
+                  "fileSha256": part.fileSha256.hex(), "fileEncSha256": part.fileEncSha256.hex(),
+                  "fileLength": part.fileLength, "mediaType": media_type, "acked": False, "ackError": None}
+        if request.get("waitAck", True):
+            acks = await self.op_wait({"for": "stanza", "match": {"tag": "ack", "id": msg_id},
+                                       "timeout": request.get("ackTimeout", 5)})
+            if acks.get("ok", True):
+                answer["acked"] = True
+                answer["ackError"] = acks["items"][0]["attrs"].get("error")
+        return answer
+
+    async def send_audio(self, to, data, mimetype, seconds):
+        """send_voice_note without ptt: an audio file rather than a voice message."""
+        enc = encrypt_media_bytes(data, media_type="audio")
+        upload = await self.client._upload_encrypted_media(media_type="audio", enc=enc, timeout_s=UPLOAD_TIMEOUT)
+        message = proto.Message()
+        audio = message.audioMessage
+        audio.url, audio.directPath, audio.mediaKey = upload.media_url, upload.direct_path, enc.media_key
+        audio.fileSha256, audio.fileEncSha256, audio.fileLength = enc.file_sha256, enc.file_enc_sha256, enc.file_length
+        audio.mimetype, audio.ptt, audio.mediaKeyTimestamp = mimetype, False, int(time.time())
+        if seconds is not None:
+            audio.seconds = int(seconds)
+        message.messageContextInfo.messageSecret = secrets.token_bytes(32)
+        await self.client._send_message(to, message, stanza_type="media", enc_extra_attrs={"mediatype": "audio"},
+                                        fanout=True, include_phash=False, wait_ack=False, timeout_s=15)
+
+    async def op_download(self, request):
+        """pyaileys' download_message_media with validate=True: the MAC (when the body has one, which
+        we report) and the plaintext's SHA-256 against fileSha256. directPath/url override the
+        message's own, as after a media retry (url defaults to the media host + directPath)."""
+        message = self.received.get(request["id"])
+        if message is None:
+            raise Failure(f"no received message {request['id']}")
+        _, part = media_part(message)
+        if part is None:
+            raise Failure(f"message {request['id']} has no media")
+        if request.get("directPath") or request.get("url"):
+            copy = proto.Message()
+            copy.CopyFrom(message)
+            _, part = media_part(copy)
+            if request.get("directPath"):
+                part.directPath = request["directPath"]
+            part.url = request.get("url") or f"https://{self.media_host}{part.directPath}"
+            message = copy
+        self.mac_checked = None
+        data = await self.client.download_message_media(message, validate=True)
+        await asyncio.to_thread(Path(request["path"]).write_bytes, data)
+        return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "macChecked": bool(self.mac_checked)}
+
+    async def op_media_conn(self, _request):
+        info = await self.client.socket.refresh_media_conn(force=True)
+        return {"auth": info.auth, "ttl": info.ttl_s, "hosts": [host.hostname for host in info.hosts]}
 
     def sender_of(self, msg_id):
         if msg_id in self.sent:

@@ -37,6 +37,10 @@ public struct WharfConfiguration: Sendable {
     public var jobHoldWhileDisconnected: Duration = .seconds(24 * 3600)
     /// The longest a media download may take.
     public var mediaTimeout: Duration = .seconds(30)
+    /// `WA_CA_FILE`: a PEM bundle of roots trusted besides the system's, for every outbound HTTPS
+    /// connection (WhatsApp's media hosts, webhooks): a local media host in tests, or an
+    /// intercepting proxy's root. Certificates are still verified.
+    public var extraRootsFile: String?
     /// Retry schedule, breaker, concurrency and retention of webhook deliveries.
     public var deliveryOptions = DeliveryService.Options()
     /// How the native (`web`) engine reaches WhatsApp: `WA_WS_URL`, `WA_VERSION`, `WA_ROOT_KEY`.
@@ -190,6 +194,13 @@ public struct WharfConfiguration: Sendable {
         }
         if let cost = try values.integer("bcryptCost", "BCRYPT_COST", in: 4...16) {
             configuration.bcryptCost = UInt8(cost)
+        }
+        if let path = try values.string("waCaFile", "WA_CA_FILE"), !path.isEmpty {
+            guard let pem = FileManager.default.contents(atPath: path), String(decoding: pem, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----")
+            else {
+                throw ConfigurationError(variable: "WA_CA_FILE", message: "must name a readable PEM file of certificates (got '\(path)')")
+            }
+            configuration.extraRootsFile = path
         }
         try parseWebEngine(values, into: &configuration.webEngine)
         return configuration

@@ -58,17 +58,22 @@ struct MediaFetcher: Sendable {
     func fetch(_ text: String, kind: MediaKind, jobID: String) async throws -> Fetched {
         _ = try policy.url(in: text, field: "mediaUrl")
         let limit = Self.sizeLimit(kind)
-        let result = await downloader.download(text, maximumBytes: limit, timeout: timeout)
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw MediaError.notStored
+        }
+        let file = (directory as NSString).appendingPathComponent(jobID)
+        // Streamed to disk as it arrives; a failed or refused download leaves no file behind.
+        var kept = false
+        defer { if !kept { try? FileManager.default.removeItem(atPath: file) } }
+        let result = await downloader.download(text, to: URL(fileURLWithPath: file), maximumBytes: limit, timeout: timeout)
         if result.isTooLarge { throw MediaError.tooLarge(kind) }
         if let error = result.error { throw MediaError.downloadFailed(error) }
         guard let status = result.status, (200..<300).contains(status) else { throw MediaError.httpStatus(result.status) }
         let mimeType = (result.contentType ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
         guard Self.accepts(mimeType, for: kind) else { throw MediaError.unsupportedType(mimeType, kind) }
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let file = (directory as NSString).appendingPathComponent(jobID)
-        guard FileManager.default.createFile(atPath: file, contents: result.body, attributes: [.posixPermissions: 0o600]) else {
-            throw MediaError.notStored
-        }
+        kept = true
         return Fetched(file: file, mimeType: mimeType)
     }
 }

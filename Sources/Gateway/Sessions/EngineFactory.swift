@@ -7,8 +7,8 @@ import WhatsAppProtocol
 public struct EngineFactory: Sendable {
     let clock: any WharfClock
     let web: WebEngineConfiguration
-    /// How the Cloud API engine reaches the Graph API: the gateway's libcurl client, with its
-    /// outbound-address policy.
+    /// How the Cloud API engine reaches the Graph API and the web engine WhatsApp's media hosts:
+    /// the gateway's libcurl client, with its outbound-address policy.
     let cloudTransport: (any HTTPTransport)?
     let cloudTimeout: Duration
     let logger: Logger
@@ -34,7 +34,9 @@ public struct EngineFactory: Sendable {
         case .web:
             var logger = logger
             logger[metadataKey: "session"] = "\(session.id)"
-            return WebEngine(configuration: web, credentials: credentials, clock: clock, logger: logger)
+            var configuration = web
+            if configuration.media.transport == nil { configuration.media.transport = cloudTransport }
+            return WebEngine(configuration: configuration, credentials: credentials, clock: clock, logger: logger)
         case .cloud:
             guard let cloudTransport else { throw EngineError.unsupported("the cloud engine without an HTTP client") }
             var logger = logger

@@ -22,6 +22,9 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
         /// Connections kept per host; the deliverer enforces the per-endpoint cap itself.
         public var maximumHostConnections = 64
         public var policy: OutboundPolicy = .strict
+        /// A PEM bundle of roots trusted besides the system's (`WA_CA_FILE`): a local media host in
+        /// tests, or an operator's intercepting proxy. Certificates are verified either way.
+        public var extraRootsFile: String?
         public init() {}
     }
 
@@ -33,6 +36,8 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
             var retryAfter: String?
             var contentType: String?
             var body: Data
+            /// Body bytes received, in memory or in the file.
+            var size = 0
             var error: String?
             var isTooLarge: Bool
             var duration: Duration
@@ -49,8 +54,13 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
         /// Downloads fail past `maximumBytes`; webhook answers are just cut for the log.
         let failsWhenTooLarge: Bool
         let timeout: Duration
+        /// Where the body goes instead of `body` (a download), and where a POST's body comes from.
+        let sink: FileHandle?
+        let source: (handle: FileHandle, size: Int)?
         let completion: (Outcome) -> Void
         var body = Data()
+        var received = 0
+        var sinkFailed = false
         var retryAfter: String?
         var contentType: String?
         var isTooLarge = false
@@ -61,8 +71,11 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
 
         init(
             url: String, headers: [(String, String)], postBody: Data?, policy: OutboundPolicy, maximumBytes: Int,
-            failsWhenTooLarge: Bool, timeout: Duration, completion: @escaping (Outcome) -> Void
+            failsWhenTooLarge: Bool, timeout: Duration, sink: FileHandle? = nil, source: (handle: FileHandle, size: Int)? = nil,
+            completion: @escaping (Outcome) -> Void
         ) {
+            self.sink = sink
+            self.source = source
             self.url = url
             self.headers = headers
             self.postBody = postBody
@@ -79,6 +92,8 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
     private let incoming = Mutex<[Transfer]>([])
     private let isStopping = Atomic<Bool>(false)
     private let stopped = DispatchSemaphore(value: 0)
+    /// The system's roots and the extra ones, handed to every handle (libcurl does not copy it).
+    private let rootsBundle: UnsafeMutableRawBufferPointer?
 
     private static let globalInit: Int32 = {
         signal(SIGPIPE, SIG_IGN)
@@ -88,11 +103,31 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
     public init(options: Options = .init()) {
         _ = Self.globalInit
         self.options = options
+        rootsBundle = options.extraRootsFile.flatMap(Self.rootsBundle(adding:))
         multi = curl_multi_init()
         _ = wharf_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, options.maximumHostConnections)
         let thread = Thread { [self] in runLoop() }
         thread.name = "wharf-curl"
         thread.start()
+    }
+
+    deinit { rootsBundle?.deallocate() }
+
+    /// The system's trusted roots (libcurl's default bundle) followed by the PEM file's.
+    private static func rootsBundle(adding file: String) -> UnsafeMutableRawBufferPointer? {
+        guard let extra = FileManager.default.contents(atPath: file) else { return nil }
+        var systemPath = "/etc/ssl/certs/ca-certificates.crt"
+        if let handle = curl_easy_init() {
+            var pointer: UnsafeMutableRawPointer?
+            if wharf_easy_getinfo_pointer(handle, CURLINFO_CAINFO, &pointer) == CURLE_OK, let pointer {
+                systemPath = String(cString: pointer.assumingMemoryBound(to: CChar.self))
+            }
+            curl_easy_cleanup(handle)
+        }
+        let bundle = (FileManager.default.contents(atPath: systemPath) ?? Data()) + Data("\n".utf8) + extra
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bundle.count, alignment: 1)
+        buffer.copyBytes(from: bundle)
+        return buffer
     }
 
     /// Stops the driving thread; transfers still running complete with an error.
@@ -117,38 +152,58 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
         }
     }
 
-    /// Downloads `url` (GET) through the same guard, failing past `maximumBytes` or `timeout`.
-    public func download(_ url: String, maximumBytes: Int, timeout: Duration) async -> DownloadResult {
-        await withCheckedContinuation { continuation in
-            submit(
-                Transfer(
-                    url: url, headers: [("User-Agent", "Wharf/1.0")], postBody: nil, policy: options.policy,
-                    maximumBytes: maximumBytes, failsWhenTooLarge: true, timeout: timeout
-                ) { outcome in
-                    continuation.resume(
-                        returning: DownloadResult(
-                            status: outcome.status, contentType: outcome.contentType, body: outcome.body, error: outcome.error,
-                            isTooLarge: outcome.isTooLarge))
-                })
-        }
+    /// Downloads `url` (GET) into `file` through the same guard, failing past `maximumBytes` or `timeout`.
+    public func download(_ url: String, to file: URL, maximumBytes: Int, timeout: Duration) async -> DownloadResult {
+        let response = await perform(
+            HTTPTransportRequest(
+                method: .get, url: url, headers: [("User-Agent", "Wharf/1.0")], responseFile: file, maximumResponseBytes: maximumBytes,
+                timeout: timeout))
+        return DownloadResult(
+            status: response.status, contentType: response.contentType, size: response.size, error: response.error,
+            isTooLarge: response.error?.hasPrefix("larger than") == true)
     }
 
     /// Any GET or POST through the same guard and the same connections (the Cloud API's Graph calls).
+    ///
+    /// A `bodyFile` is streamed up and a `responseFile` streamed down, so no file passes through memory.
     public func perform(_ request: HTTPTransportRequest) async -> HTTPTransportResponse {
-        await withCheckedContinuation { continuation in
+        var sink: FileHandle?
+        var source: (handle: FileHandle, size: Int)?
+        do {
+            if let file = request.responseFile { sink = try Self.createPrivateFile(file) }
+            if let file = request.bodyFile {
+                let size = try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int ?? 0
+                source = (try FileHandle(forReadingFrom: file), size)
+            }
+        } catch {
+            return HTTPTransportResponse(status: nil, error: "local file: \(error)", mayHaveBeenReceived: false)
+        }
+        defer {
+            try? sink?.close()
+            try? source?.handle.close()
+        }
+        return await withCheckedContinuation { continuation in
             submit(
                 Transfer(
                     url: request.url, headers: request.headers,
-                    postBody: request.method == .post ? (request.body ?? Data()) : nil, policy: options.policy,
-                    maximumBytes: request.maximumResponseBytes, failsWhenTooLarge: false, timeout: request.timeout
+                    postBody: request.method == .post && source == nil ? (request.body ?? Data()) : nil, policy: options.policy,
+                    maximumBytes: request.maximumResponseBytes, failsWhenTooLarge: sink != nil, timeout: request.timeout, sink: sink,
+                    source: source
                 ) { outcome in
                     continuation.resume(
                         returning: HTTPTransportResponse(
-                            status: outcome.status, body: outcome.body,
+                            status: outcome.status, body: outcome.body, size: outcome.size, contentType: outcome.contentType,
                             retryAfter: outcome.retryAfter.flatMap { WebhookResponse.parseRetryAfter($0, now: Date()) },
                             error: outcome.error, mayHaveBeenReceived: !outcome.neverConnected))
                 })
         }
+    }
+
+    private static func createPrivateFile(_ url: URL) throws -> FileHandle {
+        let descriptor = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: url.path]) }
+        fchmod(descriptor, 0o600)
+        return FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
     }
 
     private func submit(_ transfer: Transfer) {
@@ -199,7 +254,20 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
         transfer.handle = handle
         let context = Unmanaged.passUnretained(transfer).toOpaque()
         _ = wharf_easy_setopt_string(handle, CURLOPT_URL, transfer.url)
-        if let body = transfer.postBody {
+        if let source = transfer.source {
+            _ = wharf_easy_setopt_long(handle, CURLOPT_POST, 1)
+            _ = wharf_easy_setopt_off(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(source.size))
+            _ = wharf_easy_setopt_read_callback(handle) { buffer, size, count, context in
+                guard let buffer, let context else { return 0 }
+                let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+                guard let handle = transfer.source?.handle, let data = try? handle.read(upToCount: size * count) else {
+                    return Int(CURL_READFUNC_ABORT)
+                }
+                data.copyBytes(to: UnsafeMutableRawPointer(buffer).assumingMemoryBound(to: UInt8.self), count: data.count)
+                return data.count
+            }
+            _ = wharf_easy_setopt_pointer(handle, CURLOPT_READDATA, context)
+        } else if let body = transfer.postBody {
             _ = wharf_easy_setopt_long(handle, CURLOPT_POST, 1)
             _ = wharf_easy_setopt_long(handle, CURLOPT_POSTFIELDSIZE, body.count)
             body.withUnsafeBytes { bytes in
@@ -207,8 +275,9 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
             }
         } else {
             _ = wharf_easy_setopt_long(handle, CURLOPT_HTTPGET, 1)
-            if transfer.failsWhenTooLarge { _ = wharf_easy_setopt_long(handle, CURLOPT_MAXFILESIZE, transfer.maximumBytes) }
         }
+        if transfer.failsWhenTooLarge { _ = wharf_easy_setopt_long(handle, CURLOPT_MAXFILESIZE, transfer.maximumBytes) }
+        if let rootsBundle { _ = wharf_easy_setopt_ca_blob(handle, rootsBundle.baseAddress, rootsBundle.count) }
         _ = wharf_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         _ = wharf_easy_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
         _ = wharf_easy_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https")
@@ -225,6 +294,21 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
             let length = size * count
             guard let pointer, let context else { return length }
             let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+            if let sink = transfer.sink {
+                // Streamed to the file; the size limit is checked on what was written.
+                guard transfer.received + length <= transfer.maximumBytes else {
+                    transfer.isTooLarge = true
+                    return 0
+                }
+                do {
+                    try sink.write(contentsOf: Data(bytesNoCopy: pointer, count: length, deallocator: .none))
+                } catch {
+                    transfer.sinkFailed = true
+                    return 0
+                }
+                transfer.received += length
+                return length
+            }
             let room = transfer.maximumBytes - transfer.body.count
             if length > room {
                 transfer.isTooLarge = true
@@ -283,6 +367,8 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
         if status == nil {
             if let refused = transfer.refusedAddress {
                 error = "refused to connect to \(refused): a private, loopback or link-local address not in \(OutboundPolicy.settingName)"
+            } else if transfer.sinkFailed {
+                error = "the answer could not be written to its file"
             } else if transfer.isTooLarge && transfer.failsWhenTooLarge {
                 error = "larger than the limit of \(transfer.maximumBytes) bytes"
             } else if code == CURLE_OPERATION_TIMEDOUT {
@@ -295,6 +381,7 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
         transfer.completion(
             .init(
                 status: status, retryAfter: transfer.retryAfter, contentType: transfer.contentType, body: transfer.body,
-                error: error, isTooLarge: transfer.isTooLarge, duration: duration, neverConnected: neverConnected))
+                size: transfer.sink == nil ? transfer.body.count : transfer.received, error: error, isTooLarge: transfer.isTooLarge,
+                duration: duration, neverConnected: neverConnected))
     }
 }

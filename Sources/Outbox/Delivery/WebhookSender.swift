@@ -58,23 +58,25 @@ public struct WebhookResponse: Sendable, Equatable {
     }
 }
 
-/// Fetches media from a URL through the outbound-address policy.
+/// Fetches media from a URL through the outbound-address policy, streamed into a file.
 public protocol MediaDownloader: Sendable {
-    func download(_ url: String, maximumBytes: Int, timeout: Duration) async -> DownloadResult
+    /// Writes the answer's body to `file` (created 0600, replaced if it exists) as it arrives.
+    func download(_ url: String, to file: URL, maximumBytes: Int, timeout: Duration) async -> DownloadResult
 }
 
 /// What a download came to.
 public struct DownloadResult: Sendable, Equatable {
     public var status: Int?
     public var contentType: String?
-    public var body: Data
+    /// Bytes written to the file.
+    public var size: Int
     public var error: String?
     public var isTooLarge: Bool
 
-    public init(status: Int?, contentType: String?, body: Data, error: String?, isTooLarge: Bool) {
+    public init(status: Int?, contentType: String?, size: Int, error: String?, isTooLarge: Bool) {
         self.status = status
         self.contentType = contentType
-        self.body = body
+        self.size = size
         self.error = error
         self.isTooLarge = isTooLarge
     }

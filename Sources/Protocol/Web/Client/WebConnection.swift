@@ -389,7 +389,8 @@ actor WebConnection {
             signedPreKeySignature: Array(credentials.signedPreKeySignature), signedIdentity: Array(linked.signedIdentity),
             primaryIdentity: Array(linked.accountSignatureKey))
         return Messenger(
-            account: account, store: store, clock: clock, requestTimeout: configuration.requestTimeout, logger: logger, deliver: deliver)
+            account: account, store: store, clock: clock, requestTimeout: configuration.requestTimeout, logger: logger,
+            media: configuration.media, deliver: deliver)
     }
 
     /// Handles messages, receipts and notifications in arrival order; each is acknowledged to
@@ -425,6 +426,11 @@ actor WebConnection {
     func markRead(chat: ChatID, messageIDs: [String]) async throws {
         let (messenger, socket) = try loggedIn()
         try await messenger.markRead(chat: chat, messageIDs: messageIDs, on: socket)
+    }
+
+    func downloadMedia(_ reference: MediaReference, to file: URL) async throws(MediaDownloadError) -> MediaReference? {
+        guard let (messenger, socket) = try? loggedIn() else { throw MediaDownloadError(EngineError.notConnected.description, isRetryable: true) }
+        return try await messenger.downloadMedia(reference, to: file, on: socket)
     }
 
     private func keepalive(socket: NoiseSocket) async {

@@ -173,4 +173,9 @@ public actor WebEngine: Engine, PhoneNumberPairing {
         guard let connection else { throw EngineError.notConnected }
         try await connection.markRead(chat: chat, messageIDs: messageIDs)
     }
+
+    public func downloadMedia(_ reference: MediaReference, to file: URL) async throws -> MediaReference? {
+        guard let connection else { throw MediaDownloadError(EngineError.notConnected.description, isRetryable: true) }
+        return try await connection.downloadMedia(reference, to: file)
+    }
 }

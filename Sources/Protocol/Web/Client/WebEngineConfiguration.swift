@@ -1,4 +1,5 @@
 import Foundation
+import WharfCore
 
 /// How the native engine reaches WhatsApp. Everything WhatsApp may change under us is configuration:
 /// the endpoint, the origin it checks and the client version it refuses once outdated.
@@ -22,6 +23,18 @@ public struct WebEngineConfiguration: Sendable {
     public var connectTimeout: Duration = .seconds(20)
     /// How long an `<iq>` waits for its answer.
     public var requestTimeout: Duration = .seconds(10)
+    /// How media files are fetched and uploaded.
+    public var media = Media()
+
+    public struct Media: Sendable {
+        /// The HTTP client for WhatsApp's media hosts (the gateway's libcurl client, with its address
+        /// policy and trusted roots); without one, files are neither fetched nor sent.
+        public var transport: (any HTTPTransport)?
+        /// The largest file fetched when the message does not say its size (WhatsApp's own: 2 GB).
+        public var maximumBytes = 2_000 << 20
+        public var timeout: Duration = .seconds(600)
+        public init() {}
+    }
 
     public init() {}
 

@@ -176,9 +176,7 @@ extension Messenger {
             }
             message = message.deviceSentMessage.message
         }
-        while message.hasEphemeralMessage || message.hasEditedMessage {
-            message = message.hasEphemeralMessage ? message.ephemeralMessage.message : message.editedMessage.message
-        }
+        while let inner = Self.wrapped(in: message) { message = inner }
         for distribution in [message.senderKeyDistributionMessage, message.fastRatchetKeySenderKeyDistributionMessage]
         where !distribution.groupID.isEmpty && !distribution.axolotlSenderKeyDistributionMessage.isEmpty {
             let address = try await address(of: sender, in: transaction)
@@ -199,6 +197,18 @@ extension Messenger {
                 return []
             }
         }
+        if let media = ReceivedMedia(message) {
+            let context = media.context
+            recentTexts.remember(media.caption, for: id)
+            return [
+                .message(
+                    InboundMessage(
+                        id: id, chat: origin.chat, from: origin.from, fromLID: origin.fromLID, fromName: origin.isFromMe ? nil : pushName,
+                        isFromMe: origin.isFromMe, kind: media.kind, text: media.caption,
+                        media: media.info(messageID: id, origin: origin, participant: origin.chat.isGroup ? sender.description : nil),
+                        replyTo: context.stanzaID.isEmpty ? nil : context.stanzaID, mentions: context.mentionedJid, timestamp: timestamp))
+            ]
+        }
         if let text = Self.text(of: message) {
             let context = message.extendedTextMessage.contextInfo
             recentTexts.remember(text, for: id)
@@ -218,6 +228,17 @@ extension Messenger {
                     id: id, chat: origin.chat, from: origin.from, fromLID: origin.fromLID, fromName: pushName, isFromMe: origin.isFromMe,
                     kind: "unsupported", timestamp: timestamp))
         ]
+    }
+
+    /// The message inside a wrapper that only changes how it is shown (disappearing, view once,
+    /// edited, a document with a caption).
+    static func wrapped(in message: WAMessage) -> WAMessage? {
+        if message.hasEphemeralMessage { return message.ephemeralMessage.message }
+        if message.hasEditedMessage { return message.editedMessage.message }
+        if message.hasViewOnceMessage { return message.viewOnceMessage.message }
+        if message.hasViewOnceMessageV2 { return message.viewOnceMessageV2.message }
+        if message.hasDocumentWithCaptionMessage { return message.documentWithCaptionMessage.message }
+        return nil
     }
 
     static func text(of message: WAMessage) -> String? {

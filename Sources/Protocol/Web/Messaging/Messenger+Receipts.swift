@@ -48,6 +48,8 @@ extension Messenger {
             } else if node.child("identity") != nil, case .jid(let from)? = node[attribute: "from"] {
                 guard await identityChanged(of: from, on: socket) else { return }
             }
+        case "mediaretry":
+            receivedMediaRetry(node)
         case "devices":
             if case .jid(let from)? = node[attribute: "from"] {
                 forgetDevices(of: from)

@@ -60,11 +60,22 @@ actor Messenger {
     /// Set once the gateway could not store a stanza: later stanzas of this connection are left
     /// unacknowledged too, so that WhatsApp delivers them again in order after the reconnect.
     var isHalted = false
+    /// The media hosts, until they expire.
+    var mediaHosts: MediaConnection?
+    /// Media retries waiting for the phone's answer, by message id.
+    var mediaRetries: [String: OneShot<BinaryNode?>] = [:]
+    /// Fetches and uploads media files (the gateway's libcurl client).
+    nonisolated let http: (any HTTPTransport)?
+    nonisolated let mediaDownloadLimit: Int
+    nonisolated let mediaDownloadTimeout: Duration
 
     init(
         account: Account, store: any CredentialsStore, clock: any WharfClock, requestTimeout: Duration, logger: Logger,
-        deliver: @escaping @Sendable (EngineEvent) -> Void
+        media: WebEngineConfiguration.Media = .init(), deliver: @escaping @Sendable (EngineEvent) -> Void
     ) {
+        self.http = media.transport
+        self.mediaDownloadLimit = media.maximumBytes
+        self.mediaDownloadTimeout = media.timeout
         self.account = account
         self.store = store
         self.clock = clock
