@@ -111,9 +111,13 @@ public struct Wharf: Sendable {
         if configuration.testKillBeforeCommit != nil {
             logger.warning("WHARF_TEST_KILL_BEFORE_COMMIT is set: this process will kill itself; it is for crash tests only")
         }
+        let boundPort = BoundPort()
+        let mediaLinks = MediaLinks(encryptionKey: configuration.encryptionKey!) { [configuration] in
+            GatewayServices.baseURL(configuration: configuration, boundPort: boundPort)
+        }
         let sink = OutboxEventSink(
             outbox: outbox, store: store, delivery: delivery, hub: events, clock: clock, logger: logger,
-            killBeforeCommit: configuration.testKillBeforeCommit)
+            killBeforeCommit: configuration.testKillBeforeCommit, mediaLinks: mediaLinks)
         let sessions = SessionManager(
             store: store, credentials: { store.credentials(sessionID: $0) },
             factory: EngineFactory(
@@ -127,6 +131,9 @@ public struct Wharf: Sendable {
         let media = MediaFetcher(
             downloader: downloader ?? curl, policy: configuration.outboundPolicy,
             directory: (directory as NSString).appendingPathComponent("media"), timeout: configuration.mediaTimeout)
+        let received = MediaService(
+            store: store, sessions: sessions, sink: sink, clock: clock,
+            directory: URL(fileURLWithPath: directory).appendingPathComponent("media-in"), logger: logger)
         let webSessions = WebSessions(
             secret: configuration.sessionSecret!, store: store, clock: clock, secureCookies: configuration.usesSecureCookies)
         let services = GatewayServices(
@@ -136,15 +143,16 @@ public struct Wharf: Sendable {
             decoyPasswordHash: try await hasher.hash(Identifier.token()),
             limiter: LoginLimiter(maxFailures: configuration.loginAttempts, window: configuration.loginLockout, clock: clock),
             sessions: sessions, events: events, outbox: outbox, delivery: delivery, eventSink: sink, clock: clock,
-            logger: logger, boundPort: BoundPort())
-        let router = try makeRouter(services, dispatcher: dispatcher, media: media, metrics: metrics)
+            logger: logger, boundPort: boundPort)
+        let router = try makeRouter(
+            services, dispatcher: dispatcher, media: media, received: received, mediaLinks: mediaLinks, metrics: metrics)
         let routes = router.routes.map { "\($0.method) \($0.path)" }
         let application = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wharf"),
-            // Stopped in reverse: the dispatcher finishes its sends while the engines still run,
-            // then the engines stop, and the deliverer goes last, after every event is in.
-            services: [delivery, sessions, dispatcher],
+            // Stopped in reverse: media downloads and the dispatcher's sends end while the engines
+            // still run, then the engines stop, and the deliverer goes last, after every event is in.
+            services: [delivery, sessions, dispatcher, received],
             onServerRunning: { channel in
                 services.boundPort.set(channel.localAddress?.port ?? 0)
                 await onServerRunning(channel.localAddress?.port ?? 0)

@@ -29,14 +29,18 @@ import WhatsAppProtocol
     }
 
     func setUp(
-        _ server: FakeWhatsApp, receiver: TestReceiver, humanize: [String: Any] = ["typingMs": 300, "pauseMs": 50, "gapMs": 0]
+        _ server: FakeWhatsApp, receiver: TestReceiver, humanize: [String: Any] = ["typingMs": 300, "pauseMs": 50, "gapMs": 0],
+        settings: [String: Any] = [:], environment: [String: String] = [:]
     )
         async throws -> Setup
     {
         let directory = TestWharf.temporaryDirectory()
-        let child = try await CrashTests.Child(dataDirectory: directory, environment: Self.environment(server))
+        let child = try await CrashTests.Child(
+            dataDirectory: directory, environment: Self.environment(server).merging(environment) { $1 })
+        var tenantSettings = settings
+        tenantSettings["humanize"] = humanize
         let tenant: [String: Any] = [
-            "name": "Chats", "username": "chats", "password": "password-chats", "maxSessions": 3, "settings": ["humanize": humanize],
+            "name": "Chats", "username": "chats", "password": "password-chats", "maxSessions": 3, "settings": tenantSettings,
         ]
         #expect(try await child.call("POST", "/v1/tenants", json: tenant).status == 201)
         let token = try #require(

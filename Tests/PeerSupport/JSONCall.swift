@@ -22,4 +22,18 @@ public enum JSONCall {
         let json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
         return (Int(response.status.code), json)
     }
+
+    /// Any request, answered with the status, the headers and the raw body (up to `limit` bytes).
+    public static func raw(
+        _ method: String, _ url: String, headers: [(String, String)] = [], limit: Int = 64 << 20, timeout: TimeAmount = .seconds(60)
+    ) async throws -> (status: Int, headers: [String: String], body: Data) {
+        var request = HTTPClientRequest(url: url)
+        request.method = .init(rawValue: method)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+        let bytes = try await response.body.collect(upTo: limit)
+        var fields: [String: String] = [:]
+        for header in response.headers { fields[header.name.lowercased()] = header.value }
+        return (Int(response.status.code), fields, Data(bytes.readableBytesView))
+    }
 }

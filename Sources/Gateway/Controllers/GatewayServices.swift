@@ -28,7 +28,9 @@ struct GatewayServices: Sendable {
     var outboundPolicy: OutboundPolicy { configuration.outboundPolicy }
 
     /// Where people and Meta reach Wharf: `PUBLIC_URL`, else this machine on the bound port.
-    var baseURL: String {
+    var baseURL: String { Self.baseURL(configuration: configuration, boundPort: boundPort) }
+
+    static func baseURL(configuration: WharfConfiguration, boundPort: BoundPort) -> String {
         if configuration.publicURL != nil { return configuration.baseURL }
         return "http://localhost:\(boundPort.value ?? configuration.port)"
     }

@@ -75,6 +75,14 @@ struct EventEnvelope: Encodable {
                     "code": code.map { JSONValue.number(Double($0)) } ?? .null,
                 ]
             )
+        case .mediaFailed(let media, let reason):
+            return (
+                EventType.mediaFailed.rawValue,
+                [
+                    "media_id": .string(media.id), "message_id": .string(media.messageId), "chat_id": .string(media.chatId),
+                    "kind": .string(media.kind), "reason": .string(reason),
+                ]
+            )
         case .undecryptable(let message):
             return (
                 EventType.messageUndecryptable.rawValue,
@@ -117,10 +125,13 @@ struct EventEnvelope: Encodable {
     static func messageData(_ message: InboundMessage) -> JSONValue {
         var media: JSONValue = .null
         if let info = message.media {
+            func number<T: BinaryInteger>(_ value: T?) -> JSONValue { value.map { .number(Double($0)) } ?? .null }
             media = [
                 "mime_type": .string(info.mimeType), "url": info.url.map(JSONValue.string) ?? .null,
                 "caption": info.caption.map(JSONValue.string) ?? .null, "filename": info.fileName.map(JSONValue.string) ?? .null,
-                "id": info.id.map(JSONValue.string) ?? .null,
+                "id": info.id.map(JSONValue.string) ?? .null, "kind": info.kind.map(JSONValue.string) ?? .null, "size": number(info.size),
+                "sha256": info.sha256.map(JSONValue.string) ?? .null, "width": number(info.width), "height": number(info.height),
+                "seconds": number(info.seconds),
             ]
         }
         return [

@@ -15,4 +15,5 @@ enum EventType: String, CaseIterable, Sendable {
     case sessionIdentityChanged = "session.identity_changed"
     case messageEdited = "message.edited"
     case messageRevoked = "message.revoked"
+    case mediaFailed = "media.failed"
 }

@@ -18,6 +18,10 @@ final class OutboxEventSink: SessionEventSink {
     /// Crash tests: kill the process before this inbound commit (see `WHARF_TEST_KILL_BEFORE_COMMIT`).
     private let killBeforeCommit: Int?
     private let inboundCommits = Atomic<Int>(0)
+    /// Signs the URLs of received files; `nil` leaves files to the engine (as before media).
+    private let mediaLinks: MediaLinks?
+    /// Fired when rows of received files were committed, for the media service to fetch them.
+    let mediaArrived = WakeSignal()
     /// Tenant and session names change rarely; a short-lived cache saves two reads per event.
     private let cache = Mutex<[String: (context: Context, expires: Date)]>([:])
 
@@ -29,8 +33,9 @@ final class OutboxEventSink: SessionEventSink {
 
     init(
         outbox: OutboxStore, store: SQLiteGatewayStore, delivery: DeliveryService, hub: SessionEventHub, clock: any WharfClock,
-        logger: Logger, killBeforeCommit: Int? = nil
+        logger: Logger, killBeforeCommit: Int? = nil, mediaLinks: MediaLinks? = nil
     ) {
+        self.mediaLinks = mediaLinks
         self.logger = logger
         self.killBeforeCommit = killBeforeCommit
         self.outbox = outbox
@@ -54,8 +59,10 @@ final class OutboxEventSink: SessionEventSink {
     /// ``Acknowledgement/stateChanges``); state with no event to show is committed alone.
     func publish(_ events: [SessionEvent], committing changes: CredentialChanges, for sessionID: String?) async throws {
         var stored: [(SessionEvent, OutboxEvent)] = []
-        for event in events {
+        var files: [MediaRecord] = []
+        for var event in events {
             guard let context = try await context(sessionID: event.sessionID) else { continue }
+            if let file = try keepFile(of: &event, settings: MediaSettings(context.settings)) { files.append(file) }
             let (type, data) = EventEnvelope.describe(event.kind)
             let id = event.dedupeKey.map { Identifier.make(prefix: "evt", digest: SHA256.hash(data: Data($0.utf8))) }
             let envelope = EventEnvelope(
@@ -75,13 +82,21 @@ final class OutboxEventSink: SessionEventSink {
                 logger.critical("WHARF_TEST_KILL_BEFORE_COMMIT: killing the process before an inbound commit")
                 kill(getpid(), SIGKILL)
             }
-            isNew = try await outbox.accept(stored.map(\.1), alongside: try store.writing(changes, sessionID: sessionID))
+            let state = try store.writing(changes, sessionID: sessionID)
+            let media = SQLiteGatewayStore.insertingMedia(files)
+            isNew = try await outbox.accept(stored.map(\.1)) { db in
+                try state(db)
+                try media(db)
+            }
+        } else if !files.isEmpty {
+            isNew = try await outbox.accept(stored.map(\.1), alongside: SQLiteGatewayStore.insertingMedia(files))
         } else {
             guard !stored.isEmpty else { return }
             isNew = try await outbox.accept(stored.map(\.1))
         }
         guard !stored.isEmpty else { return }
         delivery.wake()
+        if !files.isEmpty { mediaArrived.fire() }
         // Stored, so acknowledged from here on: nothing after this may make the caller think otherwise.
         for ((event, _), new) in zip(stored, isNew) where new {
             // What "mark as read" and the Cloud API's typing indicator point at.
@@ -94,6 +109,29 @@ final class OutboxEventSink: SessionEventSink {
             }
             try? await hub.publish(event)
         }
+    }
+
+    /// A received message's file: the row to keep it by (its engine reference sealed), and the
+    /// event's `media` pointed at Wharf's own signed URL instead of the engine's reference. The
+    /// id derives from the message's, so a message WhatsApp delivers again names the same file.
+    private func keepFile(of event: inout SessionEvent, settings: MediaSettings) throws -> MediaRecord? {
+        guard let mediaLinks, case .message(var message) = event.kind, var media = message.media, let reference = media.reference else {
+            return nil
+        }
+        let key = "media/" + (event.dedupeKey ?? "\(event.sessionID)/\(message.chat)/\(message.id)")
+        let id = Identifier.make(prefix: "med", digest: SHA256.hash(data: Data(key.utf8)))
+        let expires = event.at.addingTimeInterval(settings.retention)
+        let record = MediaRecord(
+            id: id, tenantId: event.tenantID, sessionId: event.sessionID, messageId: message.id, chatId: message.chat.rawValue,
+            kind: media.kind ?? message.kind, mimeType: media.mimeType, fileName: media.fileName, size: media.size.map { Int64($0) },
+            sha256: media.sha256, reference: try store.sealMediaReference(reference, id: id), status: .pending, error: nil,
+            eager: settings.eager, attempts: 0, nextAttemptAt: event.at, createdAt: event.at, updatedAt: event.at, expiresAt: expires)
+        media.id = id
+        media.url = mediaLinks.url(id, expires: expires)
+        media.reference = nil
+        message.media = media
+        event.kind = .message(message)
+        return record
     }
 
     /// Tells the tenant (through its other endpoints) that an endpoint was disabled: the

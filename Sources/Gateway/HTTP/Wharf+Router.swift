@@ -9,7 +9,8 @@ extension Wharf {
     ///
     /// - Throws: when the OpenAPI document or a console template cannot be read.
     static func makeRouter(
-        _ services: GatewayServices, dispatcher: Dispatcher, media: MediaFetcher, metrics: WharfMetrics
+        _ services: GatewayServices, dispatcher: Dispatcher, media: MediaFetcher, received: MediaService, mediaLinks: MediaLinks,
+        metrics: WharfMetrics
     ) throws -> Router<AppRequestContext> {
         let router = Router(context: AppRequestContext.self)
         let authenticator = Authenticator(
@@ -38,6 +39,7 @@ extension Wharf {
         WebhookController(services: services, lookup: lookup).addRoutes(to: v1)
         DeliveryController(services: services).addRoutes(to: v1)
         CloudWebhookController(services: services, dispatcher: dispatcher).addRoutes(to: v1)
+        MediaController(services: services, media: received, links: mediaLinks).addRoutes(to: v1)
 
         let console = try Console(services: services, lookup: lookup)
         AdminConsoleController(console: console).addRoutes(to: router.group("admin"))

@@ -21,6 +21,8 @@ public struct SessionEvent: Sendable {
         /// WhatsApp reported later that a message it had accepted could not be delivered (a Cloud
         /// API status); `job` is ours when Wharf sent it.
         case deliveryFailed(messageID: String, chat: ChatID, reason: String, code: Int?, job: JobRecord?)
+        /// A received file could not be fetched, even after asking the phone for it again.
+        case mediaFailed(MediaRecord, reason: String)
     }
 
     public var sessionID: String

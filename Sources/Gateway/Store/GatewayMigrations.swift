@@ -120,5 +120,31 @@ enum GatewayMigrations {
             }
             try db.execute(sql: "CREATE INDEX job_wa_message ON job(session_id, wa_message_id) WHERE wa_message_id IS NOT NULL")
         }
+        // Received files: one row per file, written with its message's event.
+        migrator.registerMigration("gateway.v5.media") { db in
+            try db.create(table: "media") { t in
+                t.primaryKey("id", .text)
+                t.column("tenant_id", .text).notNull().indexed().references("tenant", onDelete: .cascade)
+                t.column("session_id", .text).notNull()
+                t.column("message_id", .text).notNull()
+                t.column("chat_id", .text).notNull()
+                t.column("kind", .text).notNull()
+                t.column("mime_type", .text).notNull()
+                t.column("file_name", .text)
+                t.column("size", .integer)
+                t.column("sha256", .text)
+                t.column("reference", .blob)
+                t.column("status", .text).notNull()
+                t.column("error", .text)
+                t.column("eager", .boolean).notNull()
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("next_attempt_at", .datetime).notNull()
+                t.column("created_at", .datetime).notNull()
+                t.column("updated_at", .datetime).notNull()
+                t.column("expires_at", .datetime).notNull()
+            }
+            try db.execute(sql: "CREATE INDEX media_due ON media(next_attempt_at) WHERE status = 'pending' AND eager")
+            try db.execute(sql: "CREATE INDEX media_expiry ON media(expires_at) WHERE status <> 'expired'")
+        }
     }
 }
