@@ -6,6 +6,7 @@ FROM swift:6.3-bookworm AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libsqlite3-dev libssl-dev libcurl4-openssl-dev libqrencode-dev libsodium-dev zlib1g-dev pkg-config \
+      libvips-dev libopusfile-dev libavformat-dev libffmpegthumbnailer-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Resolve dependencies first so that source edits reuse the cached layer.
@@ -22,7 +23,8 @@ RUN swift build -c release --product wharf --static-swift-stdlib \
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libsqlite3-0 libcurl4 libqrencode4 libsodium23 zlib1g curl ca-certificates tzdata \
+      libsqlite3-0 libcurl4 libqrencode4 libsodium23 zlib1g libvips42 libopusfile0 libavformat59 libffmpegthumbnailer4v5 \
+      curl ca-certificates tzdata \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin wharf \
  && mkdir -p /app/data \

@@ -69,6 +69,27 @@ let package = Package(
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"])]
         ),
+        // Media probing for sending: libvips reads images (sizes, JPEG thumbnails, WebP stickers),
+        // libopusfile checks voice notes are Ogg Opus and measures them, FFmpeg (through
+        // ffmpegthumbnailer) measures videos and takes their thumbnail frame.
+        .systemLibrary(
+            name: "CVips",
+            path: "Sources/CVips",
+            pkgConfig: "vips",
+            providers: [.apt(["libvips-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpusFile",
+            path: "Sources/COpusFile",
+            pkgConfig: "opusfile",
+            providers: [.apt(["libopusfile-dev"])]
+        ),
+        .systemLibrary(
+            name: "CVideo",
+            path: "Sources/CVideo",
+            pkgConfig: "libffmpegthumbnailer",
+            providers: [.apt(["libffmpegthumbnailer-dev", "libavformat-dev"])]
+        ),
         // Shared vocabulary below both engines and the outbox: time and identifiers.
         .target(
             name: "WharfCore",
@@ -81,6 +102,9 @@ let package = Package(
                 "WharfCore",
                 "CZlib",
                 "CSodium",
+                "CVips",
+                "COpusFile",
+                "CVideo",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),

@@ -3,12 +3,16 @@
 # As root it installs them with apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 
-packages=(libsqlite3-dev libssl-dev libcurl4-openssl-dev libqrencode-dev libsodium-dev zlib1g-dev pkg-config)
+# libvips, libopusfile and FFmpeg (with ffmpegthumbnailer) measure and thumbnail the media Wharf sends.
+packages=(libsqlite3-dev libssl-dev libcurl4-openssl-dev libqrencode-dev libsodium-dev zlib1g-dev pkg-config
+  libvips-dev libopusfile-dev libavformat-dev libffmpegthumbnailer-dev)
 if [[ "${1:-}" == "--test" ]]; then
   # The consoles' browser tests: Debian's Chromium and its WebDriver.
   packages+=(python3 python3-pip chromium chromium-driver fonts-dejavu-core)
   # The n8n examples' JavaScript (expressions, Code nodes) runs in Node.js; Debian's when none is there.
   command -v node >/dev/null || packages+=(nodejs)
+  # The media tests make their images, voice notes and videos with FFmpeg's command-line tool.
+  packages+=(ffmpeg)
 fi
 
 missing=()
