@@ -42,11 +42,14 @@ public struct EngineCapabilities: Sendable, Equatable {
     public var linking: Linking
     /// Whether messages can be injected and sessions "scanned" through the simulation routes.
     public var isSimulated: Bool
+    /// Whether a voice note must already be Ogg Opus (checked when the job is accepted).
+    public var voiceNotesMustBeOggOpus: Bool
 
     public init(
         textLimit: Int, chatKinds: Set<ChatKind>, mediaSource: MediaSource, messageTypes: Set<MessageType>,
-        typing: TypingIndicator = TypingIndicator(), linking: Linking, isSimulated: Bool = false
+        typing: TypingIndicator = TypingIndicator(), linking: Linking, isSimulated: Bool = false, voiceNotesMustBeOggOpus: Bool = false
     ) {
+        self.voiceNotesMustBeOggOpus = voiceNotesMustBeOggOpus
         self.textLimit = textLimit
         self.chatKinds = chatKinds
         self.mediaSource = mediaSource
@@ -122,6 +125,7 @@ public enum MessageType: String, Sendable, Codable, CaseIterable, CustomStringCo
         case .audio: self = .audio
         case .voice: self = .voice
         case .document: self = .document
+        case .sticker: self = .sticker
         }
     }
 }

@@ -223,6 +223,7 @@ public enum MediaKind: String, Sendable, Codable, CaseIterable {
     case audio
     case voice
     case document
+    case sticker
 }
 
 /// What an engine returns for a sent message.

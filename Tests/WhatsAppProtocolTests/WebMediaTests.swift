@@ -146,3 +146,101 @@ import WharfCore
         return try JSONSerialization.jsonObject(with: answer.body) as? [[String: Any]] ?? []
     }
 }
+
+/// Sent media on the native engine: Wharf measures, encrypts and uploads each kind through the
+/// fake media host, and pyaileys downloads and decrypts them (its MAC check on), byte for byte.
+@Suite(.serialized) struct WebMediaSendingTests {
+    let receiving = WebMediaTests()
+
+    @Test func imageVideoVoiceNoteDocumentAndStickerReachTheContactByteForByte() async throws {
+        let server = try FakeWhatsApp()
+        let (wharf, curl) = try await receiving.link(server)
+        defer {
+            Task {
+                await wharf.engine.shutdown()
+                curl.shutdown()
+            }
+        }
+        let bob = try receiving.messaging.contact(server)
+        let directory = receiving.directory
+        let cases: [(kind: MediaKind, file: URL, mime: String, caption: String?, name: String?)] = [
+            (.image, try MediaFixtures.make(.jpeg, in: directory), "image/jpeg", "our stall", nil),
+            (.video, try MediaFixtures.make(.mp4, in: directory), "video/mp4", "a tour", nil),
+            (.voice, try MediaFixtures.make(.opus, in: directory), "audio/ogg", nil, nil),
+            (.document, try receiving.file("price-list.pdf", bytes: 3 << 20), "application/pdf", "prices", "price-list.pdf"),
+            (.sticker, try MediaFixtures.make(.png, in: directory), "image/png", nil, nil),
+        ]
+        for (index, item) in cases.enumerated() {
+            let id = "3EB0MEDIA000\(index)"
+            _ = try await wharf.engine.send(
+                OutboundMessage(
+                    clientMessageID: id, chat: ChatID("\(WebMessagingTests.contactPhone)@s.whatsapp.net"),
+                    content: .media(kind: item.kind, file: item.file, mimeType: item.mime, caption: item.caption, fileName: item.name)))
+            let answer = try bob.call(["op": "wait", "for": "message", "match": ["id": id]])
+            let received = try #require((answer["items"] as? [[String: Any]])?.first)
+            #expect((received["attrs"] as? [String: Any])?["type"] as? String == "media", "\(item.kind): a media stanza")
+            let media = try #require(received["media"] as? [String: Any], "\(item.kind): \(received)")
+            let out = directory.appendingPathComponent("bob-\(index)")
+            let download = try bob.call(["op": "download", "id": id, "path": out.path])
+            #expect(download["macChecked"] as? Bool == true)
+            #expect(download["sha256"] as? String == media["fileSha256"] as? String)
+            if item.kind != .sticker {
+                #expect(try Data(contentsOf: out) == Data(contentsOf: item.file), "\(item.kind) byte for byte")
+            }
+            #expect(media["caption"] as? String == item.caption)
+            switch item.kind {
+            case .image:
+                #expect(media["width"] as? Int == 640)
+                #expect(media["height"] as? Int == 480)
+                let message = received["message"] as? [String: Any]
+                #expect((message?["imageMessage"] as? [String: Any])?["jpegThumbnail"] != nil, "a thumbnail")
+            case .video:
+                #expect(media["seconds"] as? Int == 2)
+                #expect(media["width"] as? Int == 320)
+            case .voice:
+                #expect(media["ptt"] as? Bool == true)
+                #expect(media["mimetype"] as? String == "audio/ogg; codecs=opus")
+                #expect(media["seconds"] as? Int == 3)
+            case .document:
+                #expect(media["fileName"] as? String == "price-list.pdf")
+                #expect(media["mimetype"] as? String == "application/pdf")
+            case .sticker:
+                #expect(media["mimetype"] as? String == "image/webp")
+                let bytes = try Data(contentsOf: out)
+                #expect(bytes.prefix(4) == Data("RIFF".utf8), "a WebP")
+            default:
+                break
+            }
+        }
+    }
+
+    @Test func aVoiceNoteThatIsNotOggOpusIsRefusedClearly() async throws {
+        let server = try FakeWhatsApp()
+        let (wharf, curl) = try await receiving.link(server)
+        defer {
+            Task {
+                await wharf.engine.shutdown()
+                curl.shutdown()
+            }
+        }
+        _ = try receiving.messaging.contact(server)
+        do {
+            _ = try await wharf.engine.send(
+                OutboundMessage(
+                    clientMessageID: "3EB0VOICEMP3", chat: ChatID("\(WebMessagingTests.contactPhone)@s.whatsapp.net"),
+                    content: .media(
+                        kind: .voice, file: try MediaFixtures.make(.mp3, in: receiving.directory), mimeType: "audio/mpeg", caption: nil,
+                        fileName: nil)))
+            Issue.record("an MP3 went out as a voice note")
+        } catch let error as EngineError {
+            guard case .invalidRequest(let why) = error else {
+                Issue.record("unexpected \(error)")
+                return
+            }
+            #expect(why.contains("Ogg Opus"))
+        }
+        // Nothing was uploaded.
+        let uploads = await curl.perform(HTTPTransportRequest(method: .get, url: server.controlURL + "/media/uploads"))
+        #expect((try JSONSerialization.jsonObject(with: uploads.body) as? [Any])?.isEmpty == true)
+    }
+}

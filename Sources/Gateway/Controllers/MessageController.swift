@@ -183,6 +183,14 @@ struct MessageController {
                 try? FileManager.default.removeItem(atPath: fetched.file)
                 try Self.requireSupport([MessageType(resolvedKind)], by: session.engine)
             }
+            if resolvedKind == .voice, capabilities.voiceNotesMustBeOggOpus {
+                do {
+                    _ = try MediaProbe.voiceNote(at: URL(fileURLWithPath: fetched.file))
+                } catch {
+                    try? FileManager.default.removeItem(atPath: fetched.file)
+                    throw Problem.unprocessable("field 'mediaUrl': \(error.description)", field: "mediaUrl")
+                }
+            }
             job.kind = MessageType(resolvedKind)
             job.mediaUrl = mediaURL
             job.mediaFile = fetched.file

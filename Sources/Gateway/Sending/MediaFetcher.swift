@@ -15,7 +15,7 @@ struct MediaFetcher: Sendable {
     /// WhatsApp's own limits per kind.
     static func sizeLimit(_ kind: MediaKind) -> Int {
         switch kind {
-        case .image: 5 << 20
+        case .image, .sticker: 5 << 20
         case .video, .audio, .voice: 16 << 20
         case .document: 100 << 20
         }
@@ -28,6 +28,8 @@ struct MediaFetcher: Sendable {
         case .audio, .voice:
             ["audio/ogg", "audio/mpeg", "audio/mp4", "audio/aac", "audio/amr", "audio/opus"].contains(contentType)
         case .document: !contentType.isEmpty
+        // Turned into a WebP sticker when it is not one.
+        case .sticker: ["image/webp", "image/png", "image/jpeg", "image/gif"].contains(contentType)
         }
     }
 

@@ -186,6 +186,7 @@ extension CloudRequest.MediaKind {
         case .video: self = .video
         case .audio, .voice: self = .audio
         case .document: self = .document
+        case .sticker: self = .sticker
         }
     }
 }

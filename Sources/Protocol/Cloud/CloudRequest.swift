@@ -5,7 +5,7 @@ import Foundation
 public enum CloudRequest {
     /// Media a message may carry by link (Meta fetches the URL itself).
     public enum MediaKind: String, Sendable {
-        case image, video, audio, document
+        case image, video, audio, document, sticker
     }
 
     public static func text(to: String, body: String, replyTo: String? = nil) -> [String: Any] {
@@ -17,7 +17,7 @@ public enum CloudRequest {
         to: String, kind: MediaKind, link: String, caption: String? = nil, fileName: String? = nil, replyTo: String? = nil
     ) -> [String: Any] {
         var media: [String: Any] = ["link": link]
-        if let caption, kind != .audio { media["caption"] = caption }
+        if let caption, kind != .audio, kind != .sticker { media["caption"] = caption }
         if let fileName, kind == .document { media["filename"] = fileName }
         return message(to: to, type: kind.rawValue, [kind.rawValue: media], replyTo: replyTo)
     }

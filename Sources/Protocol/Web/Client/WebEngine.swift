@@ -16,11 +16,11 @@ public protocol PhoneNumberPairing: Sendable {
 /// layer, which comes next; until then `send` reports that it is not supported.
 public actor WebEngine: Engine, PhoneNumberPairing {
     public nonisolated let kind = EngineKind.web
-    /// Linked by QR or phone code; text to people (by phone number or LID) for now: media and
+    /// Linked by QR or phone code; text, media and stickers to people (by phone number or LID);
     /// groups come next.
     public static let capabilities = EngineCapabilities(
-        textLimit: 65_536, chatKinds: [.person, .lid], mediaSource: .file, messageTypes: [.text],
-        linking: .linkedDevice(phoneCode: true))
+        textLimit: 65_536, chatKinds: [.person, .lid], mediaSource: .file, messageTypes: MessageType.basic.union([.sticker]),
+        linking: .linkedDevice(phoneCode: true), voiceNotesMustBeOggOpus: true)
     public nonisolated let events: AsyncStream<EngineEvent>
     private let continuation: AsyncStream<EngineEvent>.Continuation
     private let configuration: WebEngineConfiguration

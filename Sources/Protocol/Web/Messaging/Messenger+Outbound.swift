@@ -17,14 +17,26 @@ extension Messenger {
     /// encryption (ours wrapped as sent-from-this-account), one stanza carries them all, and the
     /// server's `<ack>` confirms it. The ratchet steps are stored before the stanza leaves.
     func send(_ outbound: OutboundMessage, on socket: NoiseSocket) async throws -> SentMessage {
-        guard case .text(let text) = outbound.content else {
-            throw EngineError.unsupported("media messages yet (they come with the media support)")
-        }
         guard let chat = JID(outbound.chat.rawValue), chat.server == JID.userServer || chat.server == JID.hiddenUserServer else {
             throw EngineError.unsupported("sending to '\(outbound.chat)' yet (groups come later)")
         }
         let id = outbound.clientMessageID
-        let message = makeTextMessage(text, replyTo: outbound.replyTo, chat: chat)
+        let message: WAMessage
+        var text: String?
+        switch outbound.content {
+        case .text(let body):
+            text = body
+            message = makeTextMessage(body, replyTo: outbound.replyTo, chat: chat)
+        case .media(let kind, let file, let mimeType, let caption, let fileName):
+            text = caption
+            var media = try await makeMediaMessage(
+                kind: kind, file: file, mimeType: mimeType, caption: caption, fileName: fileName,
+                context: outbound.replyTo.map { quoteContext(replyTo: $0, chat: chat) }, on: socket)
+            media.messageContextInfo.messageSecret = newMessageSecret()
+            message = media
+        case .mediaLink:
+            throw EngineError.unsupported("media by link (the file is fetched by the gateway)")
+        }
         var recipient = chat.account
         if recipient.server == JID.hiddenUserServer, let phone = try await SignalTransaction(store: store).phone(ofLID: recipient.user) {
             // An account that has not moved to LID chats writes in the phone-number namespace
@@ -80,21 +92,29 @@ extension Messenger {
         } else {
             var extended = WAExtendedTextMessage()
             extended.text = text
-            var context = WAContextInfo()
-            if let replyTo {
-                context.stanzaID = replyTo
-                context.participant = chat.account.description
-                var quoted = WAMessage()
-                quoted.conversation = recentTexts[replyTo] ?? ""
-                context.quotedMessage = quoted
-            }
+            var context = replyTo.map { quoteContext(replyTo: $0, chat: chat) } ?? WAContextInfo()
             context.mentionedJid = mentions
             extended.contextInfo = context
             message.extendedTextMessage = extended
         }
-        // WhatsApp's clients give every message a secret (edits and reactions refer to it).
-        message.messageContextInfo.messageSecret = Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &random) })
+        message.messageContextInfo.messageSecret = newMessageSecret()
         return message
+    }
+
+    /// WhatsApp's clients give every message a secret (edits and reactions refer to it).
+    private func newMessageSecret() -> Data {
+        Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &random) })
+    }
+
+    /// A reply's context: the quoted message's id, its sender and (as far as known) its text.
+    private func quoteContext(replyTo: String, chat: JID) -> WAContextInfo {
+        var context = WAContextInfo()
+        context.stanzaID = replyTo
+        context.participant = chat.account.description
+        var quoted = WAMessage()
+        quoted.conversation = recentTexts[replyTo] ?? ""
+        context.quotedMessage = quoted
+        return context
     }
 
     /// The copy for our own other devices: the message wrapped with the chat it went to.
@@ -125,6 +145,7 @@ extension Messenger {
     ) async throws -> BinaryNode {
         let plaintext: [UInt8] = try message.serializedBytes()
         let selfPlaintext: [UInt8] = try Self.sentToSelf(message, chat: chat).serializedBytes()
+        let kind = Self.stanzaKind(of: message)
         let everyone = devices + ownDevices
         let bundles = try await bundlesForDevicesWithoutSession(everyone, on: socket)
 
@@ -140,7 +161,7 @@ extension Messenger {
                 participants.append(
                     BinaryNode(
                         "to", ["jid": .jid(device)],
-                        children: [BinaryNode("enc", ["v": "2", "type": .string(ciphertext.wireType)], bytes: ciphertext.serialized)]))
+                        children: [Self.encNode(ciphertext, mediaType: kind.mediaType)]))
             }
             guard participants.contains(where: { node in devices.contains { .jid($0) == node[attribute: "jid"] } }) else {
                 throw EngineError.rejected("no device of \(chat.user) could be reached (no session and no prekey bundle)")
@@ -149,8 +170,16 @@ extension Messenger {
             try await store.apply(transaction.changes)
             var children = [BinaryNode("participants", children: participants)]
             if anyPreKey { children.append(BinaryNode("device-identity", bytes: account.signedIdentity)) }
-            return BinaryNode("message", ["id": .string(id), "to": .jid(chat), "type": "text"], children: children)
+            return BinaryNode("message", ["id": .string(id), "to": .jid(chat), "type": .string(kind.type)], children: children)
         }
+    }
+
+    /// One device's `<enc>`, with the `mediatype` a file's message carries.
+    static func encNode(_ ciphertext: CiphertextMessage, mediaType: String?, count: Int? = nil) -> BinaryNode {
+        var attributes: [BinaryNode.Attribute] = [.init("v", "2"), .init("type", .string(ciphertext.wireType))]
+        if let count { attributes.append(.init("count", .string(String(count)))) }
+        if let mediaType { attributes.append(.init("mediatype", .string(mediaType))) }
+        return BinaryNode("enc", attributes, content: .bytes(ciphertext.serialized))
     }
 
     /// One device's ciphertext, setting a session up from `bundle` when there is none; `nil` when
@@ -236,14 +265,15 @@ extension Messenger {
                 let ciphertext = try SessionCipher.encrypt(WhatsAppPadding.pad(plaintext, using: &random), record: &stored)
                 try transaction.setRecord(stored, address)
                 try await store.apply(transaction.changes)
-                var children = [
-                    BinaryNode(
-                        "enc", ["v": "2", "type": .string(ciphertext.wireType), "count": .string(String(count))], bytes: ciphertext.serialized)
-                ]
+                let kind = Self.stanzaKind(of: message)
+                var children = [Self.encNode(ciphertext, mediaType: kind.mediaType, count: count)]
                 if ciphertext.wireType == "pkmsg" { children.append(BinaryNode("device-identity", bytes: account.signedIdentity)) }
                 return BinaryNode(
                     "message",
-                    ["to": .jid(device), "type": "text", "id": .string(id), "t": .string(retry.string("t") ?? "0"), "device_fanout": "false"],
+                    [
+                        "to": .jid(device), "type": .string(kind.type), "id": .string(id), "t": .string(retry.string("t") ?? "0"),
+                        "device_fanout": "false",
+                    ],
                     children: children)
             }
             try await socket.send(stanza)
