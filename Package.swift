@@ -38,6 +38,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // Reads the hand-edited OpenAPI document (openapi.yaml) that /openapi.json is derived from.
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        // Streams multipart/form-data uploads of files to send (the parser, not its Codable decoder).
+        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
     ],
     targets: [
         // One place knows libcurl: a system library plus a header of typed wrappers
@@ -152,6 +154,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
             ],
             path: "Sources/Gateway",
             // The OpenAPI document and the consoles' templates, stylesheet and scripts are compiled into

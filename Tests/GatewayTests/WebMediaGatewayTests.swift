@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import PeerSupport
 import TestSupport
 import Testing
@@ -175,4 +176,160 @@ import WharfCore
         let uploads = try JSONSerialization.jsonObject(with: answer.body) as? [[String: Any]] ?? []
         return uploads.first { $0["direct_path"] as? String == directPath }?["downloads"] as? Int ?? -1
     }
+
+    @Test func smallFilesGoInlineForATenantThatAsksAndLargerOnesByLink() async throws {
+        guard FileManager.default.isExecutableFile(atPath: CrashTests.binary) else {
+            Issue.record("build the wharf executable first (swift build --build-tests): \(CrashTests.binary)")
+            return
+        }
+        let server = try FakeWhatsApp()
+        let info = try await server.control("GET", "/media/info").json
+        let receiver = try await TestReceiver.start()
+        defer { Task { await receiver.stop() } }
+        let setup = try await messaging.setUp(
+            server, receiver: receiver, settings: ["media": ["inlineMaxBytes": 50_000]],
+            environment: ["OUTBOUND_ALLOW": "127.0.0.1", "WA_CA_FILE": try #require(info["media_ca_file"] as? String)])
+        defer { if setup.child.process.isRunning { setup.child.kill() } }
+        let bob = try messaging.contact(server)
+        let chat = "\(WebMessagingGatewayTests.phone)@s.whatsapp.net"
+
+        let small = try file(setup.directory, "small.jpg", bytes: 30_000)
+        let sent = try bob.call(["op": "send_media", "to": chat, "kind": "image", "path": small.path])
+        let smallID = try #require(sent["id"] as? String)
+        let inline = try #require(try await delivered(receiver, id: smallID)["media"] as? [String: Any])
+        #expect(inline["base64"] as? String == (try Data(contentsOf: small)).base64EncodedString())
+        let large = try file(setup.directory, "large.pdf", bytes: 80_000)
+        let sentLarge = try bob.call(["op": "send_media", "to": chat, "kind": "document", "path": large.path, "fileName": "large.pdf"])
+        let largeID = try #require(sentLarge["id"] as? String)
+        let linked = try #require(try await delivered(receiver, id: largeID)["media"] as? [String: Any])
+        #expect(linked["base64"] == nil)
+        #expect(linked["url"] as? String != nil)
+
+    }
+
+    /// The tenant sends through the API, by URL and by upload; pyaileys downloads every file.
+    @Test func theTenantSendsFilesByURLAndByUploadAndTheContactGetsThemByteForByte() async throws {
+        guard FileManager.default.isExecutableFile(atPath: CrashTests.binary) else {
+            Issue.record("build the wharf executable first (swift build --build-tests): \(CrashTests.binary)")
+            return
+        }
+        let server = try FakeWhatsApp()
+        let info = try await server.control("GET", "/media/info").json
+        let receiver = try await TestReceiver.start()
+        defer { Task { await receiver.stop() } }
+        let setup = try await messaging.setUp(
+            server, receiver: receiver, humanize: ["typingMs": 50, "pauseMs": 10, "gapMs": 0, "markRead": false],
+            environment: ["OUTBOUND_ALLOW": "127.0.0.1", "WA_CA_FILE": try #require(info["media_ca_file"] as? String)])
+        defer { if setup.child.process.isRunning { setup.child.kill() } }
+        let bob = try messaging.contact(server)
+        let folder = URL(fileURLWithPath: setup.directory).appendingPathComponent("served")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let files = try await FileServer.start(folder)
+        defer { Task { await files.stop() } }
+        let photo = try MediaFixtures.make(.jpeg, in: folder, name: "photo")
+        let voice = try MediaFixtures.make(.opus, in: folder, name: "voice")
+        let video = try MediaFixtures.make(.mp4, in: folder, name: "clip")
+        let mp3 = try MediaFixtures.make(.mp3, in: folder, name: "song")
+        let document = try file(folder.path, "terms.pdf", bytes: 2 << 20)
+        let base = "http://127.0.0.1:\(setup.child.port)"
+        let send = "\(base)/v1/sessions/\(setup.session)/messages"
+        let auth = ("Authorization", "Bearer \(setup.token)")
+        let chat = "+\(WebMessagingGatewayTests.contactPhone)"
+
+        func sent(_ answer: (status: Int, headers: [String: String], body: Data)) async throws -> [String: Any] {
+            #expect(answer.status == 202, "\(String(decoding: answer.body, as: UTF8.self))")
+            let job = try #require(try JSONSerialization.jsonObject(with: answer.body) as? [String: Any])
+            let id = try #require(job["jobId"] as? String)
+            let done = try await waitFor("job \(id)") { () -> [String: Any]? in
+                let body = try await setup.child.call("GET", "/v1/jobs/\(id)", token: setup.token).body
+                return ["sent", "failed"].contains(body["status"] as? String ?? "") ? body : nil
+            }
+            #expect(done["status"] as? String == "sent", "\(done)")
+            let messageID = try #require(done["messageId"] as? String)
+            let answer = try bob.call(["op": "wait", "for": "message", "match": ["id": messageID]])
+            return try #require((answer["items"] as? [[String: Any]])?.first)
+        }
+        func json(_ body: [String: Any]) throws -> Data { try JSONSerialization.data(withJSONObject: body) }
+
+        var cases: [(item: [String: Any], source: URL)] = []
+        // By URL, as the seed sent media: an image and a voice note.
+        cases.append(
+            (
+                try await sent(
+                    try await JSONCall.raw(
+                        "POST", send, headers: [auth, ("Content-Type", "application/json")],
+                        body: try json(["chatId": chat, "type": "image", "mediaUrl": files.url("photo.jpg"), "caption": "today"]))),
+                photo
+            ))
+        cases.append(
+            (
+                try await sent(
+                    try await JSONCall.raw(
+                        "POST", send, headers: [auth, ("Content-Type", "application/json")],
+                        body: try json(["chatId": chat, "type": "voice", "mediaUrl": files.url("voice.ogg")]))),
+                voice
+            ))
+        // By upload: a document and a video, as multipart/form-data.
+        for (source, type, mime) in [(document, "document", "application/pdf"), (video, "video", "video/mp4")] {
+            let form = JSONCall.form(
+                ["chatId": chat, "type": type, "caption": "see attached"], file: (source.lastPathComponent, mime, try Data(contentsOf: source)))
+            cases.append(
+                (try await sent(try await JSONCall.raw("POST", send, headers: [auth, ("Content-Type", form.contentType)], body: form.body)), source))
+        }
+        for (index, (item, source)) in cases.enumerated() {
+            let out = folder.appendingPathComponent("bob-\(index)")
+            let download = try bob.call(["op": "download", "id": try #require(item["id"] as? String), "path": out.path])
+            #expect(download["macChecked"] as? Bool == true)
+            #expect(try Data(contentsOf: out) == Data(contentsOf: source), "\(source.lastPathComponent) byte for byte")
+        }
+        let media = cases.map { $0.item["media"] as? [String: Any] ?? [:] }
+        #expect(media[0]["caption"] as? String == "today")
+        #expect(media[1]["ptt"] as? Bool == true)
+        #expect(media[2]["fileName"] as? String == "terms.pdf")
+        #expect(media[3]["seconds"] as? Int == 2)
+
+        // An MP3 is no voice note: refused when the job is created, by URL and by upload alike.
+        let byURL = try await JSONCall.raw(
+            "POST", send, headers: [auth, ("Content-Type", "application/json")],
+            body: try json(["chatId": chat, "type": "voice", "mediaUrl": files.url("song.mp3")]))
+        #expect(byURL.status == 422)
+        #expect(String(decoding: byURL.body, as: UTF8.self).contains("Ogg Opus"))
+        let form = JSONCall.form(["chatId": chat, "type": "voice"], file: ("song.mp3", "audio/mpeg", try Data(contentsOf: mp3)))
+        let byUpload = try await JSONCall.raw("POST", send, headers: [auth, ("Content-Type", form.contentType)], body: form.body)
+        #expect(byUpload.status == 422)
+        // An upload past the kind's limit is 413, and nothing is left on disk.
+        let big = JSONCall.form(["chatId": chat, "type": "image"], file: ("big.jpg", "image/jpeg", Data(count: 6 << 20)))
+        let tooBig = try await JSONCall.raw("POST", send, headers: [auth, ("Content-Type", big.contentType)], body: big.body)
+        #expect(tooBig.status == 413)
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: setup.directory + "/media")) ?? []
+        #expect(left.isEmpty, "\(left)")
+    }
+}
+
+/// Serves a folder's files on 127.0.0.1, with a content type by extension, as a tenant's file host would.
+final class FileServer: Sendable {
+    let port: Int
+    private let group: ServiceGroupBox
+
+    private init(port: Int, group: ServiceGroupBox) {
+        self.port = port
+        self.group = group
+    }
+
+    static func start(_ folder: URL) async throws -> FileServer {
+        let router = Router()
+        let types = ["jpg": "image/jpeg", "ogg": "audio/ogg", "mp4": "video/mp4", "mp3": "audio/mpeg", "pdf": "application/pdf"]
+        router.get("/files/:name") { _, context -> Response in
+            let name = try context.parameters.require("name")
+            let path = folder.appendingPathComponent(name).path
+            let body = try await FileIO().loadFile(path: path, context: context)
+            let type = types[(name as NSString).pathExtension] ?? "application/octet-stream"
+            return Response(status: .ok, headers: [.contentType: type], body: body)
+        }
+        let box = try await ServiceGroupBox.start(router: router)
+        return FileServer(port: box.port, group: box)
+    }
+
+    func url(_ name: String) -> String { "http://127.0.0.1:\(port)/files/\(name)" }
+    func stop() async { await group.stop() }
 }

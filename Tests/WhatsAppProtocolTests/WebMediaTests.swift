@@ -20,11 +20,12 @@ import WharfCore
         return url
     }()
 
-    /// An engine linked to `server` whose media go through Wharf's libcurl client.
-    func link(_ server: FakeWhatsApp) async throws -> (WebMessagingTests.Linked, CurlWebhookSender) {
+    /// An engine linked to `server` whose media go through Wharf's libcurl client (allowed to
+    /// reach the loopback media host unless `strict`).
+    func link(_ server: FakeWhatsApp, strict: Bool = false) async throws -> (WebMessagingTests.Linked, CurlWebhookSender) {
         let info = try await server.control("GET", "/media/info").json
         var options = CurlWebhookSender.Options()
-        options.policy = try OutboundPolicy(allowing: ["127.0.0.1"])
+        options.policy = strict ? .strict : try OutboundPolicy(allowing: ["127.0.0.1"])
         options.extraRootsFile = try #require(info["media_ca_file"] as? String)
         let curl = CurlWebhookSender(options: options)
         let linked = try await messaging.link(server, media: curl)
@@ -141,6 +142,33 @@ import WharfCore
         #expect(!FileManager.default.fileExists(atPath: nothing.path))
     }
 
+    @Test func aFileThatDoesNotMatchItsMessageIsFetchedAgainAfterAMediaRetry() async throws {
+        let server = try FakeWhatsApp()
+        let (wharf, curl) = try await link(server)
+        defer {
+            Task {
+                await wharf.engine.shutdown()
+                curl.shutdown()
+            }
+        }
+        let bob = try messaging.contact(server)
+        let source = try file("damaged.pdf", bytes: 200_000)
+        let sent = try bob.call(
+            ["op": "send_media", "to": "\(WebMessagingTests.phone)@s.whatsapp.net", "kind": "document", "path": source.path, "fileName": "d.pdf"])
+        let id = try #require(sent["id"] as? String)
+        let directPath = try #require(sent["directPath"] as? String)
+        let message = try await wharf.recorder.wait("Bob's document") { $0.messages.first { $0.id == id } }
+        try await server.control(
+            "POST", "/media/owner",
+            ["message_id": id, "media_key": sent["mediaKey"] as Any, "media_type": sent["mediaType"] as Any, "direct_path": directPath])
+        // The CDN serves wrong bytes under the right path: the hash check catches it.
+        try await server.control("POST", "/media/corrupt", ["direct_path": directPath])
+        let target = directory.appendingPathComponent("checked")
+        #expect(try await wharf.engine.downloadMedia(try #require(message.media?.reference), to: target) != nil)
+        #expect(try Data(contentsOf: target) == Data(contentsOf: source))
+        #expect(try await retriesList(server, through: curl).count == 1)
+    }
+
     func retriesList(_ server: FakeWhatsApp, through curl: CurlWebhookSender) async throws -> [[String: Any]] {
         let answer = await curl.perform(HTTPTransportRequest(method: .get, url: server.controlURL + "/media/retries"))
         return try JSONSerialization.jsonObject(with: answer.body) as? [[String: Any]] ?? []
@@ -242,5 +270,45 @@ import WharfCore
         // Nothing was uploaded.
         let uploads = await curl.perform(HTTPTransportRequest(method: .get, url: server.controlURL + "/media/uploads"))
         #expect((try JSONSerialization.jsonObject(with: uploads.body) as? [Any])?.isEmpty == true)
+    }
+}
+
+/// The outbound-address policy holds for media hosts as for webhooks: a private address is reached
+/// only when allow-listed, both ways.
+@Suite(.serialized) struct WebMediaPolicyTests {
+    let receiving = WebMediaTests()
+
+    @Test func aMediaHostOnAPrivateAddressIsRefusedForDownloadsAndUploads() async throws {
+        let server = try FakeWhatsApp()
+        let (wharf, curl) = try await receiving.link(server, strict: true)
+        defer {
+            Task {
+                await wharf.engine.shutdown()
+                curl.shutdown()
+            }
+        }
+        let bob = try receiving.messaging.contact(server)
+        let source = try receiving.file("private.jpg", bytes: 5_000)
+        let sent = try bob.call(["op": "send_media", "to": "\(WebMessagingTests.phone)@s.whatsapp.net", "kind": "image", "path": source.path])
+        let id = try #require(sent["id"] as? String)
+        let message = try await wharf.recorder.wait("Bob's image") { $0.messages.first { $0.id == id } }
+        do {
+            _ = try await wharf.engine.downloadMedia(try #require(message.media?.reference), to: receiving.directory.appendingPathComponent("no"))
+            Issue.record("a private address was reached")
+        } catch let error as MediaDownloadError {
+            #expect(error.description.contains("OUTBOUND_ALLOW"), "\(error)")
+        }
+        do {
+            _ = try await wharf.engine.send(
+                OutboundMessage(
+                    clientMessageID: "3EB0PRIVATE1", chat: ChatID("\(WebMessagingTests.contactPhone)@s.whatsapp.net"),
+                    content: .media(kind: .document, file: source, mimeType: "application/pdf", caption: nil, fileName: "x.pdf")))
+            Issue.record("a file was uploaded to a private address")
+        } catch let error as EngineError {
+            #expect(error.description.contains("OUTBOUND_ALLOW"), "\(error)")
+        }
+        // Only Bob's own upload reached the host.
+        let uploads = try await JSONCall.raw("GET", server.controlURL + "/media/uploads")
+        #expect((try JSONSerialization.jsonObject(with: uploads.body) as? [Any])?.count == 1)
     }
 }

@@ -160,6 +160,8 @@ The control server takes and answers JSON:
                        downloads (completed GETs), t}], in publish order
   POST /media/expire   {"direct_path", "status"?: 410}: that path answers status from now on (200 serves
                        it again) -> {direct_path, status}; 404 for an unknown path
+  POST /media/corrupt  {"direct_path"}: that path serves its file with one byte flipped (its hashes and MAC
+                       no longer match); a media retry republishes the intact file -> {direct_path}
   POST /media/owner    {"message_id", "media_key" (hex, 32 bytes), "media_type", "direct_path"}: what the
                        account's phone knows of a message's media, for media retry -> {message_id,
                        direct_path, known (whether the host has that path)}
@@ -583,6 +585,7 @@ class StoredMedia:
     republished_from: str = None  # for "retry": the direct path it stands in for
     status: int = 200  # 200, or what it answers once expired (POST /media/expire)
     downloads: int = 0
+    original: str = None  # the intact file, once POST /media/corrupt serves a damaged copy
 
     def describe(self):
         return {"direct_path": self.direct_path, "url": self.url, "size": self.size,
@@ -634,8 +637,25 @@ class MediaHost:
         return stored
 
     def republish(self, stored):
-        """What the phone's re-upload amounts to: the same bytes under a new direct path."""
-        return self.publish(stored.file, stored.size, stored.enc_sha256, stored.media_type, "retry", stored.direct_path)
+        """What the phone's re-upload amounts to: the same (intact) bytes under a new direct path."""
+        return self.publish(stored.original or stored.file, stored.size, stored.enc_sha256, stored.media_type, "retry",
+                            stored.direct_path)
+
+    def corrupt(self, stored):
+        """Serves a copy of the file with one byte flipped in the middle (a CDN handing out the wrong
+        bytes); the intact file is kept for the phone's re-upload."""
+        fd, target = tempfile.mkstemp(dir=self.dir, suffix=".bad")
+        with open(stored.file, "rb") as source, os.fdopen(fd, "wb") as out:
+            while data := source.read(MEDIA_CHUNK):
+                out.write(data)
+        with open(target, "r+b") as out:
+            out.seek(stored.size // 2)
+            byte = out.read(1)
+            out.seek(stored.size // 2)
+            out.write(bytes([byte[0] ^ 0x01]))
+        with self.lock:
+            stored.original = stored.original or stored.file
+            stored.file = target
 
     def store_local(self, path, media_type):
         """Copies a local (already encrypted) file in, in chunks, and publishes it."""
@@ -1725,6 +1745,7 @@ class FakeWhatsApp:
             ("GET", "/media/uploads"): self.media_uploads,
             ("GET", "/media/retries"): self.media_retry_list,
             ("POST", "/media/expire"): self.expire_media,
+            ("POST", "/media/corrupt"): self.corrupt_media,
             ("POST", "/media/owner"): self.register_media_owner,
             ("POST", "/media/store"): self.store_media,
         }
@@ -1789,6 +1810,13 @@ class FakeWhatsApp:
             raise BadRequest("status is an HTTP status")
         stored.status = status
         return 200, {"direct_path": stored.direct_path, "status": status}
+
+    async def corrupt_media(self, request):
+        stored = self.media.find(str(request["direct_path"]))
+        if stored is None:
+            return 404, {"error": f"no media at {request['direct_path']}"}
+        self.media.corrupt(stored)
+        return 200, {"direct_path": stored.direct_path}
 
     async def register_media_owner(self, request):
         try:

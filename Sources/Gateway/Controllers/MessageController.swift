@@ -24,6 +24,8 @@ struct MessageController {
         var filename: String?
         var replyTo: String?
         var humanize: JSONValue?
+        /// An uploaded file's type, when its part does not say it.
+        var mimeType: String?
     }
 
     struct View: ResponseEncodable {
@@ -113,7 +115,23 @@ struct MessageController {
     func enqueue(_ request: Request, context: AppRequestContext, mediaExpected: Bool?) async throws -> EditedResponse<View> {
         let session = try await lookup.session(context)
         let capabilities = session.engine.capabilities
-        let input = try await request.decode(as: Input.self, context: context)
+        let jobID = Identifier.make(prefix: "job")
+        var input: Input
+        var upload: MultipartUpload?
+        if let boundary = MultipartUpload.boundary(of: request.headers[.contentType]) {
+            try? FileManager.default.createDirectory(
+                atPath: media.directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let read = try await MultipartUpload.read(
+                request, boundary: boundary, into: URL(fileURLWithPath: media.directory).appendingPathComponent(jobID),
+                limit: MediaFetcher.sizeLimit(.document))
+            upload = read
+            input = try Input(form: read.fields)
+        } else {
+            input = try await request.decode(as: Input.self, context: context)
+        }
+        // An uploaded file not taken into a job is not left behind.
+        var keepsUpload = false
+        defer { if !keepsUpload, let file = upload?.file { try? FileManager.default.removeItem(at: file) } }
         guard let rawChat = input.chatId, !rawChat.isEmpty else {
             throw Problem.badRequest("field 'chatId' is required: \(ChatAddress.acceptedForms)", field: "chatId")
         }
@@ -127,7 +145,7 @@ struct MessageController {
                 field: "chatId")
         }
         let mediaURL = input.mediaUrl ?? input.url
-        let isMedia = mediaExpected ?? (mediaURL != nil || (input.type.map { $0 != "text" } ?? false))
+        let isMedia = mediaExpected ?? (upload?.file != nil || mediaURL != nil || (input.type.map { $0 != "text" } ?? false))
         var kind: MediaKind?
         if let type = input.type, type != "text" {
             guard let parsed = MediaKind(rawValue: type) else {
@@ -143,7 +161,6 @@ struct MessageController {
             }
         }
         let now = services.clock.now
-        let jobID = Identifier.make(prefix: "job")
         var job = JobRecord(
             id: jobID, tenantId: session.tenantId, sessionId: session.id, chatId: chat.rawValue, kind: .text,
             text: nil, humanize: input.humanize ?? .object([:]),
@@ -156,8 +173,17 @@ struct MessageController {
         if isMedia {
             // Refused before anything is downloaded when the engine cannot send it.
             try Self.requireSupport(kind.map { [MessageType($0)] } ?? MessageType.basic.filter(\.isMedia), by: session.engine)
+            if let upload, let file = upload.file {
+                guard capabilities.mediaSource == .file else {
+                    throw Problem.unprocessable(
+                        "the \(session.engine) engine sends media by link only: give 'mediaUrl' instead of a file", field: "file")
+                }
+                job = try checkedUpload(upload, file: file, kind: kind, input: input, job: job, capabilities: capabilities, engine: session.engine)
+                keepsUpload = true
+                return try await accept(job, session: session, request: request)
+            }
             guard let mediaURL, !mediaURL.isEmpty else {
-                throw Problem.badRequest("field 'mediaUrl' is required for a media message", field: "mediaUrl")
+                throw Problem.badRequest("field 'mediaUrl' is required for a media message (or upload a 'file')", field: "mediaUrl")
             }
             if let caption = input.caption, caption.count > 1024 {
                 throw Problem.unprocessable("field 'caption' must be at most 1024 characters", field: "caption")
@@ -214,6 +240,40 @@ struct MessageController {
         return try await accept(job, session: session, request: request)
     }
 
+    /// An uploaded file's job: its kind (given, else from its type), size and type checked as a
+    /// downloaded one's would be.
+    private func checkedUpload(
+        _ upload: MultipartUpload, file: URL, kind: MediaKind?, input: Input, job: JobRecord, capabilities: EngineCapabilities,
+        engine: EngineKind
+    ) throws -> JobRecord {
+        var job = job
+        let given = (input.mimeType ?? upload.contentType ?? "").split(separator: ";").first.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        }
+        let mimeType = given.flatMap { $0.isEmpty || $0 == "application/octet-stream" ? nil : $0 } ?? "application/octet-stream"
+        let resolvedKind = kind ?? Self.kind(forMimeType: mimeType)
+        guard upload.size <= MediaFetcher.sizeLimit(resolvedKind) else { throw MediaError.tooLarge(resolvedKind) }
+        guard upload.size > 0 else { throw Problem.unprocessable("the uploaded file is empty", field: "file") }
+        guard MediaFetcher.accepts(mimeType, for: resolvedKind) else { throw MediaError.unsupportedType(mimeType, resolvedKind) }
+        try Self.requireSupport([MessageType(resolvedKind)], by: engine)
+        if resolvedKind == .voice, capabilities.voiceNotesMustBeOggOpus {
+            do {
+                _ = try MediaProbe.voiceNote(at: file)
+            } catch {
+                throw Problem.unprocessable("field 'file': \(error.description)", field: "file")
+            }
+        }
+        if let caption = input.caption, caption.count > 1024 {
+            throw Problem.unprocessable("field 'caption' must be at most 1024 characters", field: "caption")
+        }
+        job.kind = MessageType(resolvedKind)
+        job.mediaFile = file.path
+        job.mimeType = mimeType
+        job.text = input.caption
+        job.fileName = input.filename ?? upload.fileName
+        return job
+    }
+
     /// Stores a checked job (or finds the earlier one with its idempotency key) and answers.
     private func accept(_ job: JobRecord, session: SessionRecord, request: Request) async throws -> EditedResponse<View> {
         let (stored, isNew) = try await services.store.enqueue(job, now: job.createdAt)
@@ -265,5 +325,26 @@ struct MessageController {
         if MediaFetcher.accepts(mimeType, for: .video) { return .video }
         if MediaFetcher.accepts(mimeType, for: .audio) { return .audio }
         return .document
+    }
+}
+
+extension MessageController.Input {
+    /// The fields of a multipart/form-data send (`humanize` as JSON text).
+    init(form fields: [String: String]) throws {
+        chatId = fields["chatId"]
+        text = fields["text"]
+        type = fields["type"]
+        mediaUrl = fields["mediaUrl"]
+        url = fields["url"]
+        caption = fields["caption"]
+        filename = fields["filename"]
+        replyTo = fields["replyTo"]
+        mimeType = fields["mimeType"]
+        if let humanize = fields["humanize"] {
+            guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(humanize.utf8)) else {
+                throw Problem.badRequest("field 'humanize' must be JSON (true, false or an object of overrides)", field: "humanize")
+            }
+            self.humanize = value
+        }
     }
 }

@@ -60,21 +60,30 @@ final class OutboxEventSink: SessionEventSink {
     func publish(_ events: [SessionEvent], committing changes: CredentialChanges, for sessionID: String?) async throws {
         var stored: [(SessionEvent, OutboxEvent)] = []
         var files: [MediaRecord] = []
+        var held: [SessionEvent] = []
         for var event in events {
             guard let context = try await context(sessionID: event.sessionID) else { continue }
-            if let file = try keepFile(of: &event, settings: MediaSettings(context.settings)) { files.append(file) }
+            let settings = MediaSettings(context.settings)
+            var file = try keepFile(of: &event, settings: settings)
             let (type, data) = EventEnvelope.describe(event.kind)
             let id = event.dedupeKey.map { Identifier.make(prefix: "evt", digest: SHA256.hash(data: Data($0.utf8))) }
             let envelope = EventEnvelope(
                 id: id ?? Identifier.make(prefix: "evt"), type: type, timestamp: event.at, tenant: context.tenant,
                 session: context.session, data: data, settings: context.settings)
-            stored.append(
-                (
-                    event,
-                    OutboxEvent(
-                        id: envelope.id, tenantID: event.tenantID, sessionID: event.sessionID, type: type,
-                        payload: try envelope.encoded(), createdAt: event.at)
-                ))
+            let outboxEvent = OutboxEvent(
+                id: envelope.id, tenantID: event.tenantID, sessionID: event.sessionID, type: type, payload: try envelope.encoded(),
+                createdAt: event.at)
+            if var kept = file, settings.inlineMaxBytes > 0, let size = kept.size, size <= settings.inlineMaxBytes {
+                // Held in the file's row (committed all the same) until the file is in, to go inline.
+                kept.heldEvent = MediaRecord.HeldEvent(
+                    id: outboxEvent.id, type: type, payload: outboxEvent.payload, createdAt: event.at, inlineLimit: settings.inlineMaxBytes)
+                kept.eager = true
+                file = kept
+                held.append(event)
+            } else {
+                stored.append((event, outboxEvent))
+            }
+            if let file { files.append(file) }
         }
         let isNew: [Bool]
         if let sessionID, !changes.isEmpty {
@@ -94,21 +103,49 @@ final class OutboxEventSink: SessionEventSink {
             guard !stored.isEmpty else { return }
             isNew = try await outbox.accept(stored.map(\.1))
         }
+        if !files.isEmpty { mediaArrived.fire() }
+        for event in held { await noteInbound(event) }
         guard !stored.isEmpty else { return }
         delivery.wake()
-        if !files.isEmpty { mediaArrived.fire() }
         // Stored, so acknowledged from here on: nothing after this may make the caller think otherwise.
         for ((event, _), new) in zip(stored, isNew) where new {
-            // What "mark as read" and the Cloud API's typing indicator point at.
-            if case .message(let message) = event.kind, !message.isFromMe {
-                do {
-                    try await store.setLastInbound(sessionID: event.sessionID, chatID: message.chat.rawValue, messageID: message.id)
-                } catch {
-                    logger.error("the chat's last inbound message not stored", metadata: ["session": "\(event.sessionID)", "error": "\(error)"])
-                }
-            }
+            await noteInbound(event)
             try? await hub.publish(event)
         }
+    }
+
+    /// What "mark as read" and the Cloud API's typing indicator point at: the chat's last message in.
+    private func noteInbound(_ event: SessionEvent) async {
+        guard case .message(let message) = event.kind, !message.isFromMe else { return }
+        do {
+            try await store.setLastInbound(sessionID: event.sessionID, chatID: message.chat.rawValue, messageID: message.id)
+        } catch {
+            logger.error("the chat's last inbound message not stored", metadata: ["session": "\(event.sessionID)", "error": "\(error)"])
+        }
+    }
+
+    /// Delivers a file's held event, with the file inline (`data.media.base64`) when it was fetched
+    /// and is within the tenant's limit, else as it was; the row forgets the event in the same
+    /// transaction, so it is delivered once.
+    func release(_ held: MediaRecord.HeldEvent, of media: MediaRecord, file: URL?) async throws {
+        var payload = held.payload
+        if let file, media.status == .ready, let size = (try? FileManager.default.attributesOfItem(atPath: file.path))?[.size] as? Int,
+            Int64(size) <= held.inlineLimit, let bytes = FileManager.default.contents(atPath: file.path),
+            case .object(var envelope) = try JSONDecoder().decode(JSONValue.self, from: held.payload),
+            case .object(var data)? = envelope["data"], case .object(var inline)? = data["media"]
+        {
+            inline["base64"] = .string(bytes.base64EncodedString())
+            data["media"] = .object(inline)
+            envelope["data"] = .object(data)
+            payload = try JSONEncoder.wharf.encode(JSONValue.object(envelope))
+        }
+        let event = OutboxEvent(
+            id: held.id, tenantID: media.tenantId, sessionID: media.sessionId, type: held.type, payload: payload, createdAt: held.createdAt)
+        let id = media.id
+        _ = try await outbox.accept([event]) { db in
+            try db.execute(sql: "UPDATE media SET held_event = NULL WHERE id = ?", arguments: [id])
+        }
+        delivery.wake()
     }
 
     /// A received message's file: the row to keep it by (its engine reference sealed), and the

@@ -55,6 +55,9 @@ struct BodyLimitMiddleware: RouterMiddleware {
     /// Larger limits for the routes under these path prefixes (a peer whose bodies Wharf must take).
     let largerLimits: [String: Int]
 
+    /// The largest multipart body: the largest file (a document) and room for the form's fields.
+    static let uploadLimit = MediaFetcher.sizeLimit(.document) + (1 << 20)
+
     init(limit: Int, largerLimits: [String: Int] = [:]) {
         configuredLimit = limit
         self.largerLimits = largerLimits
@@ -66,6 +69,14 @@ struct BodyLimitMiddleware: RouterMiddleware {
         async throws -> Response
     {
         let path = request.uri.path
+        if MultipartUpload.boundary(of: request.headers[.contentType]) != nil {
+            // A file upload is streamed to disk by its route, which enforces the file's limit as it
+            // reads; only a declared length beyond any file Wharf takes is refused here.
+            if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > Self.uploadLimit {
+                throw Problem.contentTooLarge(limit: Self.uploadLimit)
+            }
+            return try await next(request, context)
+        }
         let limit = max(configuredLimit, largerLimits.first { path.hasPrefix($0.key) }?.value ?? 0)
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
             throw Problem.contentTooLarge(limit: limit)

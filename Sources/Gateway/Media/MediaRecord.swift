@@ -44,11 +44,31 @@ public struct MediaRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
     public var createdAt: Date
     public var updatedAt: Date
     public var expiresAt: Date
+    /// The message's event, held back until the file is fetched so that it can carry the file
+    /// inline (a tenant's `settings.media.inlineMaxBytes`); `nil` once delivered.
+    public var heldEvent: HeldEvent?
+
+    /// An event kept in the file's row until the file is fetched.
+    public struct HeldEvent: Codable, Sendable, Equatable, DatabaseValueConvertible {
+        public var id: String
+        public var type: String
+        public var payload: Data
+        public var createdAt: Date
+        /// The largest file put inline, in bytes.
+        public var inlineLimit: Int64
+
+        public var databaseValue: DatabaseValue { ((try? JSONEncoder().encode(self)) ?? Data()).databaseValue }
+
+        public static func fromDatabaseValue(_ value: DatabaseValue) -> HeldEvent? {
+            Data.fromDatabaseValue(value).flatMap { try? JSONDecoder().decode(HeldEvent.self, from: $0) }
+        }
+    }
 
     public enum Columns {
         public static let status = Column("status")
         public static let eager = Column("eager")
         public static let nextAttemptAt = Column("next_attempt_at")
         public static let expiresAt = Column("expires_at")
+        public static let heldEvent = Column("held_event")
     }
 }

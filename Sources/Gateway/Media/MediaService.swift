@@ -111,9 +111,13 @@ final class MediaService: Service, Sendable {
         }
     }
 
-    /// One attempt at one file.
+    /// One attempt at one file, then its held event (if any) goes out, with the file or without.
     private func fetch(_ id: String) async {
-        guard var record = try? await store.media(id: id), record.status == .pending else { return }
+        guard var record = try? await store.media(id: id) else { return }
+        guard record.status == .pending else {
+            await releaseHeldEvent(of: record)
+            return
+        }
         let now = clock.now
         let outcome: Result<MediaReference?, MediaDownloadError>
         do {
@@ -157,6 +161,7 @@ final class MediaService: Service, Sendable {
             logger.error("media state not stored", metadata: ["media": "\(id)", "error": "\(error)"])
             return
         }
+        await releaseHeldEvent(of: record)
         if record.status == .failed {
             do {
                 try await sink.publish(
@@ -166,6 +171,16 @@ final class MediaService: Service, Sendable {
             } catch {
                 logger.error("media.failed event not stored", metadata: ["media": "\(id)", "error": "\(error)"])
             }
+        }
+    }
+
+    /// A held event waits for one attempt only: a file that is not in yet goes without it.
+    private func releaseHeldEvent(of record: MediaRecord) async {
+        guard let held = record.heldEvent else { return }
+        do {
+            try await sink.release(held, of: record, file: record.status == .ready ? path(of: record.id) : nil)
+        } catch {
+            logger.error("a held event not delivered", metadata: ["media": "\(record.id)", "error": "\(error)"])
         }
     }
 

@@ -31,11 +31,13 @@ extension SQLiteGatewayStore {
         try await media(id: id).flatMap { $0.tenantId == tenantID ? $0 : nil }
     }
 
-    /// Files to fetch now, oldest first.
+    /// Files to fetch now, oldest first, and files whose held event is still to be delivered.
     func dueMedia(now: Date, limit: Int) async throws -> [MediaRecord] {
         try await writer.read { db in
-            try MediaRecord.filter(MediaRecord.Columns.status == MediaStatus.pending && MediaRecord.Columns.eager)
-                .filter(MediaRecord.Columns.nextAttemptAt <= now).order(MediaRecord.Columns.nextAttemptAt).limit(limit).fetchAll(db)
+            try MediaRecord.filter(
+                (MediaRecord.Columns.status == MediaStatus.pending && MediaRecord.Columns.eager && MediaRecord.Columns.nextAttemptAt <= now)
+                    || (MediaRecord.Columns.heldEvent != nil && MediaRecord.Columns.status != MediaStatus.pending)
+            ).order(MediaRecord.Columns.nextAttemptAt).limit(limit).fetchAll(db)
         }
     }
 

@@ -58,6 +58,7 @@ enum GatewayMigrations {
                 t.primaryKey("id_hash", .text)
                 t.column("created_at", .datetime).notNull()
                 t.column("expires_at", .datetime).notNull()
+                t.column("held_event", .blob)
             }
         }
         migrator.registerMigration("gateway.v2.jobs") { db in
@@ -104,6 +105,7 @@ enum GatewayMigrations {
                 t.column("tenant_id", .text).indexed().references("tenant", onDelete: .cascade)
                 t.column("created_at", .datetime).notNull()
                 t.column("expires_at", .datetime).notNull()
+                t.column("held_event", .blob)
             }
             try db.execute(
                 sql: """
@@ -142,6 +144,7 @@ enum GatewayMigrations {
                 t.column("created_at", .datetime).notNull()
                 t.column("updated_at", .datetime).notNull()
                 t.column("expires_at", .datetime).notNull()
+                t.column("held_event", .blob)
             }
             try db.execute(sql: "CREATE INDEX media_due ON media(next_attempt_at) WHERE status = 'pending' AND eager")
             try db.execute(sql: "CREATE INDEX media_expiry ON media(expires_at) WHERE status <> 'expired'")
