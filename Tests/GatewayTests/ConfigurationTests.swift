@@ -71,6 +71,8 @@ import WharfCore
         (["WA_WS_URL": "https://web.whatsapp.com/ws/chat"], "WA_WS_URL"),
         (["WA_VERSION": "2.3000"], "WA_VERSION"),
         (["WA_ROOT_KEY": "abcd"], "WA_ROOT_KEY"),
+        (["WA_CA_FILE": "/nonexistent/roots.pem"], "WA_CA_FILE"),
+        (["WA_CA_FILE": "/etc/hostname"], "WA_CA_FILE"),
     ])
     func invalidValuesNameTheVariable(environment: [String: String], variable: String) async throws {
         do {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import WharfCore
 
@@ -52,5 +53,39 @@ import WharfCore
         let huge = MediaSettings(["media": ["retentionDays": 100_000, "inlineMaxBytes": 1e12]])
         #expect(huge.retention == Double(MediaSettings.maximumRetentionDays) * 86400)
         #expect(huge.inlineMaxBytes == MediaSettings.maximumInlineBytes)
+    }
+}
+
+/// Received files are deleted when the tenant's retention ends, on the injected clock.
+@Suite struct MediaRetentionTests {
+    @Test func aFilePastItsRetentionIsDeletedAndItsURLSaysSo() async throws {
+        let directory = TestWharf.temporaryDirectory()
+        try await TestWharf.run(dataDirectory: directory) { app in
+            let tenant = try await app.makeTenant("keeper")
+            let session = try await app.makeConnectedSession(token: tenant.token)
+            let now = app.clock.now
+            let record = MediaRecord(
+                id: "med_kept", tenantId: tenant.id, sessionId: session, messageId: "3EB0KEPT", chatId: "4915100000001@s.whatsapp.net",
+                kind: "document", mimeType: "application/pdf", fileName: "kept.pdf", size: 5, sha256: nil, reference: nil, status: .ready,
+                error: nil, eager: true, attempts: 1, nextAttemptAt: now, createdAt: now, updatedAt: now,
+                expiresAt: now.addingTimeInterval(86400))
+            try await app.wharf.store.writer.write { db in try SQLiteGatewayStore.insertingMedia([record])(db) }
+            let file = directory + "/media-in/med_kept"
+            try FileManager.default.createDirectory(atPath: directory + "/media-in", withIntermediateDirectories: true)
+            try Data("%PDF-".utf8).write(to: URL(fileURLWithPath: file))
+
+            let fresh = try await app.call(.get, "/v1/media/med_kept", as: .bearer(tenant.token))
+            #expect(fresh.status == .ok)
+            #expect(fresh.text == "%PDF-")
+            #expect(fresh.headers[.contentDisposition] == "inline; filename=\"kept.pdf\"")
+            // A day and a sweep later the file and its key are gone.
+            try await advance(app.clock, by: .seconds(600)) { !FileManager.default.fileExists(atPath: file) }
+            // (A day later the tenant's token has expired too: it logs in again.)
+            let login = try await app.call(.post, "/v1/login", json: ["username": "keeper", "password": "password-keeper"])
+            let gone = try await app.call(.get, "/v1/media/med_kept", as: .bearer(try #require(login.string("token"))))
+            #expect(gone.status == .gone)
+            #expect(gone.string("detail")?.contains("retention") == true)
+            #expect(try await app.wharf.store.media(id: "med_kept")?.status == .expired)
+        }
     }
 }
