@@ -3,7 +3,7 @@ SWIFT ?= swift
 DATA_DIR ?= ./data
 PORT ?= 5001
 
-.PHONY: run build release test deps test-deps bench fuzz lint format clean
+.PHONY: run build release test deps test-deps bench media-bench fuzz lint format clean
 
 deps:
 	@scripts/install-deps.sh
@@ -38,6 +38,12 @@ bench: deps
 	$$($(SWIFT) build -c release --show-bin-path)/wharf-send-bench --jobs 5000
 	$(SWIFT) build -c release --product wharf-web-bench
 	$$($(SWIFT) build -c release --show-bin-path)/wharf-web-bench --sessions 1000
+
+# Resident memory of wharf while a 100 MiB document goes through it each way (needs the test peers'
+# Python packages: make test-deps).
+media-bench: deps
+	$(SWIFT) build -c release --product wharf
+	WHARF_BINARY=$$($(SWIFT) build -c release --show-bin-path)/wharf python3 Benchmarks/media_memory.py
 
 # Swift sources must be as swift-format (the toolchain's, with .swift-format) writes them; generated
 # code (protobuf, the token tables) is left as its generators wrote it.

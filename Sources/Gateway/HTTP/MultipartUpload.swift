@@ -65,6 +65,8 @@ struct MultipartUpload {
         private var headers: [String: String] = [:]
         private var field: [UInt8] = []
         private var writing: FileHandle?
+        private var pending = Data()
+        static let writeSize = 64 << 10
         private var isFilePart: Bool?
         private let destination: URL
         private let limit: Int
@@ -85,11 +87,10 @@ struct MultipartUpload {
                     failure = Problem.contentTooLarge(limit: limit)
                     return
                 }
-                do {
-                    try writing?.write(contentsOf: Data(buffer.readableBytesView))
-                } catch {
-                    failure = Problem(.internalServerError, detail: "the uploaded file could not be stored")
-                }
+                // The parser hands over short slices (it splits at every CR): they are gathered into
+                // 64 KiB writes.
+                pending.append(contentsOf: buffer.readableBytesView)
+                if pending.count >= Self.writeSize { flush() }
             } else {
                 field += buffer.readableBytesView
                 if field.count > MultipartUpload.fieldLimit {
@@ -103,6 +104,7 @@ struct MultipartUpload {
             if isFilePart == nil { startPart() }
             let name = headers["content-disposition"].flatMap { MultipartUpload.parameter("name", in: $0) } ?? ""
             if isFilePart == false, !name.isEmpty { upload.fields[name] = String(decoding: field, as: UTF8.self) }
+            flush()
             try? writing?.close()
             writing = nil
             headers = [:]
@@ -111,8 +113,19 @@ struct MultipartUpload {
         }
 
         func close() throws {
+            flush()
             try writing?.close()
             writing = nil
+        }
+
+        private func flush() {
+            guard !pending.isEmpty, let writing else { return }
+            do {
+                try writing.write(contentsOf: pending)
+            } catch {
+                failure = Problem(.internalServerError, detail: "the uploaded file could not be stored")
+            }
+            pending.removeAll(keepingCapacity: true)
         }
 
         /// A part with a file name, or named `file`, is the file; only one is taken.
