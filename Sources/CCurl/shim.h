@@ -37,6 +37,10 @@ static inline CURLcode wharf_easy_setopt_off(CURL *handle, CURLoption option, cu
     return curl_easy_setopt(handle, option, value);
 }
 
+static inline CURLcode wharf_easy_setopt_progress_callback(CURL *handle, curl_xferinfo_callback callback) {
+    return curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, callback);
+}
+
 static inline CURLcode wharf_easy_setopt_read_callback(CURL *handle, curl_read_callback callback) {
     return curl_easy_setopt(handle, CURLOPT_READFUNCTION, callback);
 }

@@ -2,7 +2,9 @@ import Crypto
 import Foundation
 import GRDB
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
 import Outbox
 import WharfCore
 
@@ -42,7 +44,7 @@ public struct Wharf: Sendable {
         }
         let directory = configuration.dataDirectory
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try PrivateDataDirectory.prepare(directory, logger: logger)
         } catch {
             throw ConfigurationError(variable: "DATA_DIR", message: "'\(directory)' cannot be created: \(error.localizedDescription)")
         }
@@ -147,8 +149,14 @@ public struct Wharf: Sendable {
         let router = try makeRouter(
             services, dispatcher: dispatcher, media: media, received: received, mediaLinks: mediaLinks, metrics: metrics)
         let routes = router.routes.map { "\($0.method) \($0.path)" }
+        let connections = ConnectionGuard.Counter(limit: ConnectionGuard.Counter.limit(wanted: configuration.maxConnections))
+        let bodyTimeout = TimeAmount.milliseconds(configuration.httpBodyTimeout.milliseconds)
         let application = Application(
             router: router,
+            server: .http1(
+                configuration: HTTP1Channel.Configuration(
+                    additionalChannelHandlers: [ConnectionGuard(counter: connections, bodyTimeout: bodyTimeout)],
+                    idleTimeout: .milliseconds(configuration.httpIdleTimeout.milliseconds))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wharf"),
             // Stopped in reverse: media downloads and the dispatcher's sends end while the engines
             // still run, then the engines stop, and the deliverer goes last, after every event is in.

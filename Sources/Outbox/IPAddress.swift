@@ -77,8 +77,11 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
     ].map { IPNetwork(parsing: $0)! }
 
+    /// IPv4-compatible (`::/96`), 6to4 (`2002::/16`) and Teredo (`2001::/32`) addresses carry an IPv4
+    /// address a relay may deliver to, loopback or private ones included: all refused, as they are
+    /// deprecated or tunnels that a webhook target has no business using.
     private static let specialIPv6: [IPNetwork] = [
-        "::/128", "::1/128", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8", "2001:db8::/32", "100::/64",
+        "::/96", "::1/128", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8", "2001:db8::/32", "100::/64", "2002::/16", "2001::/32",
     ].map { IPNetwork(parsing: $0)! }
 }
 

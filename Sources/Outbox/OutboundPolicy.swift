@@ -71,6 +71,21 @@ public struct OutboundPolicy: Sendable, Equatable {
         !address.isSpecialPurpose || networks.contains { $0.contains(address) }
     }
 
+    /// Whether a connection for `url` may go to `address`: an allow-listed host name may reach
+    /// whatever it resolves to, for that name only (the address itself stays refused under any
+    /// other name); any other host only a public or allow-listed address.
+    public func permits(_ address: IPAddress, connectingTo url: String) -> Bool {
+        if let host = Self.host(of: url), hosts.contains(host) { return true }
+        return permits(address)
+    }
+
+    /// The lower-cased host of a URL, without IPv6 brackets.
+    static func host(of url: String) -> String? {
+        guard var host = URL(string: url)?.host(percentEncoded: false)?.lowercased(), !host.isEmpty else { return nil }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return host
+    }
+
     /// Resolves `host` with `getaddrinfo`; an unresolvable host yields no addresses.
     public static func systemResolve(_ host: String) -> [IPAddress] {
         var hints = addrinfo()

@@ -107,6 +107,33 @@ import WharfCore
         }
     }
 
+    /// `OUTBOUND_ALLOW=localhost`: deliveries to that name reach the loopback address it resolves
+    /// to; the address under its own name stays refused.
+    @Test func anAllowListedHostNameIsReachedAtConnectTimeAndOnlyByThatName() async throws {
+        let receiver = try await TestReceiver.start()
+        defer { Task { await receiver.stop() } }
+        try await TestWharf.run(
+            clock: ManualClock(now: Date()),
+            configure: {
+                $0.outboundPolicy = try! OutboundPolicy(allowing: ["localhost"])
+                $0.webhookTimeout = .seconds(5)
+            }
+        ) { app in
+            let tenant = try await app.makeTenant("named")
+            let byName = "http://localhost:\(receiver.port)/hook"
+            let created = try await app.call(.post, "/v1/webhooks", json: ["url": .string(byName)], as: .bearer(tenant.token))
+            #expect(created.status == .created, "\(created.text)")
+            let byAddress = try await app.call(
+                .post, "/v1/webhooks", json: ["url": .string("http://127.0.0.1:\(receiver.port)/hook")], as: .bearer(tenant.token))
+            #expect(byAddress.status == .unprocessableContent)
+            let session = try await app.makeConnectedSession(token: tenant.token)
+            _ = try await inject(app, token: tenant.token, session: session, text: "by name")
+            try await eventually("the delivery by name") {
+                receiver.requests.contains { (($0.json?["data"] as? [String: Any])?["text"] as? String) == "by name" }
+            }
+        }
+    }
+
     @Test func receiverDownThenUp() async throws {
         let probe = try await TestReceiver.start()
         let port = probe.port
@@ -386,6 +413,34 @@ import WharfCore
             #expect(refused.status == .unprocessableContent)
             #expect(refused.string("detail")?.contains("OUTBOUND_ALLOW") == true)
             #expect(try await app.call(.delete, "/v1/webhooks/\(id)", as: .bearer(tenant.token)).status == .noContent)
+        }
+    }
+
+    @Test(
+        arguments: [
+            ("header", ["name": "X-Key", "value": "abc\u{0}def"], "header.value"),
+            ("header", ["name": "X-Key", "value": "abc\u{7}"], "header.value"),
+            ("header", ["name": "Transfer-Encoding", "value": "chunked"], "header.name"),
+            ("header", ["name": "Content-Length", "value": "0"], "header.name"),
+            ("header", ["name": "Host", "value": "example.com"], "header.name"),
+            ("header", ["name": "Connection", "value": "close"], "header.name"),
+            ("basicAuth", ["username": "n8n\u{0}", "password": "x"], "basicAuth.username"),
+            ("basicAuth", ["username": "n8n", "password": "pa\u{0}ss"], "basicAuth.password"),
+        ] as [(String, [String: String], String)])
+    func staticHeadersAndBasicAuthRefuseControlCharactersAndFramingHeaders(
+        member: String, value: [String: String], field: String
+    )
+        async throws
+    {
+        try await TestWharf.run(configure: Self.allowLoopback) { app in
+            let tenant = try await app.makeTenant("headers")
+            var object: [String: JSONValue] = [:]
+            for (key, text) in value { object[key] = .string(text) }
+            var body: [String: JSONValue] = ["url": "http://127.0.0.1:9/hook"]
+            body[member] = .object(object)
+            let reply = try await app.call(.post, "/v1/webhooks", json: .object(body), as: .bearer(tenant.token))
+            #expect(reply.status == .unprocessableContent, "\(reply.text)")
+            #expect(reply.string("field") == field)
         }
     }
 

@@ -89,3 +89,29 @@ import WharfCore
         }
     }
 }
+
+/// Only the send routes stream multipart bodies; every other route reads its body within the limit.
+@Suite struct MultipartLimitTests {
+    @Test func aMultipartBodyElsewhereIsHeldToTheLimitAndTheFormsFieldsAreBounded() async throws {
+        try await TestWharf.run { app in
+            let tenant = try await app.makeTenant("former")
+            let session = try await app.makeConnectedSession(token: tenant.token)
+            let big = String(repeating: "x", count: 100_000)
+            let elsewhere = try await app.call(
+                .post, "/v1/webhooks", raw: "--b\r\nContent-Disposition: form-data; name=\"url\"\r\n\r\n\(big)\r\n--b--\r\n",
+                as: .bearer(tenant.token), headers: [.contentType: "multipart/form-data; boundary=b"])
+            #expect(elsewhere.status == .contentTooLarge)
+            let fields = try await app.call(
+                .post, "/v1/sessions/\(session)/messages",
+                raw: "--b\r\nContent-Disposition: form-data; name=\"caption\"\r\n\r\n\(big)\r\n--b--\r\n", as: .bearer(tenant.token),
+                headers: [.contentType: "multipart/form-data; boundary=b"])
+            #expect(fields.status == .badRequest)
+            #expect(fields.string("detail")?.contains("fields") == true)
+            let noFile = try await app.call(
+                .post, "/v1/sessions/\(session)/messages",
+                raw: "--b\r\nContent-Disposition: form-data; name=\"chatId\"\r\n\r\n4915100000001\r\n--b--\r\n", as: .bearer(tenant.token),
+                headers: [.contentType: "multipart/form-data; boundary=b"])
+            #expect(noFile.status == .badRequest, "\(noFile.text)")
+        }
+    }
+}

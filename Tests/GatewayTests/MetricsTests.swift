@@ -14,6 +14,19 @@ import WharfCore
         text.split(separator: "\n").first { $0.hasPrefix(sample + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
     }
 
+    @Test func withAMetricsTokenOnlyItsBearerOrTheAdministratorReadsMetrics() async throws {
+        try await TestWharf.run(configure: { $0.metricsToken = "scraper-token-0123456789" }) { app in
+            #expect(try await app.call(.get, "/metrics").status == .unauthorized)
+            #expect(try await app.call(.get, "/metrics", as: .bearer("wrong-token-0123456789")).status == .unauthorized)
+            let tenant = try await app.makeTenant("curious")
+            #expect(try await app.call(.get, "/metrics", as: .bearer(tenant.token)).status == .unauthorized)
+            let scraped = try await app.call(.get, "/metrics", as: .bearer("scraper-token-0123456789"))
+            #expect(scraped.status == .ok)
+            #expect(scraped.text.contains("wharf_sessions"))
+            #expect(try await app.call(.get, "/metrics", as: .admin).status == .ok)
+        }
+    }
+
     @Test func everyMetricKeepsItsNameTypeAndLabels() async throws {
         let receiver = try await TestReceiver.start()
         defer { Task { await receiver.stop() } }

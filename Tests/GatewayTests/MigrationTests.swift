@@ -32,7 +32,10 @@ import Testing
         let store = try SQLiteGatewayStore(pool, secretBox: .ephemeral())
         #expect(try await store.tenant(id: "ten_a")?.name == "A")
         let applied = try await pool.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") }
-        #expect(applied == ["gateway.v1", "gateway.v2.jobs", "gateway.v3.web_sessions", "gateway.v4.cloud", "gateway.v5.media"])
+        #expect(
+            applied == [
+                "gateway.v1", "gateway.v2.jobs", "gateway.v3.web_sessions", "gateway.v4.cloud", "gateway.v5.media", "gateway.v6.token_version",
+            ])
     }
 
     @Test func poolUsesWALAndFullSync() async throws {

@@ -8,7 +8,8 @@ import Testing
         "http://127.0.0.1/x", "http://10.1.2.3/x", "http://172.16.0.1/x", "http://192.168.1.1/x",
         "http://169.254.169.254/latest/meta-data", "http://0.0.0.0/x", "http://100.64.0.1/x", "http://[::1]/x",
         "http://[fe80::1]/x", "http://[fd00::1]/x", "http://[::ffff:127.0.0.1]/x", "http://[64:ff9b::a00:1]/x",
-        "http://224.0.0.1/x",
+        "http://224.0.0.1/x", "http://[::7f00:1]/x", "http://[::a00:1]/x", "http://[2002:7f00:1::1]/x", "http://[2002:c0a8:101::1]/x",
+        "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x",
     ])
     func specialAddressesAreRefusedAndNameTheSetting(url: String) {
         do {
@@ -47,6 +48,16 @@ import Testing
         #expect(throws: OutboundPolicyError.self) { try policy.check(URL(string: "http://192.168.0.1/x")!) }
         #expect(policy.permits(IPAddress(parsing: "10.9.9.9")!))
         #expect(!policy.permits(IPAddress(parsing: "127.0.0.1")!))
+    }
+
+    @Test func anAllowListedHostNameMayConnectToWhatItResolvesToButOnlyUnderThatName() throws {
+        let policy = try OutboundPolicy(allowing: ["n8n.internal"])
+        let loopback = IPAddress(parsing: "127.0.0.1")!
+        #expect(policy.permits(loopback, connectingTo: "http://n8n.internal:5678/webhook/x"))
+        #expect(policy.permits(loopback, connectingTo: "http://N8N.internal/webhook/x"))
+        #expect(!policy.permits(loopback, connectingTo: "http://127.0.0.1:5678/webhook/x"))
+        #expect(!policy.permits(loopback, connectingTo: "http://other.internal/webhook/x"))
+        #expect(policy.permits(IPAddress(parsing: "93.184.215.14")!, connectingTo: "https://example.com/"))
     }
 
     @Test func schemesAndBadEntries() {

@@ -13,6 +13,9 @@ struct Authenticator: Sendable {
     let webSessions: WebSessions
     /// SHA-256 of `ADMIN_API_KEY`, compared in constant time.
     let adminKeyDigest: SHA256Digest?
+    /// SHA-256 of `METRICS_TOKEN`: no identity, but not an invalid credential either (`/metrics`
+    /// checks it itself).
+    var metricsTokenDigest: SHA256Digest? = nil
     let clock: any WharfClock
     let logger: Logger
 
@@ -24,6 +27,7 @@ struct Authenticator: Sendable {
     ///   CSRF token is derived from it).
     func identify(_ request: Request, allowQueryToken: Bool) async throws -> (principal: Principal, cookie: String?)? {
         if let bearer = Self.bearerToken(request) {
+            if let metricsTokenDigest, SHA256.hash(data: Data(bearer.utf8)) == metricsTokenDigest { return nil }
             return (try await principal(forToken: bearer), nil)
         }
         if let (principal, cookie) = try await cookieSession(request) { return (principal, cookie) }
@@ -56,8 +60,13 @@ struct Authenticator: Sendable {
         guard let claims = await tokens.verify(token) else {
             throw Problem(.unauthorized, detail: "the token is invalid or has expired; log in again")
         }
-        guard try await store.tenant(id: claims.tenantID) != nil else {
+        guard try await store.tenant(id: claims.tenantID) != nil, let user = try await store.user(tenantID: claims.tenantID),
+            user.id == claims.userID
+        else {
             throw Problem(.unauthorized, detail: "the token's tenant no longer exists")
+        }
+        guard user.tokenVersion == claims.version else {
+            throw Problem(.unauthorized, detail: "the token was revoked (the password changed, or all tokens were revoked); log in again")
         }
         return .tenant(id: claims.tenantID)
     }

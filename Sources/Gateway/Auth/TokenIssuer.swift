@@ -10,6 +10,8 @@ public struct TokenIssuer: Sendable {
         var tid: String
         var iat: IssuedAtClaim
         var exp: ExpirationClaim
+        /// The user's token version when issued (absent in tokens of earlier versions: 0).
+        var ver: Int?
 
         /// Expiry is checked against the injected clock by ``TokenIssuer/verify(_:)`` instead.
         func verify(using algorithm: some JWTAlgorithm) async throws {}
@@ -28,20 +30,20 @@ public struct TokenIssuer: Sendable {
         self.clock = clock
     }
 
-    /// A token for `userID` of `tenantID`, and when it expires.
-    public func issue(userID: String, tenantID: String) async throws -> (token: String, expiresAt: Date) {
+    /// A token for `userID` of `tenantID` at the user's token `version`, and when it expires.
+    public func issue(userID: String, tenantID: String, version: Int = 0) async throws -> (token: String, expiresAt: Date) {
         let now = clock.now
         let expiresAt = now.addingTimeInterval(lifetime.timeInterval)
         let claims = Claims(
             sub: SubjectClaim(value: userID), tid: tenantID, iat: IssuedAtClaim(value: now),
-            exp: ExpirationClaim(value: expiresAt))
+            exp: ExpirationClaim(value: expiresAt), ver: version)
         return (try await keys.sign(claims), expiresAt)
     }
 
-    /// The user and tenant a valid, unexpired token names; `nil` for anything else.
-    public func verify(_ token: String) async -> (userID: String, tenantID: String)? {
+    /// The user, tenant and token version a valid, unexpired token names; `nil` for anything else.
+    public func verify(_ token: String) async -> (userID: String, tenantID: String, version: Int)? {
         guard let claims = try? await keys.verify(token, as: Claims.self) else { return nil }
         guard claims.exp.value > clock.now else { return nil }
-        return (claims.sub.value, claims.tid)
+        return (claims.sub.value, claims.tid, claims.ver ?? 0)
     }
 }

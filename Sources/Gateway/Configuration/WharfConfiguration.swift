@@ -41,6 +41,17 @@ public struct WharfConfiguration: Sendable {
     /// connection (WhatsApp's media hosts, webhooks): a local media host in tests, or an
     /// intercepting proxy's root. Certificates are still verified.
     public var extraRootsFile: String?
+    /// `METRICS_TOKEN`: when set, `/metrics` answers only this bearer token (or the administrator).
+    public var metricsToken: String?
+    /// How long a connection may sit idle (keep-alive, or half-sent headers) and wait between parts
+    /// of a request's body, and how many may be open at once (nginx's defaults, roughly).
+    public var httpIdleTimeout: Duration = .seconds(60)
+    public var httpBodyTimeout: Duration = .seconds(60)
+    public var maxConnections = 1000
+    /// Caps per tenant: webhook endpoints, active API keys, and a webhook URL's length.
+    public var maxWebhooksPerTenant = 10
+    public var maxAPIKeysPerTenant = 25
+    public var maxWebhookURLLength = 2048
     /// Retry schedule, breaker, concurrency and retention of webhook deliveries.
     public var deliveryOptions = DeliveryService.Options()
     /// How the native (`web`) engine reaches WhatsApp: `WA_WS_URL`, `WA_VERSION`, `WA_ROOT_KEY`.
@@ -194,6 +205,30 @@ public struct WharfConfiguration: Sendable {
         }
         if let cost = try values.integer("bcryptCost", "BCRYPT_COST", in: 4...16) {
             configuration.bcryptCost = UInt8(cost)
+        }
+        if let seconds = try values.integer("httpIdleTimeoutSeconds", "HTTP_IDLE_TIMEOUT_SECONDS", in: 1...3600) {
+            configuration.httpIdleTimeout = .seconds(seconds)
+        }
+        if let seconds = try values.integer("httpBodyTimeoutSeconds", "HTTP_BODY_TIMEOUT_SECONDS", in: 1...3600) {
+            configuration.httpBodyTimeout = .seconds(seconds)
+        }
+        if let cap = try values.integer("maxConnections", "MAX_CONNECTIONS", in: 16...100_000) {
+            configuration.maxConnections = cap
+        }
+        if let cap = try values.integer("maxWebhooksPerTenant", "MAX_WEBHOOKS_PER_TENANT", in: 1...1000) {
+            configuration.maxWebhooksPerTenant = cap
+        }
+        if let cap = try values.integer("maxApiKeysPerTenant", "MAX_API_KEYS_PER_TENANT", in: 1...1000) {
+            configuration.maxAPIKeysPerTenant = cap
+        }
+        if let cap = try values.integer("maxWebhookUrlLength", "MAX_WEBHOOK_URL_LENGTH", in: 64...8192) {
+            configuration.maxWebhookURLLength = cap
+        }
+        if let token = try values.string("metricsToken", "METRICS_TOKEN"), !token.isEmpty {
+            guard token.count >= 16 else {
+                throw ConfigurationError(variable: "METRICS_TOKEN", message: "must be at least 16 characters")
+            }
+            configuration.metricsToken = token
         }
         if let path = try values.string("waCaFile", "WA_CA_FILE"), !path.isEmpty {
             guard let pem = FileManager.default.contents(atPath: path), String(decoding: pem, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----")

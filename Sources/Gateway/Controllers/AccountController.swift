@@ -52,6 +52,7 @@ struct AccountController {
         group.get("me/settings", use: settings)
         group.put("me/settings", use: updateSettings)
         group.patch("me/settings", use: updateSettings)
+        group.post("me/tokens/revoke", use: revokeTokens)
         group.get("keys", use: keys)
         group.post("keys", use: createKey)
         group.delete("keys/:keyId", use: revokeKey)
@@ -63,8 +64,17 @@ struct AccountController {
         let input = try await request.decode(as: LoginInput.self, context: context)
         let user = try await services.authenticateTenant(
             username: input.username, password: input.password, clientAddress: context.clientAddress)
-        let (token, expiresAt) = try await services.tokens.issue(userID: user.id, tenantID: user.tenantId)
+        let (token, expiresAt) = try await services.tokens.issue(userID: user.id, tenantID: user.tenantId, version: user.tokenVersion)
         return LoginView(token: token, expiresAt: expiresAt, tenantId: user.tenantId)
+    }
+
+    /// Voids every login token of the tenant (this one included); API keys are revoked one by one.
+    @Sendable func revokeTokens(_ request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
+        let tenantID = try context.requireTenant()
+        guard var user = try await services.store.user(tenantID: tenantID) else { throw Problem.unauthorized }
+        user.tokenVersion += 1
+        try await services.store.updateUser(user)
+        return .noContent
     }
 
     @Sendable func me(_ request: Request, context: AppRequestContext) async throws -> Me {
@@ -120,6 +130,10 @@ struct AccountController {
         let input = bytes.readableBytes == 0 ? KeyInput(name: nil) : try await body.decode(as: KeyInput.self, context: context)
         let name = input.name ?? "API key"
         try Validation.name(name, field: "name")
+        let cap = services.configuration.maxAPIKeysPerTenant
+        guard try await services.store.keys(tenantID: tenantID).filter({ $0.revokedAt == nil }).count < cap else {
+            throw Problem.conflict("the tenant already has \(cap) API keys, the most allowed (MAX_API_KEYS_PER_TENANT); revoke one first")
+        }
         let key = APIKeyFormat.make()
         let record = APIKeyRecord(
             id: Identifier.make(prefix: "key"), tenantId: tenantID, name: name, prefix: APIKeyFormat.displayPrefix(key),

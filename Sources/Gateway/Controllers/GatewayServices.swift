@@ -78,6 +78,10 @@ struct GatewayServices: Sendable {
 
     /// Checks a webhook URL the way deliveries will: absolute http(s) and allowed by the policy.
     func validateWebhookURL(_ text: String, field: String = "webhookUrl") throws -> String {
+        guard text.utf8.count <= configuration.maxWebhookURLLength else {
+            throw Problem.unprocessable(
+                "field '\(field)' must be at most \(configuration.maxWebhookURLLength) bytes (MAX_WEBHOOK_URL_LENGTH)", field: field)
+        }
         _ = try outboundPolicy.url(in: text, field: field)
         return text
     }

@@ -185,8 +185,8 @@ struct MessageController {
             guard let mediaURL, !mediaURL.isEmpty else {
                 throw Problem.badRequest("field 'mediaUrl' is required for a media message (or upload a 'file')", field: "mediaUrl")
             }
-            if let caption = input.caption, caption.count > 1024 {
-                throw Problem.unprocessable("field 'caption' must be at most 1024 characters", field: "caption")
+            if let caption = input.caption, !Validation.fits(caption, characters: 1024) {
+                throw Problem.unprocessable("field 'caption' must be at most 1024 characters (and 4096 bytes of UTF-8)", field: "caption")
             }
             if capabilities.mediaSource == .link {
                 // WhatsApp fetches the media from the link itself (the Cloud API).
@@ -228,8 +228,8 @@ struct MessageController {
                 throw Problem.badRequest("field 'text' is required (or send 'mediaUrl' for media)", field: "text")
             }
             try Self.requireSupport([.text], by: session.engine)
-            guard text.count <= 65_536 else {
-                throw Problem.unprocessable("field 'text' must be at most 65536 characters", field: "text")
+            guard Validation.fits(text, characters: 65_536) else {
+                throw Problem.unprocessable("field 'text' must be at most 65536 characters (and 256 KiB of UTF-8)", field: "text")
             }
             if text.count > capabilities.textLimit {
                 throw Problem.unprocessable(
@@ -263,8 +263,8 @@ struct MessageController {
                 throw Problem.unprocessable("field 'file': \(error.description)", field: "file")
             }
         }
-        if let caption = input.caption, caption.count > 1024 {
-            throw Problem.unprocessable("field 'caption' must be at most 1024 characters", field: "caption")
+        if let caption = input.caption, !Validation.fits(caption, characters: 1024) {
+            throw Problem.unprocessable("field 'caption' must be at most 1024 characters (and 4096 bytes of UTF-8)", field: "caption")
         }
         job.kind = MessageType(resolvedKind)
         job.mediaFile = file.path

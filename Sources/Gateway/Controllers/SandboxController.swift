@@ -33,7 +33,7 @@ extension SessionController {
         guard (5...20).contains(digits.count), input.from.allSatisfy({ $0.isNumber || "+ -()".contains($0) }) else {
             throw Problem.unprocessable("field 'from' must be a phone number such as +4915112345678", field: "from")
         }
-        guard !input.text.isEmpty, input.text.count <= 65_536 else {
+        guard !input.text.isEmpty, Validation.fits(input.text, characters: 65_536) else {
             throw Problem.unprocessable("field 'text' must be 1 to 65536 characters", field: "text")
         }
         do {

@@ -111,6 +111,7 @@ struct TenantController {
             if let password = input.password {
                 user.passwordHash = try await services.hasher.hash(password)
                 user.passwordChangedAt = services.clock.now
+                user.tokenVersion += 1
             }
             do {
                 try await services.store.updateUser(user)
@@ -151,6 +152,7 @@ struct TenantController {
         guard var user = try await services.store.user(tenantID: tenant.id) else { throw Problem.notFound("the tenant's login") }
         user.passwordHash = try await services.hasher.hash(input.password)
         user.passwordChangedAt = services.clock.now
+        user.tokenVersion += 1
         try await services.store.updateUser(user)
         // A new password logs the tenant's browsers out.
         try await services.store.deleteWebSessions(tenantID: tenant.id)

@@ -19,9 +19,16 @@ enum Validation {
 
     static func name(_ value: String, field: String) throws(ValidationError) {
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty, trimmed.count <= 100 else {
-            throw .invalid(field: field, detail: "field '\(field)' must be 1 to 100 characters")
+        guard !trimmed.isEmpty, fits(trimmed, characters: 100) else {
+            throw .invalid(field: field, detail: "field '\(field)' must be 1 to 100 characters (and at most 400 bytes of UTF-8)")
         }
+    }
+
+    /// Whether `text` is within `characters` grapheme clusters and four bytes of UTF-8 per allowed
+    /// character: a cluster can be any number of combining marks, so counting characters alone
+    /// would let a "one character" string be megabytes.
+    static func fits(_ text: String, characters: Int) -> Bool {
+        text.utf8.count <= characters * 4 && text.count <= characters
     }
 
     static func maxSessions(_ value: Int) throws(ValidationError) -> Int {

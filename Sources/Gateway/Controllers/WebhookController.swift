@@ -144,6 +144,10 @@ struct WebhookController {
             tenantID = try await lookup.tenant(id: id).id
         }
         let url = try Validation.required(input.url, "url")
+        let cap = services.configuration.maxWebhooksPerTenant
+        guard try await services.outbox.endpoints(tenantID: tenantID).count < cap else {
+            throw Problem.conflict("the tenant already has \(cap) webhooks, the most allowed (MAX_WEBHOOKS_PER_TENANT); delete one first")
+        }
         let secret = WebhookSecret.generate()
         var endpoint = WebhookEndpoint(
             id: Identifier.make(prefix: "whk"), tenantId: tenantID, url: try services.validateWebhookURL(url, field: "url"),
@@ -247,6 +251,12 @@ struct WebhookController {
         var deliveryId: Int64?
     }
 
+    /// NUL, CR, LF and the other C0 controls (tab aside) and DEL, which no header may carry: libcurl
+    /// would cut the value at a NUL, and CR or LF would split the request.
+    static func hasControlCharacters(_ text: String) -> Bool {
+        text.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7F }
+    }
+
     private func apply(_ input: Input, to endpoint: inout WebhookEndpoint) throws {
         if let types = input.eventTypes {
             for type in types {
@@ -264,7 +274,12 @@ struct WebhookController {
         if let header = input.header {
             if let header {
                 let name = header.name.trimmingCharacters(in: .whitespaces)
-                let forbidden = ["content-type", "content-length", "host", "authorization", "user-agent"]
+                // Framing, hop-by-hop and Wharf's own headers: a static header may not change how the
+                // request is read or where it goes.
+                let forbidden = [
+                    "content-type", "content-length", "host", "authorization", "user-agent", "transfer-encoding", "connection", "keep-alive",
+                    "te", "trailer", "upgrade", "expect", "proxy-authorization", "proxy-connection",
+                ]
                 guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }),
                     !forbidden.contains(name.lowercased()), !name.lowercased().hasPrefix("webhook-")
                 else {
@@ -272,8 +287,10 @@ struct WebhookController {
                         "field 'header.name' must be a custom header name of letters, digits and '-' (not a standard or webhook- header)",
                         field: "header.name")
                 }
-                guard !header.value.contains("\r"), !header.value.contains("\n"), header.value.count <= 1024 else {
-                    throw Problem.unprocessable("field 'header.value' must be one line of at most 1024 characters", field: "header.value")
+                guard !Self.hasControlCharacters(header.value), header.value.utf8.count <= 1024 else {
+                    throw Problem.unprocessable(
+                        "field 'header.value' must be one line of at most 1024 bytes with no control characters (NUL, CR, LF…)",
+                        field: "header.value")
                 }
                 endpoint.headerName = name
                 endpoint.headerValue = header.value
@@ -284,8 +301,12 @@ struct WebhookController {
         }
         if let basic = input.basicAuth {
             if let basic {
-                guard !basic.username.isEmpty, !basic.username.contains(":") else {
-                    throw Problem.unprocessable("field 'basicAuth.username' must be non-empty and contain no ':'", field: "basicAuth.username")
+                guard !basic.username.isEmpty, !basic.username.contains(":"), !Self.hasControlCharacters(basic.username) else {
+                    throw Problem.unprocessable(
+                        "field 'basicAuth.username' must be non-empty and contain no ':' or control characters", field: "basicAuth.username")
+                }
+                guard !Self.hasControlCharacters(basic.password) else {
+                    throw Problem.unprocessable("field 'basicAuth.password' must contain no control characters", field: "basicAuth.password")
                 }
                 endpoint.basicUser = basic.username
                 endpoint.basicPassword = basic.password

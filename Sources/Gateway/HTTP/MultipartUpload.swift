@@ -14,7 +14,10 @@ struct MultipartUpload {
     var contentType: String?
     var size = 0
 
+    /// The form's fields together.
     static let fieldLimit = 64 << 10
+    /// What a body may hold besides its file.
+    static let overhead = 1 << 20
 
     /// The boundary of a `multipart/form-data` content type, or `nil` for any other type.
     static func boundary(of contentType: String?) -> String? {
@@ -31,7 +34,11 @@ struct MultipartUpload {
         parser.onBody = { buffer in collector.body(&buffer) }
         parser.onPartComplete = { collector.completePart() }
         do {
+            // Everything but the file (fields, part headers, boundaries) stays within a small allowance.
+            var total = 0
             for try await buffer in request.body {
+                total += buffer.readableBytes
+                guard total <= limit + overhead else { throw Problem.contentTooLarge(limit: limit + overhead) }
                 try parser.execute(buffer)
                 if let failure = collector.failure { throw failure }
             }
@@ -64,6 +71,7 @@ struct MultipartUpload {
         var failure: Problem?
         private var headers: [String: String] = [:]
         private var field: [UInt8] = []
+        private var fieldBytes = 0
         private var writing: FileHandle?
         private var pending = Data()
         static let writeSize = 64 << 10
@@ -93,8 +101,9 @@ struct MultipartUpload {
                 if pending.count >= Self.writeSize { flush() }
             } else {
                 field += buffer.readableBytesView
-                if field.count > MultipartUpload.fieldLimit {
-                    failure = Problem.badRequest("a form field is longer than \(MultipartUpload.fieldLimit) bytes")
+                fieldBytes += buffer.readableBytes
+                if fieldBytes > MultipartUpload.fieldLimit {
+                    failure = Problem.badRequest("the form's fields are longer than \(MultipartUpload.fieldLimit) bytes together")
                 }
             }
             buffer.moveReaderIndex(forwardBy: buffer.readableBytes)

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 
 /// Turns every error into a problem+json response, so no caller ever sees an empty body or a
 /// framework's own error text: a ``Problem`` as it is, a domain service's error through its
@@ -56,7 +57,14 @@ struct BodyLimitMiddleware: RouterMiddleware {
     let largerLimits: [String: Int]
 
     /// The largest multipart body: the largest file (a document) and room for the form's fields.
-    static let uploadLimit = MediaFetcher.sizeLimit(.document) + (1 << 20)
+    static let uploadLimit = MediaFetcher.sizeLimit(.document) + MultipartUpload.overhead
+
+    /// The send routes, which take a file as `multipart/form-data` and stream it to disk.
+    static func streamsUploads(_ path: String) -> Bool {
+        let parts = path.split(separator: "/")
+        guard parts.count == 4, parts[1] == "sessions" else { return false }
+        return (parts[0] == "v1" && parts[3] == "messages") || (parts[0] == "api" && parts[3] == "send-media")
+    }
 
     init(limit: Int, largerLimits: [String: Int] = [:]) {
         configuredLimit = limit
@@ -69,9 +77,10 @@ struct BodyLimitMiddleware: RouterMiddleware {
         async throws -> Response
     {
         let path = request.uri.path
-        if MultipartUpload.boundary(of: request.headers[.contentType]) != nil {
+        if Self.streamsUploads(path), MultipartUpload.boundary(of: request.headers[.contentType]) != nil {
             // A file upload is streamed to disk by its route, which enforces the file's limit as it
-            // reads; only a declared length beyond any file Wharf takes is refused here.
+            // reads; only a declared length beyond any file Wharf takes is refused here. Every other
+            // route's body is read whole, so it stays within the configured limit.
             if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > Self.uploadLimit {
                 throw Problem.contentTooLarge(limit: Self.uploadLimit)
             }
@@ -86,6 +95,9 @@ struct BodyLimitMiddleware: RouterMiddleware {
             do {
                 _ = try await request.collectBody(upTo: limit)
             } catch let error as HTTPError where error.status == .contentTooLarge {
+                throw Problem.contentTooLarge(limit: limit)
+            } catch is NIOTooManyBytesError {
+                // A chunked body (no Content-Length) that went past the limit while it was read.
                 throw Problem.contentTooLarge(limit: limit)
             }
         }

@@ -13,10 +13,11 @@ extension Wharf {
         metrics: WharfMetrics
     ) throws -> Router<AppRequestContext> {
         let router = Router(context: AppRequestContext.self)
-        let authenticator = Authenticator(
+        var authenticator = Authenticator(
             store: services.store, tokens: services.tokens, webSessions: services.webSessions,
             adminKeyDigest: services.configuration.adminAPIKey.map { SHA256.hash(data: Data($0.utf8)) },
             clock: services.clock, logger: services.logger)
+        authenticator.metricsTokenDigest = services.configuration.metricsToken.map { SHA256.hash(data: Data($0.utf8)) }
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: ProblemMiddleware())
         router.add(

@@ -138,6 +138,8 @@ final class MediaService: Service, Sendable {
         } catch {
             outcome = .failure(MediaDownloadError("\(error)", isRetryable: true))
         }
+        // Cut off by shutdown: not an attempt; the next start fetches it again.
+        if Task.isCancelled { return }
         record.attempts += 1
         record.updatedAt = clock.now
         switch outcome {

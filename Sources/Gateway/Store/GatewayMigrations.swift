@@ -149,5 +149,11 @@ enum GatewayMigrations {
             try db.execute(sql: "CREATE INDEX media_due ON media(next_attempt_at) WHERE status = 'pending' AND eager")
             try db.execute(sql: "CREATE INDEX media_expiry ON media(expires_at) WHERE status <> 'expired'")
         }
+        // Login tokens carry the user's token version, so a new password or "revoke all" voids them.
+        migrator.registerMigration("gateway.v6.token_version") { db in
+            try db.alter(table: "tenant_user") { t in
+                t.add(column: "token_version", .integer).notNull().defaults(to: 0)
+            }
+        }
     }
 }

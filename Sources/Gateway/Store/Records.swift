@@ -45,8 +45,14 @@ public struct TenantUserRecord: Codable, Sendable, Equatable, FetchableRecord, P
     public var passwordHash: String
     public var createdAt: Date
     public var passwordChangedAt: Date
+    /// Carried by every login token; raising it (a new password, "revoke all") voids the tokens
+    /// issued before.
+    public var tokenVersion: Int
 
-    public init(id: String, tenantId: String, username: String, passwordHash: String, createdAt: Date, passwordChangedAt: Date) {
+    public init(
+        id: String, tenantId: String, username: String, passwordHash: String, createdAt: Date, passwordChangedAt: Date, tokenVersion: Int = 0
+    ) {
+        self.tokenVersion = tokenVersion
         self.id = id
         self.tenantId = tenantId
         self.username = username

@@ -57,10 +57,13 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
         /// Where the body goes instead of `body` (a download), and where a POST's body comes from.
         let sink: FileHandle?
         let source: (handle: FileHandle, size: Int)?
-        let completion: (Outcome) -> Void
+        var completion: (Outcome) -> Void
         var body = Data()
         var received = 0
         var sinkFailed = false
+        /// Set when the caller's task is cancelled: a file transfer then stops at curl's next
+        /// progress call (about once a second even when no data flows).
+        let cancelled = Atomic<Bool>(false)
         var retryAfter: String?
         var contentType: String?
         var isTooLarge = false
@@ -72,7 +75,7 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
         init(
             url: String, headers: [(String, String)], postBody: Data?, policy: OutboundPolicy, maximumBytes: Int,
             failsWhenTooLarge: Bool, timeout: Duration, sink: FileHandle? = nil, source: (handle: FileHandle, size: Int)? = nil,
-            completion: @escaping (Outcome) -> Void
+            completion: @escaping (Outcome) -> Void = { _ in }
         ) {
             self.sink = sink
             self.source = source
@@ -182,20 +185,24 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
             try? sink?.close()
             try? source?.handle.close()
         }
-        return await withCheckedContinuation { continuation in
-            submit(
-                Transfer(
-                    url: request.url, headers: request.headers,
-                    postBody: request.method == .post && source == nil ? (request.body ?? Data()) : nil, policy: options.policy,
-                    maximumBytes: request.maximumResponseBytes, failsWhenTooLarge: sink != nil, timeout: request.timeout, sink: sink,
-                    source: source
-                ) { outcome in
+        let transfer = Transfer(
+            url: request.url, headers: request.headers,
+            postBody: request.method == .post && source == nil ? (request.body ?? Data()) : nil, policy: options.policy,
+            maximumBytes: request.maximumResponseBytes, failsWhenTooLarge: sink != nil, timeout: request.timeout, sink: sink,
+            source: source)
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                transfer.completion = { outcome in
                     continuation.resume(
                         returning: HTTPTransportResponse(
                             status: outcome.status, body: outcome.body, size: outcome.size, contentType: outcome.contentType,
                             retryAfter: outcome.retryAfter.flatMap { WebhookResponse.parseRetryAfter($0, now: Date()) },
                             error: outcome.error, mayHaveBeenReceived: !outcome.neverConnected))
-                })
+                }
+                submit(transfer)
+            }
+        } onCancel: {
+            transfer.cancelled.store(true, ordering: .relaxed)
         }
     }
 
@@ -278,6 +285,14 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
         }
         if transfer.failsWhenTooLarge { _ = wharf_easy_setopt_long(handle, CURLOPT_MAXFILESIZE, transfer.maximumBytes) }
         if let rootsBundle { _ = wharf_easy_setopt_ca_blob(handle, rootsBundle.baseAddress, rootsBundle.count) }
+        if transfer.sink != nil || transfer.source != nil {
+            _ = wharf_easy_setopt_long(handle, CURLOPT_NOPROGRESS, 0)
+            _ = wharf_easy_setopt_progress_callback(handle) { context, _, _, _, _ in
+                guard let context else { return 0 }
+                return Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().cancelled.load(ordering: .relaxed) ? 1 : 0
+            }
+            _ = wharf_easy_setopt_pointer(handle, CURLOPT_XFERINFODATA, context)
+        }
         _ = wharf_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         _ = wharf_easy_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
         _ = wharf_easy_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https")
@@ -340,7 +355,7 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
             let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
             let family = address.pointee.family
             let ip = withUnsafeMutablePointer(to: &address.pointee.addr) { IPAddress(sockaddr: $0) }
-            if let ip, !transfer.policy.permits(ip) {
+            if let ip, !transfer.policy.permits(ip, connectingTo: transfer.url) {
                 transfer.refusedAddress = ip.description
                 return CURL_SOCKET_BAD
             }
@@ -367,6 +382,8 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
         if status == nil {
             if let refused = transfer.refusedAddress {
                 error = "refused to connect to \(refused): a private, loopback or link-local address not in \(OutboundPolicy.settingName)"
+            } else if transfer.cancelled.load(ordering: .relaxed) {
+                error = "cancelled"
             } else if transfer.sinkFailed {
                 error = "the answer could not be written to its file"
             } else if transfer.isTooLarge && transfer.failsWhenTooLarge {
