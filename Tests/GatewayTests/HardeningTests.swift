@@ -1,6 +1,9 @@
 import AsyncHTTPClient
 import Foundation
+import HTTPTypes
+import Hummingbird
 import NIOCore
+import Outbox
 import TestSupport
 import Testing
 import WharfCore
@@ -226,6 +229,135 @@ final class RawSocket {
             #expect(refused >= 4)
             held.removeAll()
             try await eventually("the server answers again") { try await app.call(.get, "/health").status == .ok }
+        }
+    }
+}
+
+/// Password guessing, tried as an attacker would: concurrently, from many addresses, at the owner.
+@Suite(.serialized) struct LoginThrottleTests {
+    static func behindProxy(_ configuration: inout WharfConfiguration) {
+        configuration.trustedProxies = [IPNetwork(parsing: "127.0.0.1/32")!]
+    }
+
+    func login(_ app: TestWharf, _ password: String, from address: String? = nil, username: String = "guarded") async throws -> TestWharf.Reply {
+        var headers: HTTPFields = [:]
+        if let address { headers[HTTPField.Name("X-Forwarded-For")!] = address }
+        return try await app.call(.post, "/v1/login", json: ["username": .string(username), "password": .string(password)], headers: headers)
+    }
+
+    func statuses(_ replies: [TestWharf.Reply]) -> [Int: Int] {
+        replies.reduce(into: [:]) { $0[Int($1.status.code), default: 0] += 1 }
+    }
+
+    /// POSTs every body at once, each on a connection of its own (a client with room for all).
+    func concurrently(_ app: TestWharf, _ path: String, _ requests: [(body: String, headers: [(String, String)])]) async throws -> [Int] {
+        let port = try #require(app.client.port)
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 128)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let codes = try await withThrowingTaskGroup(of: Int.self) { group in
+            for (body, headers) in requests {
+                group.addTask {
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+                    request.method = .POST
+                    request.headers.add(name: "Content-Type", value: "application/json")
+                    for (name, value) in headers { request.headers.add(name: name, value: value) }
+                    request.body = .bytes(ByteBuffer(string: body))
+                    return Int(try await client.execute(request, timeout: .seconds(60)).status.code)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        try await client.shutdown()
+        return codes
+    }
+
+    func counts(_ codes: [Int]) -> [Int: Int] { codes.reduce(into: [:]) { $0[$1, default: 0] += 1 } }
+
+    @Test func concurrentGuessesAreCountedBeforeTheCheckForTenantsAndTheAdministrator() async throws {
+        try await TestWharf.run { app in
+            _ = try await app.makeTenant("guarded")
+            let tenant = counts(
+                try await concurrently(
+                    app, "/v1/login", (0..<30).map { ("{\"username\":\"guarded\",\"password\":\"wrong-\($0)\"}", []) }))
+            #expect((tenant[401] ?? 0) <= 5, "\(tenant)")
+            #expect((tenant[429] ?? 0) >= 25, "\(tenant)")
+            let adminCounts = counts(try await concurrently(app, "/admin/login", (0..<30).map { ("{\"password\":\"wrong-\($0)\"}", []) }))
+            #expect((adminCounts[401] ?? 0) <= 5, "\(adminCounts)")
+            #expect((adminCounts[429] ?? 0) >= 25, "\(adminCounts)")
+        }
+    }
+
+    @Test func aStrangerCannotLockTheOwnerOutFromAKnownPlace() async throws {
+        try await TestWharf.run(configure: Self.behindProxy) { app in
+            _ = try await app.makeTenant("guarded")
+            // The owner has logged in from home before.
+            #expect(try await login(app, "password-guarded", from: "198.51.100.7").status == .ok)
+            // A stranger burns the account's guesses from elsewhere, and is locked out.
+            for index in 0..<5 { #expect(try await login(app, "guess-\(index)", from: "203.0.113.9").status == .unauthorized) }
+            #expect(try await login(app, "guess-5", from: "203.0.113.9").status == .tooManyRequests)
+            // Another unknown address shares the account's exhausted budget.
+            #expect(try await login(app, "guess-6", from: "203.0.113.10").status == .tooManyRequests)
+            // The owner still gets in from home.
+            #expect(try await login(app, "password-guarded", from: "198.51.100.7").status == .ok)
+        }
+    }
+
+    @Test func forwardedAddressesAreBelievedOnlyFromTrustedProxies() async throws {
+        try await TestWharf.run { app in
+            _ = try await app.makeTenant("guarded")
+            // Not behind a trusted proxy: a new X-Forwarded-For per guess does not buy new guesses.
+            for index in 0..<5 { _ = try await login(app, "guess-\(index)", from: "203.0.113.\(index + 1)") }
+            #expect(try await login(app, "guess-5", from: "203.0.113.99").status == .tooManyRequests)
+        }
+        let middleware = ClientAddressMiddleware(trusted: [IPNetwork(parsing: "10.0.0.0/8")!])
+        func request(_ name: String, _ value: String) -> Request {
+            var fields = HTTPFields()
+            fields[HTTPField.Name(name)!] = value
+            return Request(
+                head: HTTPRequest(method: .get, scheme: "http", authority: "wharf", path: "/", headerFields: fields),
+                body: RequestBody(buffer: ByteBuffer()))
+        }
+        #expect(middleware.client(in: request("X-Forwarded-For", "192.0.2.1, 198.51.100.4, 10.1.2.3")) == "198.51.100.4")
+        #expect(middleware.client(in: request("X-Forwarded-For", "10.9.9.9")) == nil)
+        #expect(middleware.client(in: request("X-Forwarded-For", "not-an-address, 10.9.9.9")) == nil)
+        #expect(middleware.client(in: request("Forwarded", "for=192.0.2.60;proto=https, for=\"[2001:db8:cafe::17]:4711\"")) == "2001:db8:cafe::17")
+        #expect(middleware.client(in: request("Forwarded", "for=192.0.2.43:8080")) == "192.0.2.43")
+    }
+
+    @Test func theAdministratorsAccountHasAGlobalCeilingAcrossAddresses() async throws {
+        try await TestWharf.run(configure: Self.behindProxy) { app in
+            var refused = 0
+            var evaluated = 0
+            for index in 0..<40 {
+                var headers: HTTPFields = [:]
+                headers[HTTPField.Name("X-Forwarded-For")!] = "203.0.113.\(index + 1)"
+                let reply = try await app.call(.post, "/admin/login", json: ["password": .string("guess-\(index)")], headers: headers)
+                if reply.status == .tooManyRequests { refused += 1 } else { evaluated += 1 }
+            }
+            // Each address has 5 guesses, and the account 5 from all unknown addresses together.
+            #expect(evaluated <= 5, "evaluated \(evaluated)")
+            #expect(refused >= 35)
+        }
+    }
+
+    @Test func passwordChecksAreBoundedAndKeysAreNotHeldUp() async throws {
+        try await TestWharf.run(configure: {
+            Self.behindProxy(&$0)
+            $0.bcryptCost = 10
+        }) { app in
+            let tenant = try await app.makeTenant("busy")
+            let key = try #require(try await app.call(.post, "/v1/keys", json: ["name": "n8n"], as: .bearer(tenant.token)).string("key"))
+            async let flood = concurrently(
+                app, "/v1/login",
+                (0..<40).map { ("{\"username\":\"nobody-\($0)\",\"password\":\"bogus\"}", [("X-Forwarded-For", "198.51.100.\($0 + 1)")]) })
+            // Meanwhile an API key is answered: it needs no password check.
+            #expect(try await app.call(.get, "/v1/me", as: .bearer(key)).status == .ok)
+            let codes = counts(try await flood)
+            #expect((codes[503] ?? 0) >= 20, "\(codes)")
+            #expect((codes[401] ?? 0) >= 2, "\(codes)")
+            // After the flood a correct login goes through at once.
+            #expect(try await login(app, "password-busy", from: "198.51.100.200", username: "busy").status == .ok)
         }
     }
 }

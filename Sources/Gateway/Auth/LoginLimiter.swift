@@ -2,18 +2,43 @@ import Foundation
 import Synchronization
 import WharfCore
 
-/// Slows down password guessing: after `maxFailures` failed logins for one key (an IP address, a
-/// username) within `window`, that key is locked until the window has passed.
+/// Throttles password guessing the way OWASP ASVS (V2.2) asks and Keycloak and GitLab do.
+///
+/// - **Counted before the check.** An attempt takes one of its keys' guesses (atomically, under
+///   one lock) before bcrypt runs, so concurrent guesses are counted like sequential ones: no more
+///   than `maxFailures` passwords are ever evaluated per key and window. A success gives it back.
+/// - **Per account, without locking its owner out.** Guesses from addresses the account has never
+///   logged in from share the account's budget (and their address's); an address the account
+///   logged in from before has a budget of its own for that account. A stranger can exhaust the
+///   first, never the second, so the owner still gets in from a known place.
+/// - **A bounded lock.** A key out of guesses is refused for `window` (15 minutes by default).
+/// - **A global ceiling.** The account's budget for unknown addresses is one for all of them: the
+///   administrator's account, which anyone may try, gets `maxFailures` guesses per window from the
+///   whole world, however many addresses the guesses come from.
 public final class LoginLimiter: Sendable {
     private struct Entry {
-        var failures: [Date]
+        var attempts: [Date] = []
         var lockedUntil: Date?
+    }
+
+    private struct State {
+        var entries: [String: Entry] = [:]
+        /// Addresses each account logged in from, most recent last.
+        var known: [String: [String]] = [:]
+    }
+
+    /// A guess taken before the password check; ``succeeded(_:)`` gives it back.
+    public struct Attempt: Sendable {
+        let account: String
+        let address: String
+        let keys: [String]
     }
 
     private let maxFailures: Int
     private let window: TimeInterval
     private let clock: any WharfClock
-    private let entries = Mutex<[String: Entry]>([:])
+    private let state = Mutex(State())
+    static let knownAddressesPerAccount = 16
 
     public init(maxFailures: Int, window: Duration, clock: any WharfClock) {
         self.maxFailures = maxFailures
@@ -21,40 +46,51 @@ public final class LoginLimiter: Sendable {
         self.clock = clock
     }
 
-    /// Seconds until `keys` may try again, or `nil` when none is locked.
-    public func retryAfter(_ keys: [String]) -> Int? {
+    /// Takes a guess for `account` from `address`, or says how many seconds to wait.
+    public func begin(account: String, address: String) -> Result<Attempt, LoginError> {
         let now = clock.now
-        return entries.withLock { entries in
-            keys.compactMap { key -> Int? in
-                guard let until = entries[key]?.lockedUntil, until > now else { return nil }
-                return Int(until.timeIntervalSince(now).rounded(.up))
-            }.max()
-        }
-    }
-
-    /// Records a failed attempt for every key.
-    public func recordFailure(_ keys: [String]) {
-        let now = clock.now
-        entries.withLock { entries in
+        let account = account.lowercased()
+        return state.withLock { state in
+            let keys =
+                state.known[account]?.contains(address) == true
+                ? ["known:\(account)@\(address)"] : ["account:\(account)", "address:\(address)"]
+            var wait: TimeInterval = 0
             for key in keys {
-                var entry = entries[key] ?? Entry(failures: [], lockedUntil: nil)
-                entry.failures = entry.failures.filter { now.timeIntervalSince($0) < window } + [now]
-                if entry.failures.count >= maxFailures {
-                    entry.lockedUntil = now.addingTimeInterval(window)
-                    entry.failures = []
+                var entry = state.entries[key] ?? Entry()
+                entry.attempts.removeAll { now.timeIntervalSince($0) >= window }
+                if let until = entry.lockedUntil, until > now {
+                    wait = max(wait, until.timeIntervalSince(now))
+                } else if entry.attempts.count >= maxFailures {
+                    entry.lockedUntil = (entry.attempts.first ?? now).addingTimeInterval(window)
+                    wait = max(wait, entry.lockedUntil!.timeIntervalSince(now))
                 }
-                entries[key] = entry
+                state.entries[key] = entry
             }
-            if entries.count > 10_000 {
-                entries = entries.filter { ($0.value.lockedUntil ?? .distantPast) > now || !$0.value.failures.isEmpty }
+            guard wait == 0 else { return .failure(.tooManyAttempts(retryAfter: max(1, Int(wait.rounded(.up))))) }
+            for key in keys { state.entries[key, default: Entry()].attempts.append(now) }
+            if state.entries.count > 50_000 {
+                state.entries = state.entries.filter { ($0.value.lockedUntil ?? .distantPast) > now || !$0.value.attempts.isEmpty }
             }
+            return .success(Attempt(account: account, address: address, keys: keys))
         }
     }
 
-    /// Clears the keys after a successful login.
-    public func recordSuccess(_ keys: [String]) {
-        entries.withLock { entries in
-            for key in keys { entries[key] = nil }
+    /// The password was right: the guess is given back, the account's own keys are cleared, and
+    /// the address becomes one the account is known to log in from.
+    public func succeeded(_ attempt: Attempt) {
+        state.withLock { state in
+            for key in attempt.keys {
+                if key.hasPrefix("address:") {
+                    _ = state.entries[key]?.attempts.popLast()
+                } else {
+                    state.entries[key] = nil
+                }
+            }
+            var known = state.known[attempt.account] ?? []
+            known.removeAll { $0 == attempt.address }
+            known.append(attempt.address)
+            if known.count > Self.knownAddressesPerAccount { known.removeFirst() }
+            state.known[attempt.account] = known
         }
     }
 }

@@ -41,6 +41,9 @@ public struct WharfConfiguration: Sendable {
     /// connection (WhatsApp's media hosts, webhooks): a local media host in tests, or an
     /// intercepting proxy's root. Certificates are still verified.
     public var extraRootsFile: String?
+    /// `TRUSTED_PROXIES`: the reverse proxies (CIDRs) whose `X-Forwarded-For` / `Forwarded` header
+    /// names the client, for login throttling and logs; nobody else's is believed.
+    public var trustedProxies: [IPNetwork] = []
     /// `METRICS_TOKEN`: when set, `/metrics` answers only this bearer token (or the administrator).
     public var metricsToken: String?
     /// How long a connection may sit idle (keep-alive, or half-sent headers) and wait between parts
@@ -131,6 +134,17 @@ public struct WharfConfiguration: Sendable {
                     variable: "OUTBOUND_ALLOW",
                     message: "must be a comma-separated list of host names, IP addresses or CIDRs: \(error)")
             }
+        }
+        if let text = try values.string("trustedProxies", "TRUSTED_PROXIES"), !text.isEmpty {
+            var networks: [IPNetwork] = []
+            for part in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !part.isEmpty {
+                guard let network = IPNetwork(parsing: part) else {
+                    throw ConfigurationError(
+                        variable: "TRUSTED_PROXIES", message: "must be a comma-separated list of IP addresses or CIDRs (got '\(part)')")
+                }
+                networks.append(network)
+            }
+            configuration.trustedProxies = networks
         }
         if let password = try values.string("adminPassword", "ADMIN_PASSWORD"), !password.isEmpty {
             guard password.count >= 8 else {

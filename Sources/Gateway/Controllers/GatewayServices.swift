@@ -40,16 +40,20 @@ struct GatewayServices: Sendable {
     ///
     /// - Throws: ``LoginError``.
     func authenticateTenant(username: String, password: String, clientAddress: String) async throws -> TenantUserRecord {
-        let keys = ["ip:\(clientAddress)", "user:\(username.lowercased())"]
-        if let wait = limiter.retryAfter(keys) { throw LoginError.tooManyAttempts(retryAfter: wait) }
+        let attempt = try limiter.begin(account: "tenant:\(username)", address: clientAddress).get()
         let user = try await store.user(username: username)
         let matches = try await hasher.verify(password, hash: user?.passwordHash ?? decoyPasswordHash)
-        guard let user, matches else {
-            limiter.recordFailure(keys)
-            throw LoginError.wrongCredentials
-        }
-        limiter.recordSuccess(keys)
+        guard let user, matches else { throw LoginError.wrongCredentials }
+        limiter.succeeded(attempt)
         return user
+    }
+
+    /// Checks the administrator's password with the same throttling (everyone may try this one
+    /// account, so its budget for unknown addresses is the global ceiling).
+    func authenticateAdmin(password: String, clientAddress: String) async throws {
+        let attempt = try limiter.begin(account: "admin", address: clientAddress).get()
+        guard try await hasher.verify(password, hash: adminPasswordHash) else { throw LoginError.wrongCredentials }
+        limiter.succeeded(attempt)
     }
 
     /// The URL of a tenant's first webhook endpoint: what the seed called its webhook URL.

@@ -9,6 +9,8 @@ public struct AppRequestContext: RequestContext {
     public var identity: Principal?
     /// The peer's address, for login rate limiting.
     public let remoteAddress: SocketAddress?
+    /// The client behind a trusted proxy, as its forwarding header names it (``ClientAddressMiddleware``).
+    public var forwardedAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -26,6 +28,6 @@ public struct AppRequestContext: RequestContext {
     /// slashes unescaped (``JSONEncoder/wharf``).
     public var responseEncoder: JSONEncoder { .wharf }
 
-    /// The remote IP as text, or "unknown".
-    var clientAddress: String { remoteAddress?.ipAddress ?? "unknown" }
+    /// The client's IP as text: the peer's, or the one a trusted proxy forwarded for; "unknown" without either.
+    var clientAddress: String { forwardedAddress ?? remoteAddress?.ipAddress ?? "unknown" }
 }

@@ -52,6 +52,10 @@ extension LoginError: ProblemConvertible {
             .tooManyRequests(retryAfter: wait, detail: "too many failed logins; try again in \(wait) seconds")
         case .wrongCredentials:
             Problem(.unauthorized, detail: "wrong username or password")
+        case .busy(let wait):
+            Problem(
+                .serviceUnavailable, detail: "too many logins are being checked at once; try again in \(wait) second(s)",
+                extensions: ["retryAfter": .number(Double(wait))], headers: [.retryAfter: String(wait)])
         }
     }
 }

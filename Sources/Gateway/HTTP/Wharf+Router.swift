@@ -18,6 +18,7 @@ extension Wharf {
             adminKeyDigest: services.configuration.adminAPIKey.map { SHA256.hash(data: Data($0.utf8)) },
             clock: services.clock, logger: services.logger)
         authenticator.metricsTokenDigest = services.configuration.metricsToken.map { SHA256.hash(data: Data($0.utf8)) }
+        router.add(middleware: ClientAddressMiddleware(trusted: services.configuration.trustedProxies))
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: ProblemMiddleware())
         router.add(

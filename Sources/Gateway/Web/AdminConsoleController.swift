@@ -64,16 +64,14 @@ struct AdminConsoleController {
         let isForm = request.isFormPost
         let fields = try await request.decodeFields()
         if isForm { try console.checkLoginForm(.admin, request: request, fields: fields) }
-        let keys = ["admin-ip:\(context.clientAddress)"]
-        if let wait = services.limiter.retryAfter(keys) {
-            throw Problem.tooManyRequests(retryAfter: wait, detail: "too many failed logins; try again in \(wait) seconds")
-        }
-        guard try await services.hasher.verify(fields["password"] ?? "", hash: services.adminPasswordHash) else {
-            services.limiter.recordFailure(keys)
+        do {
+            try await services.authenticateAdmin(password: fields["password"] ?? "", clientAddress: context.clientAddress)
+        } catch LoginError.wrongCredentials {
             if isForm { return console.loginPage(.admin, error: "Wrong password.", status: .unauthorized) }
             throw Problem(.unauthorized, detail: "wrong admin password")
+        } catch let error as LoginError where isForm {
+            return console.loginPage(.admin, error: error.problem.detail, status: error.problem.status)
         }
-        services.limiter.recordSuccess(keys)
         return try await console.loggedIn(.admin, kind: .admin, isForm: isForm, request: request, context: context)
     }
 
