@@ -86,7 +86,11 @@ public struct Wharf: Sendable {
         let store = try SQLiteGatewayStore(database, batcher: batcher, secretBox: SecretBox(key: configuration.encryptionKey!))
         let sealed = try await store.sealLegacyCredentials()
         if sealed > 0 { logger.notice("encrypted engine credentials stored in the clear by an earlier version", metadata: ["count": "\(sealed)"]) }
-        let outbox = try OutboxStore(database, batcher: batcher)
+        let outbox = try OutboxStore(database, batcher: batcher, sealer: SecretBox(key: configuration.encryptionKey!))
+        let sealedEndpoints = try await outbox.sealPlaintextEndpointFields()
+        if sealedEndpoints > 0 {
+            logger.notice("encrypted webhook secrets stored in the clear by an earlier version", metadata: ["count": "\(sealedEndpoints)"])
+        }
         var senderOptions = CurlWebhookSender.Options()
         senderOptions.policy = configuration.outboundPolicy
         senderOptions.connectTimeout = configuration.webhookConnectTimeout

@@ -110,6 +110,7 @@ import Testing
         let accepted = Locked<Set<String>>([])
         var random = SystemRandomNumberGenerator()
         for round in 0..<4 {
+            let before = accepted.withLock { $0.count }
             let current = child
             let injectors = (0..<4).map { worker in
                 Task { [round] in
@@ -128,6 +129,10 @@ import Testing
                 }
             }
             try await Task.sleep(for: .milliseconds(Int.random(in: 150...600, using: &random)))
+            // On a loaded machine the window may pass with few events in: the kill waits for a handful.
+            for _ in 0..<200 where accepted.withLock({ $0.count }) < before + 6 {
+                try await Task.sleep(for: .milliseconds(50))
+            }
             child.kill()
             for injector in injectors { injector.cancel() }
             for injector in injectors { await injector.value }

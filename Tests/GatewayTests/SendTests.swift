@@ -334,7 +334,7 @@ final class MediaServer: Sendable {
             Response(status: .ok, headers: [.contentType: "text/html"], body: .init(byteBuffer: ByteBuffer(string: "<html></html>")))
         }
         router.get("/slow.png") { _, _ in
-            try? await Task.sleep(for: .seconds(4))
+            try? await Task.sleep(for: .seconds(10))
             return Response(status: .ok, headers: [.contentType: "image/png"], body: .init(byteBuffer: ByteBuffer(bytes: png)))
         }
         router.get("/report.pdf") { _, _ in
@@ -354,7 +354,8 @@ final class MediaServer: Sendable {
         defer { Task { await server.stop() } }
         try await TestWharf.run(configure: {
             $0.outboundPolicy = try! OutboundPolicy(allowing: ["127.0.0.1"])
-            $0.mediaTimeout = .seconds(1)
+            // Long enough for a loaded machine to answer the quick files, short of the slow one.
+            $0.mediaTimeout = .seconds(3)
         }) { app in
             let tenant = try await app.makeTenant("media")
             let session = try await app.makeConnectedSession(token: tenant.token)

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Outbox
 import WharfCore
 
 /// Encrypts secrets before they reach the database (AES-256-GCM), so that a copy of
@@ -56,5 +57,19 @@ public enum SecretBoxError: Error, CustomStringConvertible {
         case .cannotOpen: "the stored value cannot be decrypted: ENCRYPTION_KEY is not the key it was written with"
         case .notSealed: "the stored value is not encrypted, so it was not written by Wharf"
         }
+    }
+}
+
+extension SecretBox: FieldSealer {
+    /// A text field sealed as `wharf-sealed:` and the sealed bytes in base64.
+    public func seal(_ value: String, context: String) throws -> String {
+        sealedFieldPrefix + (try seal(Data(value.utf8), context: context)).base64EncodedString()
+    }
+
+    public func open(_ stored: String, context: String) throws -> String {
+        guard stored.hasPrefix(sealedFieldPrefix), let data = Data(base64Encoded: String(stored.dropFirst(sealedFieldPrefix.count))) else {
+            throw SecretBoxError.notSealed
+        }
+        return String(decoding: try open(data, context: context), as: UTF8.self)
     }
 }

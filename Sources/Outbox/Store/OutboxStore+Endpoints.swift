@@ -7,14 +7,14 @@ extension OutboxStore {
         try await writer.read { db in
             try WebhookEndpoint.filter(WebhookEndpoint.Columns.tenantID == tenantID)
                 .order(WebhookEndpoint.Columns.position, WebhookEndpoint.Columns.createdAt).fetchAll(db)
-        }
+        }.map(opened)
     }
 
     /// Every endpoint, for the admin's health view and the deliverer.
     public func allEndpoints() async throws -> [WebhookEndpoint] {
         try await writer.read { db in
             try WebhookEndpoint.order(WebhookEndpoint.Columns.tenantID, WebhookEndpoint.Columns.position).fetchAll(db)
-        }
+        }.map(opened)
     }
 
     /// One endpoint, if it exists and (when `tenantID` is given) belongs to that tenant.
@@ -23,12 +23,13 @@ extension OutboxStore {
             var request = WebhookEndpoint.filter(key: id)
             if let tenantID { request = request.filter(WebhookEndpoint.Columns.tenantID == tenantID) }
             return try request.fetchOne(db)
-        }
+        }.map(opened)
     }
 
     public func insertEndpoint(_ endpoint: WebhookEndpoint) async throws {
+        let sealed = try self.sealed(endpoint)
         try await writer.write { db in
-            var endpoint = endpoint
+            var endpoint = sealed
             endpoint.position =
                 try Int.fetchOne(
                     db, sql: "SELECT coalesce(max(position) + 1, 0) FROM webhook_endpoint WHERE tenant_id = ?",
@@ -38,7 +39,61 @@ extension OutboxStore {
     }
 
     public func updateEndpoint(_ endpoint: WebhookEndpoint) async throws {
-        try await writer.write { db in try endpoint.update(db) }
+        let sealed = try self.sealed(endpoint)
+        try await writer.write { db in try sealed.update(db) }
+    }
+
+    /// Seals the secret fields of endpoints stored in the clear (by an earlier version); returns
+    /// how many endpoints it sealed.
+    @discardableResult
+    public func sealPlaintextEndpointFields() async throws -> Int {
+        guard sealer != nil else { return 0 }
+        let stored = try await writer.read { db in try WebhookEndpoint.fetchAll(db) }
+        var count = 0
+        for endpoint in stored where Self.secretFields(of: endpoint).contains(where: { !$0.hasPrefix(sealedFieldPrefix) }) {
+            let sealed = try self.sealed(endpoint)
+            try await writer.write { db in try sealed.update(db) }
+            count += 1
+        }
+        return count
+    }
+
+    /// The fields sealed at rest, where they are set.
+    private static func secretFields(of endpoint: WebhookEndpoint) -> [String] {
+        [endpoint.secret, endpoint.previousSecret, endpoint.headerValue, endpoint.basicPassword].compactMap { $0 }
+    }
+
+    private func context(_ endpoint: WebhookEndpoint, _ field: String) -> String { "webhook:\(endpoint.id):\(field)" }
+
+    /// The endpoint as stored: its secrets sealed (a sealed one is kept as it is).
+    func sealed(_ endpoint: WebhookEndpoint) throws -> WebhookEndpoint {
+        guard let sealer else { return endpoint }
+        func seal(_ value: String?, _ field: String) throws -> String? {
+            guard let value, !value.hasPrefix(sealedFieldPrefix) else { return value }
+            return try sealer.seal(value, context: context(endpoint, field))
+        }
+        var stored = endpoint
+        stored.secret = try seal(endpoint.secret, "secret") ?? endpoint.secret
+        stored.previousSecret = try seal(endpoint.previousSecret, "previous_secret")
+        stored.headerValue = try seal(endpoint.headerValue, "header_value")
+        stored.basicPassword = try seal(endpoint.basicPassword, "basic_password")
+        return stored
+    }
+
+    /// The endpoint as used: its secrets opened (a field still in the clear, before the start-up
+    /// pass sealed it, is read as it is).
+    func opened(_ stored: WebhookEndpoint) throws -> WebhookEndpoint {
+        guard let sealer else { return stored }
+        func open(_ value: String?, _ field: String) throws -> String? {
+            guard let value, value.hasPrefix(sealedFieldPrefix) else { return value }
+            return try sealer.open(value, context: context(stored, field))
+        }
+        var endpoint = stored
+        endpoint.secret = try open(stored.secret, "secret") ?? stored.secret
+        endpoint.previousSecret = try open(stored.previousSecret, "previous_secret")
+        endpoint.headerValue = try open(stored.headerValue, "header_value")
+        endpoint.basicPassword = try open(stored.basicPassword, "basic_password")
+        return endpoint
     }
 
     /// Deletes an endpoint and its deliveries.

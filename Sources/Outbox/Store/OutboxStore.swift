@@ -6,12 +6,15 @@ import GRDB
 public struct OutboxStore: Sendable {
     public let writer: any DatabaseWriter
     let batcher: WriteBatcher
+    /// Seals endpoints' secrets at rest; `nil` stores them as they are.
+    let sealer: (any FieldSealer)?
 
     /// Wraps `writer` and brings the outbox schema up to date.
     ///
     /// - Parameter batcher: the group committer to share with other stores on the same database, so
     ///   that all of them share fsyncs; a new one by default.
-    public init(_ writer: any DatabaseWriter, batcher: WriteBatcher? = nil) throws {
+    public init(_ writer: any DatabaseWriter, batcher: WriteBatcher? = nil, sealer: (any FieldSealer)? = nil) throws {
+        self.sealer = sealer
         self.writer = writer
         self.batcher = batcher ?? WriteBatcher(writer: writer)
         var migrator = DatabaseMigrator()
