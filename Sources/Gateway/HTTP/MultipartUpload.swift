@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import MultipartKit
 import NIOCore
+import WharfCore
 
 /// A `multipart/form-data` request read as it streams in (multipart-kit's parser): its text
 /// fields into memory, bounded, and its one file part straight into a private file, its size
@@ -151,13 +152,12 @@ struct MultipartUpload {
                 isFilePart = false
                 return
             }
-            let descriptor = open(destination.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-            guard descriptor >= 0 else {
+            guard let handle = try? PrivateFile.create(destination) else {
                 failure = Problem(.internalServerError, detail: "the uploaded file could not be stored")
                 isFilePart = false
                 return
             }
-            writing = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+            writing = handle
             upload.file = destination
             upload.fileName = fileName.flatMap { $0.isEmpty ? nil : $0 }
             upload.contentType = headers["content-type"]

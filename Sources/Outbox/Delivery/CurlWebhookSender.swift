@@ -173,7 +173,7 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
         var sink: FileHandle?
         var source: (handle: FileHandle, size: Int)?
         do {
-            if let file = request.responseFile { sink = try Self.createPrivateFile(file) }
+            if let file = request.responseFile { sink = try PrivateFile.create(file) }
             if let file = request.bodyFile {
                 let size = try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int ?? 0
                 source = (try FileHandle(forReadingFrom: file), size)
@@ -204,13 +204,6 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
         } onCancel: {
             transfer.cancelled.store(true, ordering: .relaxed)
         }
-    }
-
-    private static func createPrivateFile(_ url: URL) throws -> FileHandle {
-        let descriptor = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: url.path]) }
-        fchmod(descriptor, 0o600)
-        return FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
     }
 
     private func submit(_ transfer: Transfer) {

@@ -1,6 +1,7 @@
 import Crypto
 import CryptoExtras
 import Foundation
+import WharfCore
 
 /// Encrypts and decrypts media files as WhatsApp keeps them on its media hosts: AES-256-CBC
 /// (PKCS#7) of the file, followed by the first 10 bytes of HMAC-SHA256(macKey, iv ‖ ciphertext).
@@ -189,16 +190,5 @@ extension FileHandle {
             data.append(more)
         }
         return data
-    }
-}
-
-/// Files only the process's user may read, whatever the umask.
-enum PrivateFile {
-    /// Creates (or truncates) `url` with mode 0600 and opens it for writing.
-    static func create(_ url: URL) throws -> FileHandle {
-        let descriptor = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw MediaFileError.io("cannot create \(url.lastPathComponent): \(String(cString: strerror(errno)))") }
-        fchmod(descriptor, 0o600)
-        return FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
     }
 }
