@@ -49,6 +49,24 @@ public protocol Engine: AnyObject, Sendable {
     ///
     /// - Throws: ``MediaDownloadError``.
     func downloadMedia(_ reference: MediaReference, to file: URL) async throws -> MediaReference?
+
+    // MARK: Groups (engines whose ``EngineCapabilities/chatKinds`` include groups)
+
+    /// Every group the account is in.
+    func groups() async throws -> [GroupInfo]
+    func groupInfo(_ group: ChatID) async throws -> GroupInfo
+    /// Makes a group with the account as its owner and `participants` (people's chats) as members.
+    func createGroup(subject: String, participants: [ChatID]) async throws -> GroupInfo
+    func updateGroup(_ group: ChatID, _ setting: GroupSetting) async throws
+    /// Adds, removes, promotes or demotes members; each gets its own result.
+    func changeParticipants(
+        _ group: ChatID, _ action: GroupParticipantAction, _ participants: [ChatID]
+    ) async throws
+        -> [GroupParticipantResult]
+    /// The group's invite code (the link is `https://chat.whatsapp.com/` + code); `revoke` makes a new one.
+    func inviteCode(of group: ChatID, revoke: Bool) async throws -> String
+    func joinGroup(inviteCode: String) async throws -> ChatID
+    func leaveGroup(_ group: ChatID) async throws
 }
 
 extension Engine {
@@ -56,6 +74,19 @@ extension Engine {
     public func downloadMedia(_ reference: MediaReference, to file: URL) async throws -> MediaReference? {
         throw MediaDownloadError("this engine does not download media", isRetryable: false)
     }
+
+    public func groups() async throws -> [GroupInfo] { throw EngineError.unsupported("groups") }
+    public func groupInfo(_ group: ChatID) async throws -> GroupInfo { throw EngineError.unsupported("groups") }
+    public func createGroup(subject: String, participants: [ChatID]) async throws -> GroupInfo { throw EngineError.unsupported("groups") }
+    public func updateGroup(_ group: ChatID, _ setting: GroupSetting) async throws { throw EngineError.unsupported("groups") }
+    public func changeParticipants(
+        _ group: ChatID, _ action: GroupParticipantAction, _ participants: [ChatID]
+    ) async throws
+        -> [GroupParticipantResult]
+    { throw EngineError.unsupported("groups") }
+    public func inviteCode(of group: ChatID, revoke: Bool) async throws -> String { throw EngineError.unsupported("groups") }
+    public func joinGroup(inviteCode: String) async throws -> ChatID { throw EngineError.unsupported("groups") }
+    public func leaveGroup(_ group: ChatID) async throws { throw EngineError.unsupported("groups") }
 
     /// What this engine can do (its type's ``Engine/capabilities``).
     public nonisolated var capabilities: EngineCapabilities { Self.capabilities }
@@ -115,6 +146,8 @@ public enum InboundEvent: Sendable, Equatable {
     case identityChanged(IdentityChange)
     case edited(MessageEdit)
     case revoked(MessageRevocation)
+    /// A group this account is in changed, or it joined or left one.
+    case group(GroupUpdate)
 }
 
 /// Where a session's link to WhatsApp stands.

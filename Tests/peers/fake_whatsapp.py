@@ -31,7 +31,7 @@ acknowledges it: a message by any <receipt> for its id (delivery, read, retry…
 <ack class="message">, a receipt or notification by <ack class=…>; everything pending goes out
 again on the device's next connection. Chat states and presences go only to active connections.
 
-Relaying (1:1 only; a <message> to a group is acked with error 501):
+Relaying (groups: see fake_groups.py):
   <message id to type [t]><participants><to jid=DEVICE><enc/></to>…</participants>[<device-identity/>]
   or one <enc> for the `to` device itself (retry and peer form; a user JID means its device 0)
     -> each DEVICE gets <message from=SENDER_DEVICE id t type [notify=push name] [category] [edit]>
@@ -212,6 +212,7 @@ from websockets.asyncio.server import serve
 import protowire
 import wa_certificates
 import wabinary
+from fake_groups import GroupRelay
 from wa_noise_responder import PROLOGUE, skip_first_payload_hash
 from wabinary import JID, Node, node_from_json
 
@@ -817,7 +818,9 @@ class MediaRequest(http.server.BaseHTTPRequestHandler):
     do_HEAD = do_GET
 
 
-class FakeWhatsApp:
+class FakeWhatsApp(GroupRelay):
+    participant_hash = staticmethod(participant_hash)
+
     def __init__(self):
         started = now()
         self.root_private, self.root_public = wa_certificates.keypair()
@@ -844,6 +847,7 @@ class FakeWhatsApp:
         self.media = MediaHost()
         self.media_owners = {}  # message id -> what the account's phone knows of its media (/media/owner)
         self.media_retries = []  # server-error receipts (media retry requests) and how they were answered
+        self.init_groups()
 
     def phone(self, number):
         return self.phones.setdefault(number, Phone())
@@ -992,6 +996,8 @@ class FakeWhatsApp:
             await conn.send(result(iq_id, [Node("media_conn", {
                 "auth": self.media.auth, "ttl": str(MEDIA_CONN_TTL), "auth_ttl": str(MEDIA_AUTH_TTL),
                 "max_buckets": str(MEDIA_MAX_BUCKETS)}, [Node("host", {"hostname": self.media.host})])]))
+        elif xmlns == "w:g2" and conn.kind == "login" and conn.jid in self.devices:
+            await self.on_group_iq(conn, iq)
         elif xmlns == "w" and name == "props":
             # No feature flags: clients treat an empty set as defaults. The hash lets them skip a refetch.
             await conn.send(result(iq_id, [Node("props", {"protocol": "2", "hash": "fake-props-1"})]))
@@ -1174,7 +1180,7 @@ class FakeWhatsApp:
         participants = node.child("participants")
         for to_node in participants.children("to") if participants else []:
             targets += [(as_jid(to_node.attrs.get("jid")), enc) for enc in to_node.children("enc")]
-        if to is not None:  # the retry and peer form: one <enc> for the `to` device (device 0 for a user)
+        if to is not None and to.server != "g.us":  # the retry and peer form: one <enc> for the `to` device
             targets += [(to, enc) for enc in node.children("enc")]
         record = {"from": conn.jid, "to": str(to), "id": msg_id, "type": node.attrs.get("type"),
                   "attrs": {n: str(v) for n, v in node.attrs.items()},
@@ -1183,6 +1189,11 @@ class FakeWhatsApp:
                   "deviceIdentity": identity is not None, "delivered": [], "node": str(node)}
         self.sent.append(record)
 
+        if to is not None and to.server == "g.us":
+            if node.attrs.get("participant") is not None:  # a retry resend to one member's device
+                targets = [(as_jid(node.attrs["participant"]), enc) for enc in node.children("enc")]
+                return await self.relay_group_message(conn, node, to, msg_id, stamp, identity, targets, record, only=targets)
+            return await self.relay_group_message(conn, node, to, msg_id, stamp, identity, targets, record)
         if to is None or to.server not in ("s.whatsapp.net", "lid"):
             self.undeliverable.append({"from": conn.jid, "to": str(to), "id": msg_id, "reason": "only 1:1 chats are relayed"})
             return await self.ack_message(conn, msg_id, to, stamp, node, error="501")
@@ -1227,7 +1238,7 @@ class FakeWhatsApp:
             record["delivered"].append(key)
         await self.ack_message(conn, msg_id, to, stamp, node)
 
-    async def ack_message(self, conn, msg_id, to, stamp, node, error=None):
+    async def ack_message(self, conn, msg_id, to, stamp, node, error=None, group_hash=None):
         """The server's <ack class=message> to the sender; with the fault set, nothing."""
         sender = self.devices[conn.jid]
         if sender.drop_acks > 0:
@@ -1239,7 +1250,9 @@ class FakeWhatsApp:
             attrs["error"] = error
         encs = node.children("enc") + [e for t in (node.child("participants") or Node("")).children("to")
                                        for e in t.children("enc")]
-        if to is not None and ("phash" in node.attrs or any("phash" in e.attrs for e in encs)):
+        if group_hash is not None and error is None:
+            attrs["phash"] = group_hash
+        elif to is not None and ("phash" in node.attrs or any("phash" in e.attrs for e in encs)):
             # The server's own hash over the listed devices of both accounts, in the namespace addressed.
             accounts = {self.resolve(conn.jid)[0]} | ({self.resolve(to)[0]} if self.resolve(to) else set())
             lid = to.server == "lid"
@@ -1748,6 +1761,9 @@ class FakeWhatsApp:
             ("POST", "/media/corrupt"): self.corrupt_media,
             ("POST", "/media/owner"): self.register_media_owner,
             ("POST", "/media/store"): self.store_media,
+            ("POST", "/groups"): self.create_group,
+            ("POST", "/groups/act"): self.act_in_group,
+            ("POST", "/groups/privacy"): self.set_group_privacy,
         }
         handler = routes.get((method, path))
         if handler is None:
@@ -1787,6 +1803,7 @@ class FakeWhatsApp:
             "inbox": {jid: device.inbox for jid, device in self.devices.items()},
             "sent": self.sent, "receipts": self.receipts, "retries": self.retries, "chatstates": self.chatstates,
             "presences": self.presences, "acks": self.acks, "undeliverable": self.undeliverable,
+            "groups": self.groups_state(), "groupMessages": self.group_messages,
             "prekeyThreshold": self.prekey_threshold,
             "connections": [conn.summary() for conn in self.connections],
             "media_host": self.media.host, "media_ca_file": self.media.ca_file,

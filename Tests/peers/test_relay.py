@@ -150,6 +150,7 @@ def main():
     try:
         run_steps(server, alice, bob, companion)
         run_media_steps(server, alice, bob, companion)
+        run_group_steps(server, alice, bob, companion)
     finally:
         for peer in peers:
             peer.close()
@@ -571,6 +572,56 @@ def _media_steps(server, alice, bob, companion, work, sent):
         status, stored = server.control("POST", "/media/store", {"path": str(path), "media_type": "video"})
         assert status == 200 and stored["enc_sha256"] == sha256_hex(path) and stored["size"] == 70_000, stored
         assert server.media("GET", target_of(stored["url"])) == (200, path.read_bytes())
+
+
+def run_group_steps(server, alice, bob, companion):
+    group = {}
+
+    @check("a group made through /groups: every member device hears of it (w:gp2 create)")
+    def _():
+        status, made = server.control("POST", "/groups", {"subject": "Relay group", "creator": ALICE_PHONE,
+                                                           "members": [BOB_PHONE]})
+        assert status == 200 and made["id"].endswith("@g.us"), made
+        group["id"] = made["id"]
+        for peer in (alice, bob, companion):
+            note = peer.wait("notification", type="w:gp2", **{"from": group["id"]})[0]
+            assert "<create" in note["node"] and 'subject="Relay group"' in note["node"], note
+
+    @check("pyaileys' group send (w:g2 metadata, SKDM per device, one skmsg) decrypts on both of Bob's devices")
+    def _():
+        sent = alice("send_text", to=group["id"], text="hello group")
+        assert sent["acked"] and sent["ackError"] is None, sent
+        for device in (bob, companion):
+            # pyaileys reports each <enc> it decrypts: the sender key alone first, then the text.
+            message = device.wait("message", id=sent["id"], text="hello group")[0]
+            assert message["chat"] == group["id"], message
+            assert message["encTypes"] == ["pkmsg", "skmsg"] and message["attrs"]["participant"] == alice.user, message
+        relayed = server.state()["groupMessages"][-1]
+        assert sorted(relayed["distributedTo"]) == sorted([bob.jid, companion.jid]), relayed
+        ack = alice("list", of="stanza", match={"tag": "ack", "id": sent["id"]})["items"][0]
+        assert ack["attrs"]["phash"].startswith("2:") and len(ack["attrs"]["phash"]) == 10, ack
+
+    @check("Bob answers in the group; the second message of each sender is a bare skmsg")
+    def _():
+        answer = bob("send_text", to=group["id"], text="hi all")
+        message = alice.wait("message", id=answer["id"], text="hi all")[0]
+        assert message["attrs"]["participant"] == bob.user, message
+        again = alice("send_text", to=group["id"], text="second")
+        assert bob.wait("message", id=again["id"])[0]["encTypes"] == ["skmsg"]
+
+    @check("a member removed gets the removal and no later messages; a non-member cannot read the group")
+    def _():
+        status, answer = server.control("POST", "/groups/act", {"group": group["id"], "actor": ALICE_PHONE,
+                                                                 "action": "remove", "members": [BOB_PHONE]})
+        assert status == 200 and answer["results"][0]["error"] is None, answer
+        note = bob.wait("notification", type="w:gp2", **{"from": group["id"]}, count=2)[-1]
+        assert "<remove" in note["node"] and BOB_PHONE in note["node"], note
+        later = alice("send_text", to=group["id"], text="without Bob")
+        assert alice("list", of="stanza", match={"tag": "ack", "id": later["id"]})["items"]
+        assert bob.ask("wait", **{"for": "message", "match": {"id": later["id"]}, "timeout": 1})["ok"] is False
+        # pyaileys asks for the group's metadata first, which a non-member is refused (403).
+        refused = bob.ask("send_text", to=group["id"], text="let me in")
+        assert not refused["ok"] and "group metadata" in refused["error"], refused
 
 
 if __name__ == "__main__":

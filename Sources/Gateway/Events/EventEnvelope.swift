@@ -111,6 +111,8 @@ struct EventEnvelope: Encodable {
                 EventType.messageRevoked.rawValue,
                 originData(revocation.origin, merging: ["id": .string(revocation.id), "timestamp": timestamp(revocation.timestamp)])
             )
+        case .group(let update):
+            return (groupType(update.kind).rawValue, groupData(update))
         case .presence(let presence):
             return (
                 EventType.presenceUpdate.rawValue,
@@ -149,6 +151,53 @@ struct EventEnvelope: Encodable {
             "mentions": .array(message.mentions.map(JSONValue.string)),
             "timestamp": .number(message.timestamp.timeIntervalSince1970.rounded()),
         ]
+    }
+
+    static func groupType(_ kind: GroupUpdate.Kind) -> EventType {
+        switch kind {
+        case .joined: .groupJoined
+        case .left: .groupLeft
+        case .participants: .groupParticipants
+        case .updated: .groupUpdated
+        }
+    }
+
+    static func memberData(_ member: GroupMember) -> JSONValue {
+        ["phone": .string(member.phone), "lid": member.lid.map { .string("\($0)@lid") } ?? .null, "role": .string(member.role.rawValue)]
+    }
+
+    /// A group's metadata as the API and events show it.
+    static func groupInfoData(_ info: GroupInfo) -> JSONValue {
+        func date(_ value: Date?) -> JSONValue { value.map { .number($0.timeIntervalSince1970.rounded()) } ?? .null }
+        return [
+            "id": .string(info.id.rawValue), "subject": .string(info.subject), "subject_owner": info.subjectOwner.map(JSONValue.string) ?? .null,
+            "subject_time": date(info.subjectTime), "owner": info.creator.map(JSONValue.string) ?? .null, "created_at": date(info.creation),
+            "description": info.description.map(JSONValue.string) ?? .null, "announce": .bool(info.isAnnounce), "locked": .bool(info.isLocked),
+            "ephemeral_seconds": info.ephemeralSeconds.map { .number(Double($0)) } ?? .null, "addressing_mode": .string(info.addressingMode),
+            "participants": .array(info.participants.map(memberData)),
+        ]
+    }
+
+    private static func groupData(_ update: GroupUpdate) -> JSONValue {
+        var data: [String: JSONValue] = [
+            "chat_id": .string(update.group.rawValue), "is_group": true, "by": update.actor.map(JSONValue.string) ?? .null,
+            "by_lid": update.actorLID.map { .string("\($0)@lid") } ?? .null, "action": update.action.map(JSONValue.string) ?? .null,
+            "participants": .array(update.participants.map(memberData)), "timestamp": timestamp(update.timestamp),
+        ]
+        if update.kind == .updated {
+            var changes: [String: JSONValue] = [:]
+            for (name, value) in update.changes {
+                switch name {
+                case "announce", "locked": changes[name] = .bool(value == "true")
+                case "ephemeral_seconds": changes[name] = .number(Double(value) ?? 0)
+                case "description": changes[name] = value.isEmpty ? .null : .string(value)
+                default: changes[name] = .string(value)
+                }
+            }
+            data["changes"] = .object(changes)
+        }
+        if let info = update.info { data["group"] = groupInfoData(info) }
+        return .object(data)
     }
 
     /// Who a message came from, as `message.received` says it, with `members` added.

@@ -16,4 +16,8 @@ enum EventType: String, CaseIterable, Sendable {
     case messageEdited = "message.edited"
     case messageRevoked = "message.revoked"
     case mediaFailed = "media.failed"
+    case groupJoined = "group.joined"
+    case groupLeft = "group.left"
+    case groupParticipants = "group.participants"
+    case groupUpdated = "group.updated"
 }

@@ -14,6 +14,7 @@ public struct SessionEvent: Sendable {
         case identityChanged(IdentityChange)
         case edited(MessageEdit)
         case revoked(MessageRevocation)
+        case group(GroupUpdate)
         case presence(PresenceUpdate)
         /// A queued job was sent; `messageID` is WhatsApp's id for it.
         case messageSent(JobRecord, messageID: String)

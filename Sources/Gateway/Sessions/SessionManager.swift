@@ -234,6 +234,7 @@ public actor SessionManager: Service {
         case .identityChanged(let change): .identityChanged(change)
         case .edited(let edit): .edited(edit)
         case .revoked(let revocation): .revoked(revocation)
+        case .group(let update): .group(update)
         }
     }
 
@@ -247,6 +248,7 @@ public actor SessionManager: Service {
         case .identityChanged: nil
         case .edited(let edit): "edited/\(edit.origin.chat)/\(edit.id)/\(edit.timestamp.timeIntervalSince1970)"
         case .revoked(let revocation): "revoked/\(revocation.origin.chat)/\(revocation.id)"
+        case .group: nil
         }
     }
 

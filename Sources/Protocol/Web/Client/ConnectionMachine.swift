@@ -72,7 +72,7 @@ struct ConnectionMachine: Sendable {
             return receiveIQ(node)
         case "notification":
             if node.child("link_code_companion_reg") != nil, phase == .registering { return .linkCodeHello }
-            let handled = ["encrypt", "devices", "mediaretry"].contains(node.string("type") ?? "")
+            let handled = ["encrypt", "devices", "mediaretry", "w:gp2", "picture"].contains(node.string("type") ?? "")
             return phase == .connected && handled ? .inbound : .acknowledge
         case "message", "receipt":
             return phase == .connected ? .inbound : .acknowledge

@@ -418,6 +418,12 @@ actor WebConnection {
         return try await messenger.send(message, on: socket)
     }
 
+    /// Runs `body` with the logged-in connection's messenger and socket.
+    func messaging<T: Sendable>(_ body: @Sendable (Messenger, NoiseSocket) async throws -> T) async throws -> T {
+        let (messenger, socket) = try loggedIn()
+        return try await body(messenger, socket)
+    }
+
     func setPresence(_ presence: ChatPresence, in chat: ChatID) async throws {
         let (messenger, socket) = try loggedIn()
         try await messenger.setPresence(presence, in: chat, on: socket)

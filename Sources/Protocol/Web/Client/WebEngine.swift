@@ -19,7 +19,7 @@ public actor WebEngine: Engine, PhoneNumberPairing {
     /// Linked by QR or phone code; text, media and stickers to people (by phone number or LID);
     /// groups come next.
     public static let capabilities = EngineCapabilities(
-        textLimit: 65_536, chatKinds: [.person, .lid], mediaSource: .file, messageTypes: MessageType.basic.union([.sticker]),
+        textLimit: 65_536, chatKinds: [.person, .lid, .group], mediaSource: .file, messageTypes: MessageType.basic.union([.sticker]),
         linking: .linkedDevice(phoneCode: true), voiceNotesMustBeOggOpus: true)
     public nonisolated let events: AsyncStream<EngineEvent>
     private let continuation: AsyncStream<EngineEvent>.Continuation
@@ -172,6 +172,64 @@ public actor WebEngine: Engine, PhoneNumberPairing {
     public func markRead(chat: ChatID, messageIDs: [String]) async throws {
         guard let connection else { throw EngineError.notConnected }
         try await connection.markRead(chat: chat, messageIDs: messageIDs)
+    }
+
+    // MARK: Groups
+
+    private func messaging<T: Sendable>(_ body: @Sendable (Messenger, NoiseSocket) async throws -> T) async throws -> T {
+        guard let connection else { throw EngineError.notConnected }
+        return try await connection.messaging(body)
+    }
+
+    private static func groupJID(_ chat: ChatID) throws -> JID {
+        guard let jid = JID(chat.rawValue), jid.server == JID.groupServer else {
+            throw EngineError.invalidRequest("'\(chat)' is not a group id (…@g.us)")
+        }
+        return jid
+    }
+
+    public func groups() async throws -> [GroupInfo] { try await messaging { try await $0.groups(on: $1) } }
+
+    public func groupInfo(_ group: ChatID) async throws -> GroupInfo {
+        let jid = try Self.groupJID(group)
+        return try await messaging { try await $0.groupInfo(jid, on: $1) }
+    }
+
+    public func createGroup(subject: String, participants: [ChatID]) async throws -> GroupInfo {
+        let members = try participants.map { chat -> JID in
+            guard let jid = JID(chat.rawValue), jid.server != JID.groupServer else { throw EngineError.invalidRequest("'\(chat)' is not a person") }
+            return jid
+        }
+        return try await messaging { try await $0.createGroup(subject: subject, participants: members, on: $1) }
+    }
+
+    public func updateGroup(_ group: ChatID, _ setting: GroupSetting) async throws {
+        let jid = try Self.groupJID(group)
+        try await messaging { try await $0.updateGroup(jid, setting, on: $1) }
+    }
+
+    public func changeParticipants(
+        _ group: ChatID, _ action: GroupParticipantAction, _ participants: [ChatID]
+    ) async throws
+        -> [GroupParticipantResult]
+    {
+        let jid = try Self.groupJID(group)
+        let members = participants.compactMap { JID($0.rawValue) }
+        return try await messaging { try await $0.changeParticipants(jid, action, members, on: $1) }
+    }
+
+    public func inviteCode(of group: ChatID, revoke: Bool) async throws -> String {
+        let jid = try Self.groupJID(group)
+        return try await messaging { try await $0.inviteCode(of: jid, revoke: revoke, on: $1) }
+    }
+
+    public func joinGroup(inviteCode: String) async throws -> ChatID {
+        try await messaging { try await $0.joinGroup(inviteCode: inviteCode, on: $1) }
+    }
+
+    public func leaveGroup(_ group: ChatID) async throws {
+        let jid = try Self.groupJID(group)
+        try await messaging { try await $0.leaveGroup(jid, on: $1) }
     }
 
     public func downloadMedia(_ reference: MediaReference, to file: URL) async throws -> MediaReference? {

@@ -55,16 +55,17 @@ extension Messenger {
             let origin = try await origin(chat: chat, sender: sender, isFromMe: isFromMe, in: transaction)
             for enc in node.children where enc.tag == "enc" {
                 let type = enc.string("type") ?? ""
-                guard type == "pkmsg" || type == "msg" else {
-                    // Sender-key (group) messages are read in a later version; say one arrived.
-                    if type == "skmsg" { events.append(.message(unsupported(id: id, origin: origin, pushName: node, at: timestamp))) }
-                    continue
-                }
+                guard type == "pkmsg" || type == "msg" || (type == "skmsg" && isGroup) else { continue }
                 let plaintext: [UInt8]
                 do {
-                    plaintext = try await decrypt(
-                        type: type, enc.bytes ?? [], from: sender, address: address, origin: origin, at: timestamp, events: &events,
-                        in: &transaction)
+                    if type == "skmsg" {
+                        // The pairwise `<enc>` before it, if any, carried the sender key it needs.
+                        plaintext = try await decryptGroupMessage(enc.bytes ?? [], group: chat, sender: address, in: &transaction)
+                    } else {
+                        plaintext = try await decrypt(
+                            type: type, enc.bytes ?? [], from: sender, address: address, origin: origin, at: timestamp, events: &events,
+                            in: &transaction)
+                    }
                 } catch SignalError.duplicateMessage {
                     // Its key was used up, so it was decrypted and stored before: only the receipt is missing.
                     sawDuplicate = true
@@ -128,6 +129,17 @@ extension Messenger {
         return plaintext
     }
 
+    /// Decrypts a `skmsg` with the sender's chain in the group, which its distribution message
+    /// (received earlier, or in this stanza) set up.
+    private func decryptGroupMessage(
+        _ bytes: [UInt8], group: JID, sender: SignalAddress, in transaction: inout SignalTransaction
+    ) async throws -> [UInt8] {
+        var record = try await transaction.senderKeys(group: group.description, sender: sender)
+        let plaintext = try GroupCipher.decrypt(try SenderKeyMessage(bytes), record: &record)
+        try transaction.setSenderKeys(record, group: group.description, sender: sender)
+        return plaintext
+    }
+
     /// The signed prekey with `id`: the current one, or one of the few kept after a rotation.
     func signedPreKey(_ id: UInt32, in transaction: SignalTransaction) async throws -> KeyPair? {
         if id == account.signedPreKeyID { return account.signedPreKey }
@@ -180,8 +192,9 @@ extension Messenger {
         for distribution in [message.senderKeyDistributionMessage, message.fastRatchetKeySenderKeyDistributionMessage]
         where !distribution.groupID.isEmpty && !distribution.axolotlSenderKeyDistributionMessage.isEmpty {
             let address = try await address(of: sender, in: transaction)
-            transaction.write(
-                distribution.axolotlSenderKeyDistributionMessage, SignalTransaction.Key.senderKey(group: distribution.groupID, sender: address))
+            var record = try await transaction.senderKeys(group: distribution.groupID, sender: address)
+            record.add(try SenderKeyDistributionMessage(distribution.axolotlSenderKeyDistributionMessage))
+            try transaction.setSenderKeys(record, group: distribution.groupID, sender: address)
         }
         if message.hasProtocolMessage {
             let protocolMessage = message.protocolMessage
@@ -254,12 +267,6 @@ extension Messenger {
         rest.clearFastRatchetKeySenderKeyDistributionMessage()
         rest.clearMessageContextInfo()
         return rest == WAMessage() && rest.unknownFields.data.isEmpty
-    }
-
-    private func unsupported(id: String, origin: MessageOrigin, pushName node: BinaryNode, at timestamp: Date) -> InboundMessage {
-        InboundMessage(
-            id: id, chat: origin.chat, from: origin.from, fromLID: origin.fromLID, fromName: node.string("notify"),
-            isFromMe: origin.isFromMe, kind: "unsupported", timestamp: timestamp)
     }
 
     // MARK: Failures

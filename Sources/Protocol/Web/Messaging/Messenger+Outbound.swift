@@ -17,8 +17,8 @@ extension Messenger {
     /// encryption (ours wrapped as sent-from-this-account), one stanza carries them all, and the
     /// server's `<ack>` confirms it. The ratchet steps are stored before the stanza leaves.
     func send(_ outbound: OutboundMessage, on socket: NoiseSocket) async throws -> SentMessage {
-        guard let chat = JID(outbound.chat.rawValue), chat.server == JID.userServer || chat.server == JID.hiddenUserServer else {
-            throw EngineError.unsupported("sending to '\(outbound.chat)' yet (groups come later)")
+        guard let chat = JID(outbound.chat.rawValue), [JID.userServer, JID.hiddenUserServer, JID.groupServer].contains(chat.server) else {
+            throw EngineError.invalidRequest("'\(outbound.chat)' is not a person's or a group's chat")
         }
         let id = outbound.clientMessageID
         let message: WAMessage
@@ -36,6 +36,13 @@ extension Messenger {
             message = media
         case .mediaLink:
             throw EngineError.unsupported("media by link (the file is fetched by the gateway)")
+        }
+        if chat.server == JID.groupServer {
+            let answer = try await sendToGroup(message, id: id, group: chat, on: socket)
+            if let error = answer.string("error") { throw Self.sendError(code: error) }
+            recentTexts.remember(text, for: id)
+            let timestamp = answer.string("t").flatMap(TimeInterval.init).map(Date.init(timeIntervalSince1970:)) ?? clock.now
+            return SentMessage(messageID: id, timestamp: timestamp)
         }
         var recipient = chat.account
         if recipient.server == JID.hiddenUserServer, let phone = try await SignalTransaction(store: store).phone(ofLID: recipient.user) {
@@ -184,7 +191,7 @@ extension Messenger {
 
     /// One device's ciphertext, setting a session up from `bundle` when there is none; `nil` when
     /// neither exists (the device is left out, not the whole message).
-    private func encrypt(
+    func encrypt(
         _ plaintext: [UInt8], for device: JID, bundle: PreKeyBundle?, in transaction: inout SignalTransaction
     )
         async throws -> CiphertextMessage?
@@ -220,7 +227,7 @@ extension Messenger {
     }
 
     /// Keeps the sent message for retries, dropping the oldest beyond ``sentLogSize``.
-    private func logSent(_ record: SentRecord, in transaction: inout SignalTransaction) async throws {
+    func logSent(_ record: SentRecord, in transaction: inout SignalTransaction) async throws {
         var index = try await transaction.decode([String].self, SignalTransaction.Key.sentIndex) ?? []
         index.removeAll { $0 == record.id }
         index.append(record.id)
@@ -239,7 +246,7 @@ extension Messenger {
     }
 
     private func resend(answering node: BinaryNode, on socket: NoiseSocket) async {
-        guard let id = node.string("id"), case .jid(let device)? = node[attribute: "from"],
+        guard let id = node.string("id"), case .jid(let from)? = node[attribute: "from"],
             let retry = node.child("retry"), let count = retry.string("count").flatMap(Int.init),
             let record = try? await SignalTransaction(store: store).decode(SentRecord.self, SignalTransaction.Key.sent(id)),
             let message = try? WAMessage(serializedBytes: record.message), let chat = JID(record.chat)
@@ -247,13 +254,22 @@ extension Messenger {
             logger.debug("retry receipt for a message no longer kept", metadata: ["id": "\(node.string("id") ?? "")"])
             return
         }
+        // In a group the device that asks is the participant; it gets our sender key with the message.
+        let group: JID? = from.server == JID.groupServer ? from.account : nil
+        let participant: JID? = if case .jid(let jid)? = node[attribute: "participant"] { jid } else { nil }
+        guard let device = group == nil ? from : participant else { return }
         do {
             let keys = node.child("keys")
             var bundle = keys.flatMap { Self.bundle(from: $0, registration: node.child("registration")?.bytes) }
             if bundle == nil, count >= 2 {
                 bundle = try await fetchBundles(for: [device], on: socket)[device]
             }
-            let plaintext: [UInt8] = try (account.isOurs(device) ? Self.sentToSelf(message, chat: chat) : message).serializedBytes()
+            let plaintext: [UInt8] =
+                if let group {
+                    try await groupResendPlaintext(message, group: group, in: SignalTransaction(store: store))
+                } else {
+                    try (account.isOurs(device) ? Self.sentToSelf(message, chat: chat) : message).serializedBytes()
+                }
             let stanza: BinaryNode = try await lock.withLock {
                 var transaction = SignalTransaction(store: store)
                 let address = try await address(of: device, in: transaction)
@@ -268,6 +284,15 @@ extension Messenger {
                 let kind = Self.stanzaKind(of: message)
                 var children = [Self.encNode(ciphertext, mediaType: kind.mediaType, count: count)]
                 if ciphertext.wireType == "pkmsg" { children.append(BinaryNode("device-identity", bytes: account.signedIdentity)) }
+                if let group {
+                    return BinaryNode(
+                        "message",
+                        [
+                            "to": .jid(group), "type": .string(kind.type), "id": .string(id), "t": .string(retry.string("t") ?? "0"),
+                            "participant": .jid(device),
+                        ],
+                        children: children)
+                }
                 return BinaryNode(
                     "message",
                     [
@@ -330,7 +355,7 @@ extension Messenger {
         devices[user.account.description] = nil
     }
 
-    private func bundlesForDevicesWithoutSession(_ devices: [JID], on socket: NoiseSocket) async throws -> [JID: PreKeyBundle] {
+    func bundlesForDevicesWithoutSession(_ devices: [JID], on socket: NoiseSocket) async throws -> [JID: PreKeyBundle] {
         let transaction = SignalTransaction(store: store)
         var missing: [JID] = []
         for device in devices where try await transaction.record(try await address(of: device, in: transaction)).current == nil {

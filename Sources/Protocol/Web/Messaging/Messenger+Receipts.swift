@@ -50,6 +50,10 @@ extension Messenger {
             }
         case "mediaretry":
             receivedMediaRetry(node)
+        case "w:gp2",
+            "picture" where node.string("from").flatMap(JID.init)?.server == JID.groupServer:
+            await receive(groupNotification: node, on: socket)
+            return
         case "devices":
             if case .jid(let from)? = node[attribute: "from"] {
                 forgetDevices(of: from)

@@ -52,6 +52,8 @@ actor Messenger {
     let lock = AsyncLock()
     /// Device lists by account (`user@server`), as usync gave them.
     var devices: [String: [JID]] = [:]
+    /// Group metadata by group JID, until a notification about the group arrives.
+    var groupInfos: [String: GroupInfo] = [:]
     /// Retry receipts sent, by sender device and message id.
     var retries: [String: Int] = [:]
     /// Texts of recent messages by id, so a reply can quote them (best effort, not stored).

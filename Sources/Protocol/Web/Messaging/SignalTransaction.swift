@@ -66,6 +66,20 @@ struct SignalTransaction {
 
     mutating func removePreKey(_ id: UInt32) { write(nil, Key.preKey(id)) }
 
+    /// A sender's chains in a group. Versions before group messaging kept the distribution
+    /// message itself under the key; it is read as the record it starts.
+    func senderKeys(group: String, sender: SignalAddress) async throws -> SenderKeyRecord {
+        guard let data = try await read(Key.senderKey(group: group, sender: sender)) else { return SenderKeyRecord() }
+        if let record = try? JSONDecoder().decode(SenderKeyRecord.self, from: data) { return record }
+        var record = SenderKeyRecord()
+        if let distribution = try? SenderKeyDistributionMessage(data) { record.add(distribution) }
+        return record
+    }
+
+    mutating func setSenderKeys(_ record: SenderKeyRecord, group: String, sender: SignalAddress) throws {
+        try encode(record, Key.senderKey(group: group, sender: sender))
+    }
+
     /// The LID user of a phone-number user, when known.
     func lid(ofPhone user: String) async throws -> String? {
         try await read(Key.lid(ofPhone: user)).map { String(decoding: $0, as: UTF8.self) }
