@@ -277,6 +277,8 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
     /// The request cannot be carried out as asked; nothing was sent (the reason says why).
     case invalidRequest(String)
     case unsupported(String)
+    /// What the request names does not exist (a group WhatsApp does not know, an unknown invite code).
+    case notFound(String)
     /// WhatsApp did not answer a request in time.
     case timedOut(String)
     /// A limit or a passing fault: the same request may succeed later, after `retryAfter` when the
@@ -298,6 +300,7 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
         case .invalidRequest(let reason): reason
         case .unsupported(let what): "this engine does not support \(what)"
         case .unreadableState(let what): what
+        case .notFound(let what): what
         }
     }
 }

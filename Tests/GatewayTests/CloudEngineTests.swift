@@ -566,6 +566,22 @@ import WharfCore
             await setup.receiver.stop()
         }
     }
+    @Test func groupsAreRefusedWithAProblemThatSaysWhy() async throws {
+        try await TestWharf.run(clock: ManualClock(now: Date()), configure: DeliveryTests.allowLoopback) { app in
+            let setup = try await setUp(app)
+            let token = setup.tenant.token
+            for (method, path) in [
+                (HTTPRequest.Method.get, "groups"), (.get, "groups/120363000000000001@g.us"), (.post, "groups/120363000000000001@g.us/leave"),
+            ] {
+                let answer = try await app.call(method, "/v1/sessions/\(setup.session)/\(path)", as: .bearer(token))
+                #expect(answer.status == .unprocessableContent, "\(path): \(answer.text)")
+                #expect(answer.string("detail")?.contains("has no groups") == true)
+            }
+            let send = try await app.call(
+                .post, "/v1/sessions/\(setup.session)/messages", json: ["chatId": "120363000000000001@g.us", "text": "hi"], as: .bearer(token))
+            #expect(send.status == .unprocessableContent, "\(send.text)")
+        }
+    }
 }
 
 /// Engine credentials are sealed at rest, bound to their row, and older plaintext rows get sealed.
@@ -617,4 +633,5 @@ import WharfCore
         #expect(SecretsFile.decodeKey(String(repeating: "07", count: 32)) == given)
         #expect(SecretsFile.decodeKey("too short") == nil)
     }
+
 }

@@ -377,6 +377,38 @@ class GroupRelay:
             record["delivered"].append(key)
         await self.ack_message(conn, msg_id, to, stamp, node, group_hash=self.group_hash(group))
 
+    async def relay_group_chatstate(self, conn, to, state):
+        """<chatstate to=GROUP> -> <chatstate from=GROUP participant=SENDER> to the other members."""
+        number = JID.parse(conn.jid).user
+        group = self.groups.get(to.user)
+        if group is None or number not in group.members:
+            return
+        out = Node("chatstate", {"from": group.jid, "participant": JID(number)}, [Node(state.tag, dict(state.attrs))])
+        for key in self.member_devices(group):
+            if JID.parse(key).user != number:
+                await self.deliver(key, out, queue=False)
+
+    async def relay_group_receipt(self, conn, node, to, kind, receipt_id, record):
+        """<receipt to=GROUP participant=AUTHOR [type]> -> <receipt from=GROUP participant=READER> to
+        the author's devices (the reader's own other devices get a copy for read receipts)."""
+        number, device_id, _ = self.resolve(conn.jid)
+        author = self.resolve(node.attrs.get("participant"))
+        targets = self.account_keys(author[0]) if author else []
+        if kind in ("read", "played"):
+            targets += [k for k in self.account_keys(number) if k != conn.jid]
+        attrs = {"from": JID(to.user, "g.us"), "participant": JID(number, device=device_id), "id": receipt_id,
+                 "t": node.attrs.get("t") or str(now())}
+        if kind:
+            attrs["type"] = kind
+        for key in targets:
+            if key != conn.jid:
+                await self.deliver(key, Node("receipt", attrs, node.content if isinstance(node.content, list) else None))
+                record["delivered"].append(key)
+        ack = {"class": "receipt", "id": receipt_id, "from": to}
+        if kind:
+            ack["type"] = kind
+        await conn.send(Node("ack", ack))
+
     def group_hash(self, group):
         devices = [JID(n, device=d) for n in group.members for d in self.visible_devices(n)]
         return self.participant_hash(devices)

@@ -1276,6 +1276,8 @@ class FakeWhatsApp(GroupRelay):
         self.receipts.append(record)
         if kind == "server-error":
             return await self.on_media_retry(conn, node)
+        if to is not None and to.server == "g.us":
+            return await self.relay_group_receipt(conn, node, to, kind, receipt_id, record)
         if kind == "retry":
             self.retries.append(self.describe_retry(conn.jid, to, node))
 
@@ -1403,6 +1405,8 @@ class FakeWhatsApp(GroupRelay):
         state = (node.children() or [None])[0]
         self.chatstates.append({"from": conn.jid, "to": str(to), "state": state.tag if state else None,
                                 "media": state.attrs.get("media") if state else None})
+        if to is not None and to.server == "g.us" and state is not None:
+            return await self.relay_group_chatstate(conn, to, state)
         if where is None or state is None:
             return
         out = Node("chatstate", {"from": self.address(number, 0, self.lid_view(number, to))}, [Node(state.tag, dict(state.attrs))])

@@ -9,6 +9,8 @@ extension SessionController {
         var from: String
         var text: String
         var fromName: String?
+        /// A group of the sandbox account the message is written in.
+        var group: String?
     }
 
     struct InboundView: ResponseEncodable {
@@ -36,8 +38,15 @@ extension SessionController {
         guard !input.text.isEmpty, Validation.fits(input.text, characters: 65_536) else {
             throw Problem.unprocessable("field 'text' must be 1 to 65536 characters", field: "text")
         }
+        var group: ChatID?
+        if let raw = input.group {
+            guard let chat = ChatAddress.normalize(raw.contains("@") ? raw : "\(raw)@g.us"), chat.isGroup else {
+                throw Problem.unprocessable("field 'group' must be a group id such as 120363041234567890@g.us", field: "group")
+            }
+            group = chat
+        }
         do {
-            let message = try await engine.injectInbound(from: digits, fromName: input.fromName, text: input.text)
+            let message = try await engine.injectInbound(from: digits, fromName: input.fromName, text: input.text, group: group)
             return EditedResponse(
                 status: .created,
                 response: InboundView(

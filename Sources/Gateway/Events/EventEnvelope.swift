@@ -144,6 +144,7 @@ struct EventEnvelope: Encodable {
             "from_name": message.fromName.map(JSONValue.string) ?? .null,
             "from_me": .bool(message.isFromMe),
             "is_group": .bool(message.chat.isGroup),
+            "participant": message.chat.isGroup ? .string(participantJID(from: message.from, lid: message.fromLID)) : .null,
             "type": .string(message.kind),
             "text": message.text.map(JSONValue.string) ?? .null,
             "media": media,
@@ -151,6 +152,12 @@ struct EventEnvelope: Encodable {
             "mentions": .array(message.mentions.map(JSONValue.string)),
             "timestamp": .number(message.timestamp.timeIntervalSince1970.rounded()),
         ]
+    }
+
+    /// The sender of a group message as a JID: by phone number when one is known, else by LID.
+    static func participantJID(from: String, lid: String?) -> String {
+        if let lid, lid.hasPrefix("\(from)@") { return lid }
+        return "\(from)@s.whatsapp.net"
     }
 
     static func groupType(_ kind: GroupUpdate.Kind) -> EventType {

@@ -19,9 +19,9 @@ public actor SandboxEngine: Engine {
     public nonisolated let events: AsyncStream<EngineEvent>
 
     private let options: SandboxOptions
-    private let credentials: any CredentialsStore
-    private let clock: any WharfClock
-    private let continuation: AsyncStream<EngineEvent>.Continuation
+    let credentials: any CredentialsStore
+    let clock: any WharfClock
+    let continuation: AsyncStream<EngineEvent>.Continuation
     private var state: State = .idle
     private var records: [SandboxRecord] = []
     private var messageCounter = 0
@@ -89,6 +89,9 @@ public actor SandboxEngine: Engine {
     public func send(_ message: OutboundMessage) async throws -> SentMessage {
         guard case .connected = state else { throw EngineError.notConnected }
         if let earlier = sentIDs[message.clientMessageID] { return earlier }
+        if message.chat.isGroup, try await !isMember(of: message.chat) {
+            throw EngineError.rejected("this account is not a member of the group (error 403)")
+        }
         let sent = SentMessage(messageID: message.clientMessageID, timestamp: clock.now)
         sentIDs[message.clientMessageID] = sent
         var record = SandboxRecord(step: .send, chat: message.chat.rawValue, at: sent.timestamp)
@@ -143,8 +146,15 @@ public actor SandboxEngine: Engine {
 
     /// Delivers a message from a simulated contact and returns once the gateway has acknowledged it,
     /// that is once it is stored durably.
-    public func injectInbound(from contact: String, fromName: String? = nil, text: String) async throws -> InboundMessage {
-        try await deliverInbound(from: contact, fromName: fromName, text: text, awaitAck: true)
+    public func injectInbound(
+        from contact: String, fromName: String? = nil, text: String, group: ChatID? = nil
+    ) async throws
+        -> InboundMessage
+    {
+        if let group, try await !isMember(of: group) {
+            throw EngineError.rejected("the sandbox account is not a member of group '\(group)'")
+        }
+        return try await deliverInbound(from: contact, fromName: fromName, text: text, group: group, awaitAck: true)
     }
 
     /// Drops the connection as a network failure would, so the gateway's reconnect logic runs.
@@ -178,7 +188,7 @@ public actor SandboxEngine: Engine {
     }
 
     private func deliverInbound(
-        from contact: String, fromName: String?, text: String, awaitAck: Bool
+        from contact: String, fromName: String?, text: String, group: ChatID? = nil, awaitAck: Bool
     ) async throws
         -> InboundMessage
     {
@@ -187,7 +197,7 @@ public actor SandboxEngine: Engine {
         let digits = contact.filter(\.isNumber)
         let message = InboundMessage(
             id: "SBX" + Identifier.token(byteCount: 9).uppercased().filter { $0.isLetter || $0.isNumber },
-            chat: ChatID("\(digits)@s.whatsapp.net"),
+            chat: group ?? ChatID("\(digits)@s.whatsapp.net"),
             from: digits,
             fromName: fromName,
             text: text,

@@ -213,7 +213,7 @@ extension Messenger {
         switch code {
         case 401: .rejected("only the group's admins can do that (error 401)")
         case 403: .rejected("this account is not a member of the group (error 403)")
-        case 404: .invalidRequest(request == "invite" ? "WhatsApp knows no group for this invite code" : "WhatsApp knows no such group")
+        case 404: .notFound(request == "invite" ? "WhatsApp knows no group for this invite code" : "WhatsApp knows no such group")
         case 406:
             .invalidRequest(
                 request == "invite" ? "the invite code is not valid" : "WhatsApp refused the value (a subject is at most 25 characters)")

@@ -87,6 +87,7 @@ extension Messenger {
             return
         }
         retries[retryKey(sender, id)] = nil
+        if isGroup, !isFromMe { groupAuthors.remember(sender.description, for: id) }
         if events.isEmpty && transaction.changes.isEmpty {
             if sawDuplicate { logger.debug("a message decrypted before arrived again", metadata: ["id": "\(id)"]) }
         } else {

@@ -412,17 +412,34 @@ extension Messenger {
     }
 
     func markRead(chat: ChatID, messageIDs: [String], on socket: NoiseSocket) async throws {
-        guard let first = messageIDs.first else { return }
+        guard !messageIDs.isEmpty else { return }
         guard let jid = JID(chat.rawValue) else { throw EngineError.invalidRequest("'\(chat)' is not a chat id") }
+        guard jid.server == JID.groupServer else {
+            try await socket.send(readReceipt(to: jid.account, ids: messageIDs, author: nil))
+            return
+        }
+        // In a group each receipt names the author; messages whose author is not known here (from
+        // before a restart) are left unread rather than sent a receipt WhatsApp would refuse.
+        var byAuthor: [String: [String]] = [:]
+        for id in messageIDs {
+            if let author = groupAuthors[id] { byAuthor[author, default: []].append(id) }
+        }
+        for (author, ids) in byAuthor.sorted(by: { $0.key < $1.key }) {
+            guard let participant = JID(author) else { continue }
+            try await socket.send(readReceipt(to: jid.account, ids: ids, author: participant))
+        }
+    }
+
+    private func readReceipt(to chat: JID, ids: [String], author: JID?) -> BinaryNode {
         var attributes: [BinaryNode.Attribute] = [
-            .init("id", .string(first)), .init("to", .jid(jid.account)), .init("type", "read"),
+            .init("id", .string(ids[0])), .init("to", .jid(chat)), .init("type", "read"),
             .init("t", .string(String(Int(clock.now.timeIntervalSince1970)))),
         ]
-        if jid.server == JID.groupServer { attributes.removeAll { $0.name == "to" } }
+        if let author { attributes.append(.init("participant", .jid(author))) }
         var children: [BinaryNode] = []
-        if messageIDs.count > 1 {
-            children.append(BinaryNode("list", children: messageIDs.dropFirst().map { BinaryNode("item", ["id": .string($0)]) }))
+        if ids.count > 1 {
+            children.append(BinaryNode("list", children: ids.dropFirst().map { BinaryNode("item", ["id": .string($0)]) }))
         }
-        try await socket.send(BinaryNode("receipt", attributes, content: children.isEmpty ? nil : .nodes(children)))
+        return BinaryNode("receipt", attributes, content: children.isEmpty ? nil : .nodes(children))
     }
 }

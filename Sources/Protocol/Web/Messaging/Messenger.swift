@@ -58,6 +58,8 @@ actor Messenger {
     var retries: [String: Int] = [:]
     /// Texts of recent messages by id, so a reply can quote them (best effort, not stored).
     var recentTexts = RecentTexts(capacity: 500)
+    /// Who wrote recent group messages (device JIDs) by id: a read receipt in a group names them.
+    var groupAuthors = RecentTexts(capacity: 2000)
     var random = SystemRandomNumberGenerator()
     /// Set once the gateway could not store a stanza: later stanzas of this connection are left
     /// unacknowledged too, so that WhatsApp delivers them again in order after the reconnect.
