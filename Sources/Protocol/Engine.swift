@@ -148,6 +148,8 @@ public enum InboundEvent: Sendable, Equatable {
     case revoked(MessageRevocation)
     /// A group this account is in changed, or it joined or left one.
     case group(GroupUpdate)
+    case reaction(MessageReaction)
+    case pollVote(PollVote)
 }
 
 /// Where a session's link to WhatsApp stands.

@@ -98,7 +98,6 @@ public enum MessageType: String, Sendable, Codable, CaseIterable, CustomStringCo
     case audio
     case voice
     case document
-    // The rich types of the next tranche: no engine sends them yet, and the API says so.
     case sticker
     case reaction
     case location
@@ -107,8 +106,13 @@ public enum MessageType: String, Sendable, Codable, CaseIterable, CustomStringCo
     case edit
     case revoke
 
-    /// Text and the media kinds: what the send API takes today.
+    /// Text and the media kinds.
     public static let basic: Set<MessageType> = [.text, .image, .video, .audio, .voice, .document]
+    /// Reactions, places, contact cards, polls, edits and revokes.
+    public static let rich: Set<MessageType> = [.reaction, .location, .contact, .poll, .edit, .revoke]
+
+    /// Whether this type is sent without "typing…" first (it is not typed).
+    public var isTyped: Bool { ![.reaction, .edit, .revoke].contains(self) }
 
     public var description: String { rawValue }
 

@@ -34,6 +34,15 @@ public struct InboundMessage: Sendable, Codable, Equatable {
     /// The people the text mentions, as JIDs.
     public var mentions: [String]
     public var timestamp: Date
+    /// A shared place (`kind` `location`).
+    public var location: Location?
+    /// Shared contact cards (`kind` `contact`).
+    public var contacts: [ContactCard]?
+    /// A poll (`kind` `poll`); votes arrive as ``PollVote``s.
+    public var poll: Poll?
+    /// Shown once, then gone (WhatsApp's view-once photos, videos and voice notes).
+    public var isViewOnce: Bool?
+    public var isForwarded: Bool?
 
     public init(
         id: String, chat: ChatID, from: String, fromLID: String? = nil, fromName: String? = nil,
@@ -51,6 +60,93 @@ public struct InboundMessage: Sendable, Codable, Equatable {
         self.text = text
         self.media = media
         self.replyTo = replyTo
+        self.timestamp = timestamp
+    }
+}
+
+/// A place on the map.
+public struct Location: Sendable, Codable, Equatable {
+    public var latitude: Double
+    public var longitude: Double
+    public var name: String?
+    public var address: String?
+
+    public init(latitude: Double, longitude: Double, name: String? = nil, address: String? = nil) {
+        self.latitude = latitude
+        self.longitude = longitude
+        self.name = name
+        self.address = address
+    }
+}
+
+/// A contact card: the name shown and the vCard (3.0) behind it.
+public struct ContactCard: Sendable, Codable, Equatable {
+    public var name: String
+    public var vcard: String
+
+    public init(name: String, vcard: String) {
+        self.name = name
+        self.vcard = vcard
+    }
+
+    /// A minimal vCard 3.0 for a name and a phone number (digits, international form), with
+    /// WhatsApp's `waid` so the app offers to message them.
+    public init(name: String, phone: String) {
+        let escaped = name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ";", with: "\\;")
+            .replacingOccurrences(of: ",", with: "\\,").replacingOccurrences(of: "\n", with: " ")
+        self.init(
+            name: name,
+            vcard: "BEGIN:VCARD\nVERSION:3.0\nFN:\(escaped)\nTEL;type=CELL;type=VOICE;waid=\(phone):+\(phone)\nEND:VCARD")
+    }
+}
+
+/// A poll: its question, its options and how many may be chosen.
+public struct Poll: Sendable, Codable, Equatable {
+    public var name: String
+    public var options: [String]
+    /// 1 for a single choice; 0 (or the number of options) for any number.
+    public var selectableCount: Int
+
+    public init(name: String, options: [String], selectableCount: Int) {
+        self.name = name
+        self.options = options
+        self.selectableCount = selectableCount
+    }
+}
+
+/// Someone reacted to a message (or took their reaction back: an empty emoji).
+public struct MessageReaction: Sendable, Codable, Equatable {
+    /// The message reacted to.
+    public var id: String
+    /// The reaction's own message id.
+    public var reactionID: String
+    public var origin: MessageOrigin
+    public var emoji: String
+    public var timestamp: Date
+
+    public init(id: String, reactionID: String, origin: MessageOrigin, emoji: String, timestamp: Date) {
+        self.id = id
+        self.reactionID = reactionID
+        self.origin = origin
+        self.emoji = emoji
+        self.timestamp = timestamp
+    }
+}
+
+/// A vote on a poll: the options the voter chose now (empty: the vote was taken back).
+public struct PollVote: Sendable, Codable, Equatable {
+    /// The poll's message id.
+    public var pollID: String
+    public var voteID: String
+    public var origin: MessageOrigin
+    public var options: [String]
+    public var timestamp: Date
+
+    public init(pollID: String, voteID: String, origin: MessageOrigin, options: [String], timestamp: Date) {
+        self.pollID = pollID
+        self.voteID = voteID
+        self.origin = origin
+        self.options = options
         self.timestamp = timestamp
     }
 }
@@ -199,6 +295,15 @@ public struct OutboundMessage: Sendable, Codable, Equatable {
         case media(kind: MediaKind, file: URL, mimeType: String, caption: String?, fileName: String?)
         /// Media the engine passes on by its URL, for WhatsApp to fetch (the Cloud API).
         case mediaLink(kind: MediaKind, url: String, caption: String?, fileName: String?)
+        /// A reaction to a message of the chat; an empty emoji takes ours back.
+        case reaction(messageID: String, emoji: String)
+        case location(Location)
+        case contacts([ContactCard])
+        case poll(Poll)
+        /// New text for a message we sent.
+        case edit(messageID: String, text: String)
+        /// Deletes a message we sent, for everyone.
+        case revoke(messageID: String)
     }
 
     /// Chosen by the caller and kept across re-sends, so a message interrupted mid-send is not

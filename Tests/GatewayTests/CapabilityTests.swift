@@ -19,7 +19,8 @@ import WharfCore
             #expect(sticker.status == .unprocessableContent)
             #expect(
                 sticker.string("detail")
-                    == "the sandbox engine cannot send sticker messages yet; it sends: text, image, video, audio, voice, document")
+                    == "the sandbox engine cannot send sticker messages yet; it sends: text, image, video, audio, voice, document, reaction, location, contact, poll, edit, revoke"
+            )
             let created = try await app.call(.post, "/v1/sessions", json: ["name": "phone", "engine": "web"], as: .bearer(tenant.token))
             let session = try #require(created.string("id"))
             let group = try await app.call(

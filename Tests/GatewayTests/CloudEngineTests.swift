@@ -580,6 +580,12 @@ import WharfCore
             let send = try await app.call(
                 .post, "/v1/sessions/\(setup.session)/messages", json: ["chatId": "120363000000000001@g.us", "text": "hi"], as: .bearer(token))
             #expect(send.status == .unprocessableContent, "\(send.text)")
+            let reaction = try await app.call(
+                .post, "/v1/sessions/\(setup.session)/messages",
+                json: ["chatId": "4915112345678", "type": "reaction", "messageId": "X", "emoji": "👍"],
+                as: .bearer(token))
+            #expect(
+                reaction.status == .unprocessableContent && reaction.string("detail")?.contains("cannot send reaction") == true, "\(reaction.text)")
         }
     }
 }

@@ -68,6 +68,14 @@ Requests ("op" names the operation; JIDs are strings):
       checked, written to OUT_FILE. A failed download (404, 410, a bad MAC…) is {"ok": false, "error"}.
       directPath (with url defaulting to https://MEDIA_HOST + directPath) replaces the message's own,
       as a media retry's answer does.
+  {"op": "send_message", "to": JID, "message": MESSAGE_JSON, "type"?: "text", "id"?: ID, "waitAck"?: true}
+      -> {"id", "acked", "ackError"}: any Message, given as protobuf JSON (json_format.ParseDict into
+      pyaileys' WAProto: reactions, locations, forwarded texts…), sent as a <message type=TYPE>
+  {"op": "vote", "to": JID, "pollId": ID, "options": [NAME], "pollCreator"?: JID}
+      -> {"id", "acked", "ackError"}: a vote on a poll we received, encrypted here with
+      `cryptography`: AES-256-GCM under HKDF-SHA256(the poll's messageSecret, info = poll id ‖ creator ‖
+      voter ‖ "Poll Vote"), additional data poll id ‖ 0 ‖ voter, the plaintext a PollVoteMessage of the
+      options' SHA-256 (creator: the poll's sender as its stanza named it; voter: our user JID)
   {"op": "media_conn"} -> {"auth", "ttl", "hosts": [hostname]}: pyaileys' refresh_media_conn(force)
   {"op": "auto_resend", "on": bool} -> {}
   {"op": "info"} -> {"jid", "lid", "registrationId", "connected", "sent": [ids]}
@@ -113,7 +121,10 @@ import traceback
 import urllib.request
 from pathlib import Path
 
-from google.protobuf.json_format import MessageToDict
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from google.protobuf.json_format import MessageToDict, ParseDict
 
 import pyaileys.crypto.noise as pyaileys_noise
 import pyaileys.media as pyaileys_media
@@ -452,6 +463,59 @@ class Driver:
         return enc_type
 
     # Requests
+
+    async def send_built(self, to, message, stanza_type, request):
+        msg_id = request.get("id") or self.client.signal.new_message_id()
+        self.sent[msg_id] = (jid_normalized_user(to) or to, message, int(time.time()))
+        signal = self.client.signal
+        signal.new_message_id = lambda: msg_id
+        try:
+            await self.client._send_message(to, message, stanza_type=stanza_type, enc_extra_attrs=None, fanout=True,
+                                            include_phash=False, wait_ack=False, timeout_s=5)
+        finally:
+            del signal.new_message_id
+        answer = {"id": msg_id, "acked": False, "ackError": None}
+        if request.get("waitAck", True):
+            acks = await self.op_wait({"for": "stanza", "match": {"tag": "ack", "id": msg_id}, "timeout": 5})
+            if acks.get("ok", True):
+                answer["acked"] = True
+                answer["ackError"] = acks["items"][0]["attrs"].get("error")
+        return answer
+
+    async def op_send_message(self, request):
+        message = ParseDict(request["message"], proto.Message())
+        return await self.send_built(request["to"], message, request.get("type", "text"), request)
+
+    async def op_vote(self, request):
+        poll_id = request["pollId"]
+        poll = self.received.get(poll_id)
+        if poll is None:
+            raise Failure(f"no poll {poll_id} received")
+        secret = poll.messageContextInfo.messageSecret
+        creation = poll.pollCreationMessage if poll.HasField("pollCreationMessage") else poll.pollCreationMessageV3
+        names = [option.optionName for option in creation.options]
+        if any(name not in names for name in request["options"]):
+            raise Failure(f"not options of the poll: {request['options']} (it has {names})")
+        stanza = self.stanzas.get(poll_id, {"attrs": {}})["attrs"]
+        creator = request.get("pollCreator") or jid_normalized_user(stanza.get("participant") or stanza.get("from", ""))
+        voter = jid_normalized_user(self.jid)
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                   info=(poll_id + creator + voter + "Poll Vote").encode()).derive(secret)
+        vote = proto.Message.PollVoteMessage() if hasattr(proto.Message, "PollVoteMessage") else proto.PollVoteMessage()
+        vote.selectedOptions.extend(hashlib.sha256(name.encode()).digest() for name in request["options"])
+        iv = secrets.token_bytes(12)
+        payload = AESGCM(key).encrypt(iv, vote.SerializeToString(), (poll_id + "\x00" + voter).encode())
+        message = proto.Message()
+        update = message.pollUpdateMessage
+        update.pollCreationMessageKey.remoteJid = request["to"]
+        update.pollCreationMessageKey.id = poll_id
+        update.pollCreationMessageKey.fromMe = False
+        if request["to"].endswith("@g.us"):
+            update.pollCreationMessageKey.participant = creator
+        update.vote.encPayload = payload
+        update.vote.encIv = iv
+        update.senderTimestampMs = int(time.time() * 1000)
+        return await self.send_built(request["to"], message, "poll", request)
 
     async def op_send_text(self, request):
         to, text = request["to"], request["text"]

@@ -26,6 +26,31 @@ struct MessageController {
         var humanize: JSONValue?
         /// An uploaded file's type, when its part does not say it.
         var mimeType: String?
+        // Rich messages.
+        var messageId: String?
+        var emoji: String?
+        var latitude: Double?
+        var longitude: Double?
+        var name: String?
+        var address: String?
+        var contacts: [ContactInput]?
+        var poll: PollInput?
+    }
+
+    struct ContactInput: Decodable {
+        var name: String
+        var phone: String?
+        var vcard: String?
+    }
+
+    struct PollInput: Decodable {
+        var name: String
+        var options: [String]
+        var selectableCount: Int?
+    }
+
+    struct EditInput: Decodable {
+        var text: String
     }
 
     struct View: ResponseEncodable {
@@ -37,6 +62,8 @@ struct MessageController {
         var text: String?
         var replyTo: String?
         var messageId: String?
+        /// What a reaction, place, contact card, poll, edit or revoke sends.
+        var payload: JobPayload?
         var error: String?
         var attempts: Int
         var createdAt: Date
@@ -51,6 +78,7 @@ struct MessageController {
             text = job.text
             replyTo = job.replyTo
             messageId = job.waMessageId
+            payload = job.payload
             error = job.error
             attempts = job.attempts
             createdAt = job.createdAt
@@ -61,6 +89,8 @@ struct MessageController {
     /// Adds the routes under `group`, which is `/v1`.
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.post("sessions/:sessionId/messages", use: send)
+        group.patch("sessions/:sessionId/messages/:messageId", use: editMessage)
+        group.delete("sessions/:sessionId/messages/:messageId", use: revokeMessage)
         group.get("sessions/:sessionId/jobs", use: jobs)
         group.get("jobs/:jobId", use: job)
         group.post("jobs/:jobId/cancel", use: cancel)
@@ -70,6 +100,131 @@ struct MessageController {
 
     @Sendable func send(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<View> {
         try await enqueue(request, context: context, mediaExpected: nil)
+    }
+
+    /// Edits the text of a message this session sent (a job, like a send; `chatId` in the query).
+    @Sendable func editMessage(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<View> {
+        let input = try await request.decode(as: EditInput.self, context: context)
+        guard !input.text.isEmpty, Validation.fits(input.text, characters: 65_536) else {
+            throw Problem.unprocessable("field 'text' must be 1 to 65536 characters", field: "text")
+        }
+        return try await enqueueAbout(request, context: context, kind: .edit, text: input.text)
+    }
+
+    /// Deletes a message this session sent, for everyone (a job; `chatId` in the query).
+    @Sendable func revokeMessage(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<View> {
+        try await enqueueAbout(request, context: context, kind: .revoke, text: nil)
+    }
+
+    /// A job about an earlier message (an edit or a revoke).
+    private func enqueueAbout(
+        _ request: Request, context: AppRequestContext, kind: MessageType, text: String?
+    ) async throws
+        -> EditedResponse<View>
+    {
+        let session = try await lookup.session(context)
+        let messageID = try context.parameters.require("messageId")
+        guard let rawChat = request.uri.queryParameters.get("chatId"), let chat = ChatAddress.normalize(String(rawChat)) else {
+            throw Problem.badRequest(
+                "query parameter 'chatId' is required: the chat the message is in (\(ChatAddress.acceptedForms))", field: "chatId")
+        }
+        try Self.requireSupport([kind], by: session.engine)
+        var job = try await newJob(request, session: session, chat: chat, id: Identifier.make(prefix: "job"), humanize: nil)
+        if let key = job.idempotencyKey,
+            let earlier = try await services.store.job(idempotencyKey: key, tenantID: session.tenantId, now: job.createdAt)
+        {
+            return respond(earlier, replayed: true)
+        }
+        job.kind = kind
+        job.text = text
+        job.payload = JobPayload(messageId: try Self.messageID(messageID))
+        return try await accept(job, session: session, request: request)
+    }
+
+    static func messageID(_ raw: String) throws -> String {
+        guard (1...128).contains(raw.count), raw.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
+            throw Problem.unprocessable("'\(raw.prefix(40))' is not a WhatsApp message id", field: "messageId")
+        }
+        return raw
+    }
+
+    private func newJob(_ request: Request, session: SessionRecord, chat: ChatID, id: String, humanize: JSONValue?) async throws -> JobRecord {
+        let now = services.clock.now
+        return JobRecord(
+            id: id, tenantId: session.tenantId, sessionId: session.id, chatId: chat.rawValue, kind: .text,
+            text: nil, humanize: humanize ?? .object([:]),
+            status: JobStatus.queued, clientMessageId: "3EB0" + Identifier.token(byteCount: 9).uppercased().filter { $0.isLetter || $0.isNumber },
+            idempotencyKey: try idempotencyKey(request), attempts: 0, createdAt: now, updatedAt: now)
+    }
+
+    /// A reaction, place, contact cards or poll, checked.
+    private func richJob(_ job: JobRecord, type: MessageType, input: Input, engine: EngineKind) throws -> JobRecord {
+        try Self.requireSupport([type], by: engine)
+        var job = job
+        job.kind = type
+        var payload = JobPayload()
+        switch type {
+        case .reaction:
+            guard let target = input.messageId else {
+                throw Problem.badRequest("field 'messageId' is required: the message to react to", field: "messageId")
+            }
+            payload.messageId = try Self.messageID(target)
+            let emoji = input.emoji ?? ""
+            guard emoji.count <= 1, emoji.unicodeScalars.count <= 16 else {
+                throw Problem.unprocessable("field 'emoji' must be one emoji, or empty to take a reaction back", field: "emoji")
+            }
+            payload.emoji = emoji
+        case .location:
+            guard let latitude = input.latitude, let longitude = input.longitude, (-90...90).contains(latitude), (-180...180).contains(longitude)
+            else {
+                throw Problem.unprocessable("fields 'latitude' (-90 to 90) and 'longitude' (-180 to 180) are required", field: "latitude")
+            }
+            for (name, value) in [("name", input.name), ("address", input.address)]
+            where !(value.map { Validation.fits($0, characters: 1024) } ?? true) {
+                throw Problem.unprocessable("field '\(name)' must be at most 1024 characters", field: name)
+            }
+            payload.location = Location(latitude: latitude, longitude: longitude, name: input.name, address: input.address)
+        case .contact:
+            guard let contacts = input.contacts, (1...20).contains(contacts.count) else {
+                throw Problem.unprocessable("field 'contacts' must list 1 to 20 contacts, each with 'name' and 'phone' or 'vcard'", field: "contacts")
+            }
+            payload.contacts = try contacts.enumerated().map { index, contact in
+                guard !contact.name.isEmpty, Validation.fits(contact.name, characters: 256) else {
+                    throw Problem.unprocessable("field 'contacts[\(index)].name' must be 1 to 256 characters", field: "contacts")
+                }
+                if let vcard = contact.vcard {
+                    guard vcard.hasPrefix("BEGIN:VCARD"), Validation.fits(vcard, characters: 16_384) else {
+                        throw Problem.unprocessable("field 'contacts[\(index)].vcard' must be a vCard (BEGIN:VCARD …)", field: "contacts")
+                    }
+                    return ContactCard(name: contact.name, vcard: vcard)
+                }
+                guard let phone = contact.phone, let chat = ChatAddress.normalize(phone), !chat.isGroup, chat.rawValue.hasSuffix("@s.whatsapp.net")
+                else {
+                    throw Problem.unprocessable("field 'contacts[\(index)].phone' must be a phone number in international form", field: "contacts")
+                }
+                return ContactCard(name: contact.name, phone: chat.user)
+            }
+        case .poll:
+            guard let poll = input.poll else { throw Problem.badRequest("field 'poll' is required: {name, options, selectableCount}", field: "poll") }
+            let options = poll.options.map { $0.trimmingCharacters(in: .whitespaces) }
+            guard !poll.name.isEmpty, Validation.fits(poll.name, characters: 255) else {
+                throw Problem.unprocessable("field 'poll.name' must be 1 to 255 characters", field: "poll")
+            }
+            guard (2...12).contains(options.count), options.allSatisfy({ !$0.isEmpty && Validation.fits($0, characters: 100) }),
+                Set(options).count == options.count
+            else {
+                throw Problem.unprocessable("field 'poll.options' must be 2 to 12 different options of 1 to 100 characters", field: "poll")
+            }
+            let selectable = poll.selectableCount ?? 1
+            guard (0...options.count).contains(selectable) else {
+                throw Problem.unprocessable("field 'poll.selectableCount' must be 0 (any number) to \(options.count)", field: "poll")
+            }
+            payload.poll = Poll(name: poll.name, options: options, selectableCount: selectable)
+        default:
+            throw Problem.unprocessable("field 'type': '\(type)' is sent through its own route", field: "type")
+        }
+        job.payload = payload
+        return job
     }
 
     @Sendable func jobs(_ request: Request, context: AppRequestContext) async throws -> Page<View> {
@@ -145,12 +300,17 @@ struct MessageController {
                 field: "chatId")
         }
         let mediaURL = input.mediaUrl ?? input.url
-        let isMedia = mediaExpected ?? (upload?.file != nil || mediaURL != nil || (input.type.map { $0 != "text" } ?? false))
+        let isMedia =
+            mediaExpected
+            ?? (upload?.file != nil || mediaURL != nil
+                || (input.type.map { $0 != "text" && MessageType(rawValue: $0).map { !MessageType.rich.contains($0) } ?? true } ?? false))
         var kind: MediaKind?
-        if let type = input.type, type != "text" {
+        let richType = input.type.flatMap(MessageType.init(rawValue:)).flatMap { [.reaction, .location, .contact, .poll].contains($0) ? $0 : nil }
+        if let type = input.type, type != "text", richType == nil {
             guard let parsed = MediaKind(rawValue: type) else {
                 throw Problem.unprocessable(
-                    "field 'type' must be text, \(MediaKind.allCases.map(\.rawValue).joined(separator: ", "))", field: "type")
+                    "field 'type' must be text, \(MediaKind.allCases.map(\.rawValue).joined(separator: ", ")), reaction, location, contact or poll",
+                    field: "type")
             }
             kind = parsed
         }
@@ -169,6 +329,9 @@ struct MessageController {
         job.replyTo = input.replyTo
         if let key = job.idempotencyKey, let earlier = try await services.store.job(idempotencyKey: key, tenantID: session.tenantId, now: now) {
             return respond(earlier, replayed: true)
+        }
+        if let richType {
+            return try await accept(richJob(job, type: richType, input: input, engine: session.engine), session: session, request: request)
         }
         if isMedia {
             // Refused before anything is downloaded when the engine cannot send it.

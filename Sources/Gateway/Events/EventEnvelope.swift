@@ -113,6 +113,27 @@ struct EventEnvelope: Encodable {
             )
         case .group(let update):
             return (groupType(update.kind).rawValue, groupData(update))
+        case .reaction(let reaction):
+            return (
+                EventType.messageReaction.rawValue,
+                originData(
+                    reaction.origin,
+                    merging: [
+                        "id": .string(reaction.id), "reaction_id": .string(reaction.reactionID),
+                        "emoji": reaction.emoji.isEmpty ? .null : .string(reaction.emoji), "removed": .bool(reaction.emoji.isEmpty),
+                        "timestamp": timestamp(reaction.timestamp),
+                    ])
+            )
+        case .pollVote(let vote):
+            return (
+                EventType.pollVote.rawValue,
+                originData(
+                    vote.origin,
+                    merging: [
+                        "poll_id": .string(vote.pollID), "vote_id": .string(vote.voteID), "options": .array(vote.options.map(JSONValue.string)),
+                        "timestamp": timestamp(vote.timestamp),
+                    ])
+            )
         case .presence(let presence):
             return (
                 EventType.presenceUpdate.rawValue,
@@ -151,6 +172,23 @@ struct EventEnvelope: Encodable {
             "reply_to": message.replyTo.map(JSONValue.string) ?? .null,
             "mentions": .array(message.mentions.map(JSONValue.string)),
             "timestamp": .number(message.timestamp.timeIntervalSince1970.rounded()),
+            "location": message.location.map(locationData) ?? .null,
+            "contacts": message.contacts.map { .array($0.map { ["name": .string($0.name), "vcard": .string($0.vcard)] }) } ?? .null,
+            "poll": message.poll.map { poll in
+                [
+                    "name": .string(poll.name), "options": .array(poll.options.map(JSONValue.string)),
+                    "selectable_count": .number(Double(poll.selectableCount)),
+                ]
+            } ?? .null,
+            "view_once": .bool(message.isViewOnce ?? false),
+            "forwarded": .bool(message.isForwarded ?? false),
+        ]
+    }
+
+    static func locationData(_ place: Location) -> JSONValue {
+        [
+            "latitude": .number(place.latitude), "longitude": .number(place.longitude), "name": place.name.map(JSONValue.string) ?? .null,
+            "address": place.address.map(JSONValue.string) ?? .null,
         ]
     }
 

@@ -20,4 +20,6 @@ enum EventType: String, CaseIterable, Sendable {
     case groupLeft = "group.left"
     case groupParticipants = "group.participants"
     case groupUpdated = "group.updated"
+    case messageReaction = "message.reaction"
+    case pollVote = "poll.vote"
 }

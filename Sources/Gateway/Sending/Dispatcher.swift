@@ -352,6 +352,11 @@ public final class Dispatcher: Service, Sendable {
         if policy.markRead, let marker, marker.isUnread {
             try await step("mark read", job) { try await engine.markRead(chat: chat, messageIDs: [marker.messageID]) }
         }
+        guard job.kind.isTyped else {
+            // A reaction, an edit or a revoke is a tap, not typing: only the pause before it.
+            try await clock.sleep(for: .milliseconds(policy.pauseMs))
+            return
+        }
         let typing = state.withLock { policy.typingDuration(characters: (job.text ?? "").count, random: &$0.random) }
         let indicator = engine.capabilities.typing
         // On the Cloud API the indicator is a read receipt too: without permission to mark read,
@@ -451,6 +456,7 @@ public final class Dispatcher: Service, Sendable {
     }
 
     private func content(of job: JobRecord, for capabilities: EngineCapabilities) throws -> OutboundMessage.Content {
+        if MessageType.rich.contains(job.kind) { return try richContent(of: job) }
         guard let kind = job.kind.mediaKind else { return .text(job.text ?? "") }
         if capabilities.mediaSource == .link, let url = job.mediaUrl {
             return .mediaLink(kind: kind, url: url, caption: job.text, fileName: job.fileName)
@@ -461,6 +467,27 @@ public final class Dispatcher: Service, Sendable {
         return .media(
             kind: kind, file: URL(fileURLWithPath: file), mimeType: job.mimeType ?? "application/octet-stream", caption: job.text,
             fileName: job.fileName)
+    }
+
+    private func richContent(of job: JobRecord) throws -> OutboundMessage.Content {
+        let payload = job.payload ?? JobPayload()
+        func target() throws -> String {
+            guard let id = payload.messageId else { throw EngineError.invalidRequest("the job names no message") }
+            return id
+        }
+        switch job.kind {
+        case .reaction: return .reaction(messageID: try target(), emoji: payload.emoji ?? "")
+        case .edit: return .edit(messageID: try target(), text: job.text ?? "")
+        case .revoke: return .revoke(messageID: try target())
+        case .location:
+            guard let place = payload.location else { throw EngineError.invalidRequest("the job has no location") }
+            return .location(place)
+        case .contact: return .contacts(payload.contacts ?? [])
+        case .poll:
+            guard let poll = payload.poll else { throw EngineError.invalidRequest("the job has no poll") }
+            return .poll(poll)
+        default: throw EngineError.invalidRequest("'\(job.kind)' is not a rich message type")
+        }
     }
 
     private func removeMedia(of job: JobRecord) {

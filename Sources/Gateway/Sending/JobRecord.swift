@@ -23,6 +23,8 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var mimeType: String?
     public var fileName: String?
     public var replyTo: String?
+    /// What a rich message sends (``JobPayload``); `nil` for text and media.
+    public var payload: JobPayload?
     /// Per-request humanizing overrides: `true`/`false`, or an object of settings.
     public var humanize: JSONValue
     public var status: JobStatus

@@ -15,6 +15,8 @@ public struct SessionEvent: Sendable {
         case edited(MessageEdit)
         case revoked(MessageRevocation)
         case group(GroupUpdate)
+        case reaction(MessageReaction)
+        case pollVote(PollVote)
         case presence(PresenceUpdate)
         /// A queued job was sent; `messageID` is WhatsApp's id for it.
         case messageSent(JobRecord, messageID: String)

@@ -235,6 +235,8 @@ public actor SessionManager: Service {
         case .edited(let edit): .edited(edit)
         case .revoked(let revocation): .revoked(revocation)
         case .group(let update): .group(update)
+        case .reaction(let reaction): .reaction(reaction)
+        case .pollVote(let vote): .pollVote(vote)
         }
     }
 
@@ -249,6 +251,8 @@ public actor SessionManager: Service {
         case .edited(let edit): "edited/\(edit.origin.chat)/\(edit.id)/\(edit.timestamp.timeIntervalSince1970)"
         case .revoked(let revocation): "revoked/\(revocation.origin.chat)/\(revocation.id)"
         case .group: nil
+        case .reaction(let reaction): "reaction/\(reaction.origin.chat)/\(reaction.reactionID)"
+        case .pollVote(let vote): "vote/\(vote.origin.chat)/\(vote.voteID)"
         }
     }
 

@@ -155,5 +155,10 @@ enum GatewayMigrations {
                 t.add(column: "token_version", .integer).notNull().defaults(to: 0)
             }
         }
+        // Rich messages (reactions, places, contact cards, polls, edits, revokes) keep what they
+        // send as JSON beside the columns text and media use.
+        migrator.registerMigration("gateway.v7.job_payload") { db in
+            try db.alter(table: "job") { t in t.add(column: "payload", .text) }
+        }
     }
 }

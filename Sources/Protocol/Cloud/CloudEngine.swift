@@ -109,6 +109,9 @@ public actor CloudEngine: Engine {
                 to: to, kind: CloudRequest.MediaKind(kind), link: url, caption: caption, fileName: fileName, replyTo: message.replyTo)
         case .media:
             throw EngineError.unsupported("media from a local file; the Cloud API sends media by link")
+        case .reaction, .location, .contacts, .poll, .edit, .revoke:
+            // Refused when the job is accepted (the capabilities list none of these).
+            throw EngineError.unsupported("this message type on the Cloud API")
         }
         let json = try CloudRequest.encoded(body)
         // Accepted is accepted: without an id in the answer the message still went out, and sending

@@ -15,7 +15,7 @@ public actor SandboxEngine: Engine {
     /// Everything a WhatsApp account can be asked to send, and the simulation routes.
     public static let capabilities = EngineCapabilities(
         textLimit: 65_536, chatKinds: Set(EngineCapabilities.ChatKind.allCases), mediaSource: .file,
-        messageTypes: MessageType.basic, linking: .linkedDevice(phoneCode: false), isSimulated: true)
+        messageTypes: MessageType.basic.union(MessageType.rich), linking: .linkedDevice(phoneCode: false), isSimulated: true)
     public nonisolated let events: AsyncStream<EngineEvent>
 
     private let options: SandboxOptions
@@ -106,6 +106,27 @@ public actor SandboxEngine: Engine {
         case .mediaLink(let kind, let url, let caption, let fileName):
             record.text = caption
             record.media = SandboxRecord.Media(kind: kind.rawValue, mimeType: "", fileName: fileName, url: url)
+        case .reaction(let target, let emoji):
+            record.type = "reaction"
+            record.target = target
+            record.text = emoji
+        case .location(let place):
+            record.type = "location"
+            record.location = place
+        case .contacts(let cards):
+            record.type = "contact"
+            record.contacts = cards
+        case .poll(let poll):
+            record.type = "poll"
+            record.poll = poll
+            record.text = poll.name
+        case .edit(let target, let text):
+            record.type = "edit"
+            record.target = target
+            record.text = text
+        case .revoke(let target):
+            record.type = "revoke"
+            record.target = target
         }
         records.append(record)
         continuation.yield(
@@ -260,6 +281,13 @@ public struct SandboxRecord: Sendable, Codable, Equatable {
     public var replyTo: String?
     public var media: Media?
     public var readMessageIDs: [String]?
+    /// For rich messages: `reaction`, `location`, `contact`, `poll`, `edit` or `revoke`, the
+    /// message a reaction, edit or revoke is about, and what was shared.
+    public var type: String?
+    public var target: String?
+    public var location: Location?
+    public var contacts: [ContactCard]?
+    public var poll: Poll?
 
     public init(step: Step, chat: String, at: Date) {
         self.step = step

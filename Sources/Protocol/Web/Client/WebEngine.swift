@@ -19,7 +19,8 @@ public actor WebEngine: Engine, PhoneNumberPairing {
     /// Linked by QR or phone code; text, media and stickers to people (by phone number or LID);
     /// groups come next.
     public static let capabilities = EngineCapabilities(
-        textLimit: 65_536, chatKinds: [.person, .lid, .group], mediaSource: .file, messageTypes: MessageType.basic.union([.sticker]),
+        textLimit: 65_536, chatKinds: [.person, .lid, .group], mediaSource: .file,
+        messageTypes: MessageType.basic.union([.sticker]).union(MessageType.rich),
         linking: .linkedDevice(phoneCode: true), voiceNotesMustBeOggOpus: true)
     public nonisolated let events: AsyncStream<EngineEvent>
     private let continuation: AsyncStream<EngineEvent>.Continuation

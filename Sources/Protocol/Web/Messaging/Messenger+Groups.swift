@@ -51,22 +51,24 @@ extension Messenger {
             for device in others where !holders.contains(device.description) {
                 guard let ciphertext = try await encrypt(keyPlaintext, for: device, bundle: bundles[device], in: &transaction) else { continue }
                 anyPreKey = anyPreKey || ciphertext.wireType == "pkmsg"
-                participants.append(BinaryNode("to", ["jid": .jid(device)], children: [Self.encNode(ciphertext, mediaType: nil)]))
+                participants.append(
+                    BinaryNode("to", ["jid": .jid(device)], children: [Self.encNode(ciphertext, mediaType: nil, hidesFailure: kind.hidesFailure)]))
                 holders.insert(device.description)
             }
             try transaction.encode(holders.sorted(), Self.distributionKey(group))
             try await logSent(SentRecord(id: id, chat: group.description, message: Data(plaintext), sentAt: clock.now), in: &transaction)
             try await store.apply(transaction.changes)
-            var attributes: [BinaryNode.Attribute] = [
-                .init("id", .string(id)), .init("to", .jid(group.account)), .init("type", .string(kind.type)), .init("phash", .string(phash)),
-            ]
+            var attributes = kind.attributes(id: id, to: group.account)
+            attributes.append(.init("phash", .string(phash)))
             if byLID { attributes.append(.init("addressing_mode", "lid")) }
             var enc: [BinaryNode.Attribute] = [.init("v", "2"), .init("type", "skmsg")]
             if let mediaType = kind.mediaType { enc.append(.init("mediatype", .string(mediaType))) }
+            if kind.hidesFailure { enc.append(.init("decrypt-fail", "hide")) }
             var children: [BinaryNode] = []
             if !participants.isEmpty { children.append(BinaryNode("participants", children: participants)) }
             children.append(BinaryNode("enc", enc, content: .bytes(groupMessage.serialized)))
             if anyPreKey { children.append(BinaryNode("device-identity", bytes: account.signedIdentity)) }
+            if let meta = kind.meta { children.append(meta) }
             return BinaryNode("message", attributes, content: .nodes(children))
         }
         let answer = try await socket.send(stanza, awaitingAnswerTo: id, timeout: requestTimeout, clock: clock)

@@ -189,7 +189,12 @@ extension Messenger {
             }
             message = message.deviceSentMessage.message
         }
-        while let inner = Self.wrapped(in: message) { message = inner }
+        var isViewOnce = false
+        while let inner = Self.wrapped(in: message) {
+            isViewOnce = isViewOnce || message.hasViewOnceMessage || message.hasViewOnceMessageV2
+            message = inner
+        }
+        isViewOnce = isViewOnce || message.imageMessage.viewOnce || message.videoMessage.viewOnce || message.audioMessage.viewOnce
         for distribution in [message.senderKeyDistributionMessage, message.fastRatchetKeySenderKeyDistributionMessage]
         where !distribution.groupID.isEmpty && !distribution.axolotlSenderKeyDistributionMessage.isEmpty {
             let address = try await address(of: sender, in: transaction)
@@ -211,28 +216,32 @@ extension Messenger {
                 return []
             }
         }
+        if let rich = try await interpretRich(
+            message, id: id, origin: origin, sender: sender, pushName: pushName, at: timestamp, in: &transaction)
+        {
+            return rich
+        }
         if let media = ReceivedMedia(message) {
             let context = media.context
             recentTexts.remember(media.caption, for: id)
-            return [
-                .message(
-                    InboundMessage(
-                        id: id, chat: origin.chat, from: origin.from, fromLID: origin.fromLID, fromName: origin.isFromMe ? nil : pushName,
-                        isFromMe: origin.isFromMe, kind: media.kind, text: media.caption,
-                        media: media.info(messageID: id, origin: origin, participant: origin.chat.isGroup ? sender.description : nil),
-                        replyTo: context.stanzaID.isEmpty ? nil : context.stanzaID, mentions: context.mentionedJid, timestamp: timestamp))
-            ]
+            var received = InboundMessage(
+                id: id, chat: origin.chat, from: origin.from, fromLID: origin.fromLID, fromName: origin.isFromMe ? nil : pushName,
+                isFromMe: origin.isFromMe, kind: media.kind, text: media.caption,
+                media: media.info(messageID: id, origin: origin, participant: origin.chat.isGroup ? sender.description : nil),
+                replyTo: context.stanzaID.isEmpty ? nil : context.stanzaID, mentions: context.mentionedJid, timestamp: timestamp)
+            if isViewOnce { received.isViewOnce = true }
+            if context.isForwarded { received.isForwarded = true }
+            return [.message(received)]
         }
         if let text = Self.text(of: message) {
             let context = message.extendedTextMessage.contextInfo
             recentTexts.remember(text, for: id)
-            return [
-                .message(
-                    InboundMessage(
-                        id: id, chat: origin.chat, from: origin.from, fromLID: origin.fromLID, fromName: origin.isFromMe ? nil : pushName,
-                        isFromMe: origin.isFromMe, kind: "text", text: text,
-                        replyTo: context.stanzaID.isEmpty ? nil : context.stanzaID, mentions: context.mentionedJid, timestamp: timestamp))
-            ]
+            var received = InboundMessage(
+                id: id, chat: origin.chat, from: origin.from, fromLID: origin.fromLID, fromName: origin.isFromMe ? nil : pushName,
+                isFromMe: origin.isFromMe, kind: "text", text: text,
+                replyTo: context.stanzaID.isEmpty ? nil : context.stanzaID, mentions: context.mentionedJid, timestamp: timestamp)
+            if context.isForwarded { received.isForwarded = true }
+            return [.message(received)]
         }
         // Only a sender key, or an empty shell: nothing to show.
         if Self.isHousekeeping(message) { return [] }

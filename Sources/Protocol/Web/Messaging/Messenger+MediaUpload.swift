@@ -169,17 +169,6 @@ extension Messenger {
         throw EngineError.temporary("the file could not be uploaded to WhatsApp: \(last)")
     }
 
-    /// The `type` of a message stanza and the `mediatype` of its `<enc>`s (one-to-one only).
-    static func stanzaKind(of message: WAMessage) -> (type: String, mediaType: String?) {
-        var inner = message
-        if inner.hasDeviceSentMessage { inner = inner.deviceSentMessage.message }
-        if inner.hasImageMessage { return ("media", WAMediaType.image.encAttribute) }
-        if inner.hasVideoMessage { return ("media", inner.videoMessage.gifPlayback ? "gif" : "video") }
-        if inner.hasAudioMessage { return ("media", inner.audioMessage.ptt ? "ptt" : "audio") }
-        if inner.hasDocumentMessage { return ("media", "document") }
-        if inner.hasStickerMessage { return ("media", "sticker") }
-        return ("text", nil)
-    }
 }
 
 /// The fields the protobuf types of media messages share (with the same names and types).

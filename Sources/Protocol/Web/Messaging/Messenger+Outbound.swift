@@ -36,6 +36,8 @@ extension Messenger {
             message = media
         case .mediaLink:
             throw EngineError.unsupported("media by link (the file is fetched by the gateway)")
+        case .reaction, .location, .contacts, .poll, .edit, .revoke:
+            message = try await makeRichMessage(outbound.content, id: id, chat: chat, replyTo: outbound.replyTo)
         }
         if chat.server == JID.groupServer {
             let answer = try await sendToGroup(message, id: id, group: chat, on: socket)
@@ -109,12 +111,12 @@ extension Messenger {
     }
 
     /// WhatsApp's clients give every message a secret (edits and reactions refer to it).
-    private func newMessageSecret() -> Data {
+    func newMessageSecret() -> Data {
         Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &random) })
     }
 
     /// A reply's context: the quoted message's id, its sender and (as far as known) its text.
-    private func quoteContext(replyTo: String, chat: JID) -> WAContextInfo {
+    func quoteContext(replyTo: String, chat: JID) -> WAContextInfo {
         var context = WAContextInfo()
         context.stanzaID = replyTo
         context.participant = chat.account.description
@@ -168,7 +170,7 @@ extension Messenger {
                 participants.append(
                     BinaryNode(
                         "to", ["jid": .jid(device)],
-                        children: [Self.encNode(ciphertext, mediaType: kind.mediaType)]))
+                        children: [Self.encNode(ciphertext, mediaType: kind.mediaType, hidesFailure: kind.hidesFailure)]))
             }
             guard participants.contains(where: { node in devices.contains { .jid($0) == node[attribute: "jid"] } }) else {
                 throw EngineError.rejected("no device of \(chat.user) could be reached (no session and no prekey bundle)")
@@ -177,15 +179,17 @@ extension Messenger {
             try await store.apply(transaction.changes)
             var children = [BinaryNode("participants", children: participants)]
             if anyPreKey { children.append(BinaryNode("device-identity", bytes: account.signedIdentity)) }
-            return BinaryNode("message", ["id": .string(id), "to": .jid(chat), "type": .string(kind.type)], children: children)
+            if let meta = kind.meta { children.append(meta) }
+            return BinaryNode("message", kind.attributes(id: id, to: chat), content: .nodes(children))
         }
     }
 
     /// One device's `<enc>`, with the `mediatype` a file's message carries.
-    static func encNode(_ ciphertext: CiphertextMessage, mediaType: String?, count: Int? = nil) -> BinaryNode {
+    static func encNode(_ ciphertext: CiphertextMessage, mediaType: String?, count: Int? = nil, hidesFailure: Bool = false) -> BinaryNode {
         var attributes: [BinaryNode.Attribute] = [.init("v", "2"), .init("type", .string(ciphertext.wireType))]
         if let count { attributes.append(.init("count", .string(String(count)))) }
         if let mediaType { attributes.append(.init("mediatype", .string(mediaType))) }
+        if hidesFailure { attributes.append(.init("decrypt-fail", "hide")) }
         return BinaryNode("enc", attributes, content: .bytes(ciphertext.serialized))
     }
 
@@ -282,7 +286,7 @@ extension Messenger {
                 try transaction.setRecord(stored, address)
                 try await store.apply(transaction.changes)
                 let kind = Self.stanzaKind(of: message)
-                var children = [Self.encNode(ciphertext, mediaType: kind.mediaType, count: count)]
+                var children = [Self.encNode(ciphertext, mediaType: kind.mediaType, count: count, hidesFailure: kind.hidesFailure)]
                 if ciphertext.wireType == "pkmsg" { children.append(BinaryNode("device-identity", bytes: account.signedIdentity)) }
                 if let group {
                     return BinaryNode(

@@ -112,6 +112,24 @@ nonisolated struct WAMessage: @unchecked Sendable {
   /// Clears the value of `imageMessage`. Subsequent reads from it will return its default value.
   mutating func clearImageMessage() {_uniqueStorage()._imageMessage = nil}
 
+  var contactMessage: WAContactMessage {
+    get {_storage._contactMessage ?? WAContactMessage()}
+    set {_uniqueStorage()._contactMessage = newValue}
+  }
+  /// Returns true if `contactMessage` has been explicitly set.
+  var hasContactMessage: Bool {_storage._contactMessage != nil}
+  /// Clears the value of `contactMessage`. Subsequent reads from it will return its default value.
+  mutating func clearContactMessage() {_uniqueStorage()._contactMessage = nil}
+
+  var locationMessage: WALocationMessage {
+    get {_storage._locationMessage ?? WALocationMessage()}
+    set {_uniqueStorage()._locationMessage = newValue}
+  }
+  /// Returns true if `locationMessage` has been explicitly set.
+  var hasLocationMessage: Bool {_storage._locationMessage != nil}
+  /// Clears the value of `locationMessage`. Subsequent reads from it will return its default value.
+  mutating func clearLocationMessage() {_uniqueStorage()._locationMessage = nil}
+
   var extendedTextMessage: WAExtendedTextMessage {
     get {_storage._extendedTextMessage ?? WAExtendedTextMessage()}
     set {_uniqueStorage()._extendedTextMessage = newValue}
@@ -156,6 +174,15 @@ nonisolated struct WAMessage: @unchecked Sendable {
   var hasProtocolMessage: Bool {_storage._protocolMessage != nil}
   /// Clears the value of `protocolMessage`. Subsequent reads from it will return its default value.
   mutating func clearProtocolMessage() {_uniqueStorage()._protocolMessage = nil}
+
+  var contactsArrayMessage: WAContactsArrayMessage {
+    get {_storage._contactsArrayMessage ?? WAContactsArrayMessage()}
+    set {_uniqueStorage()._contactsArrayMessage = newValue}
+  }
+  /// Returns true if `contactsArrayMessage` has been explicitly set.
+  var hasContactsArrayMessage: Bool {_storage._contactsArrayMessage != nil}
+  /// Clears the value of `contactsArrayMessage`. Subsequent reads from it will return its default value.
+  mutating func clearContactsArrayMessage() {_uniqueStorage()._contactsArrayMessage = nil}
 
   var fastRatchetKeySenderKeyDistributionMessage: WASenderKeyDistributionMessage {
     get {_storage._fastRatchetKeySenderKeyDistributionMessage ?? WASenderKeyDistributionMessage()}
@@ -211,6 +238,33 @@ nonisolated struct WAMessage: @unchecked Sendable {
   /// Clears the value of `ephemeralMessage`. Subsequent reads from it will return its default value.
   mutating func clearEphemeralMessage() {_uniqueStorage()._ephemeralMessage = nil}
 
+  var reactionMessage: WAReactionMessage {
+    get {_storage._reactionMessage ?? WAReactionMessage()}
+    set {_uniqueStorage()._reactionMessage = newValue}
+  }
+  /// Returns true if `reactionMessage` has been explicitly set.
+  var hasReactionMessage: Bool {_storage._reactionMessage != nil}
+  /// Clears the value of `reactionMessage`. Subsequent reads from it will return its default value.
+  mutating func clearReactionMessage() {_uniqueStorage()._reactionMessage = nil}
+
+  var pollCreationMessage: WAPollCreationMessage {
+    get {_storage._pollCreationMessage ?? WAPollCreationMessage()}
+    set {_uniqueStorage()._pollCreationMessage = newValue}
+  }
+  /// Returns true if `pollCreationMessage` has been explicitly set.
+  var hasPollCreationMessage: Bool {_storage._pollCreationMessage != nil}
+  /// Clears the value of `pollCreationMessage`. Subsequent reads from it will return its default value.
+  mutating func clearPollCreationMessage() {_uniqueStorage()._pollCreationMessage = nil}
+
+  var pollUpdateMessage: WAPollUpdateMessage {
+    get {_storage._pollUpdateMessage ?? WAPollUpdateMessage()}
+    set {_uniqueStorage()._pollUpdateMessage = newValue}
+  }
+  /// Returns true if `pollUpdateMessage` has been explicitly set.
+  var hasPollUpdateMessage: Bool {_storage._pollUpdateMessage != nil}
+  /// Clears the value of `pollUpdateMessage`. Subsequent reads from it will return its default value.
+  mutating func clearPollUpdateMessage() {_uniqueStorage()._pollUpdateMessage = nil}
+
   var documentWithCaptionMessage: WAFutureProofMessage {
     get {_storage._documentWithCaptionMessage ?? WAFutureProofMessage()}
     set {_uniqueStorage()._documentWithCaptionMessage = newValue}
@@ -237,6 +291,24 @@ nonisolated struct WAMessage: @unchecked Sendable {
   var hasEditedMessage: Bool {_storage._editedMessage != nil}
   /// Clears the value of `editedMessage`. Subsequent reads from it will return its default value.
   mutating func clearEditedMessage() {_uniqueStorage()._editedMessage = nil}
+
+  var pollCreationMessageV2: WAPollCreationMessage {
+    get {_storage._pollCreationMessageV2 ?? WAPollCreationMessage()}
+    set {_uniqueStorage()._pollCreationMessageV2 = newValue}
+  }
+  /// Returns true if `pollCreationMessageV2` has been explicitly set.
+  var hasPollCreationMessageV2: Bool {_storage._pollCreationMessageV2 != nil}
+  /// Clears the value of `pollCreationMessageV2`. Subsequent reads from it will return its default value.
+  mutating func clearPollCreationMessageV2() {_uniqueStorage()._pollCreationMessageV2 = nil}
+
+  var pollCreationMessageV3: WAPollCreationMessage {
+    get {_storage._pollCreationMessageV3 ?? WAPollCreationMessage()}
+    set {_uniqueStorage()._pollCreationMessageV3 = newValue}
+  }
+  /// Returns true if `pollCreationMessageV3` has been explicitly set.
+  var hasPollCreationMessageV3: Bool {_storage._pollCreationMessageV3 != nil}
+  /// Clears the value of `pollCreationMessageV3`. Subsequent reads from it will return its default value.
+  mutating func clearPollCreationMessageV3() {_uniqueStorage()._pollCreationMessageV3 = nil}
 
   /// A round video note; shaped like a video.
   var ptvMessage: WAVideoMessage {
@@ -354,11 +426,396 @@ nonisolated struct WAContextInfo: @unchecked Sendable {
     set {_uniqueStorage()._mentionedJid = newValue}
   }
 
+  var forwardingScore: UInt32 {
+    get {_storage._forwardingScore ?? 0}
+    set {_uniqueStorage()._forwardingScore = newValue}
+  }
+  /// Returns true if `forwardingScore` has been explicitly set.
+  var hasForwardingScore: Bool {_storage._forwardingScore != nil}
+  /// Clears the value of `forwardingScore`. Subsequent reads from it will return its default value.
+  mutating func clearForwardingScore() {_uniqueStorage()._forwardingScore = nil}
+
+  var isForwarded: Bool {
+    get {_storage._isForwarded ?? false}
+    set {_uniqueStorage()._isForwarded = newValue}
+  }
+  /// Returns true if `isForwarded` has been explicitly set.
+  var hasIsForwarded: Bool {_storage._isForwarded != nil}
+  /// Clears the value of `isForwarded`. Subsequent reads from it will return its default value.
+  mutating func clearIsForwarded() {_uniqueStorage()._isForwarded = nil}
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// Rich messages.
+nonisolated struct WAReactionMessage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var key: WAMessageKey {
+    get {_key ?? WAMessageKey()}
+    set {_key = newValue}
+  }
+  /// Returns true if `key` has been explicitly set.
+  var hasKey: Bool {self._key != nil}
+  /// Clears the value of `key`. Subsequent reads from it will return its default value.
+  mutating func clearKey() {self._key = nil}
+
+  /// An emoji; empty removes the reaction.
+  var text: String {
+    get {_text ?? String()}
+    set {_text = newValue}
+  }
+  /// Returns true if `text` has been explicitly set.
+  var hasText: Bool {self._text != nil}
+  /// Clears the value of `text`. Subsequent reads from it will return its default value.
+  mutating func clearText() {self._text = nil}
+
+  var groupingKey: String {
+    get {_groupingKey ?? String()}
+    set {_groupingKey = newValue}
+  }
+  /// Returns true if `groupingKey` has been explicitly set.
+  var hasGroupingKey: Bool {self._groupingKey != nil}
+  /// Clears the value of `groupingKey`. Subsequent reads from it will return its default value.
+  mutating func clearGroupingKey() {self._groupingKey = nil}
+
+  var senderTimestampMs: Int64 {
+    get {_senderTimestampMs ?? 0}
+    set {_senderTimestampMs = newValue}
+  }
+  /// Returns true if `senderTimestampMs` has been explicitly set.
+  var hasSenderTimestampMs: Bool {self._senderTimestampMs != nil}
+  /// Clears the value of `senderTimestampMs`. Subsequent reads from it will return its default value.
+  mutating func clearSenderTimestampMs() {self._senderTimestampMs = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _key: WAMessageKey? = nil
+  fileprivate var _text: String? = nil
+  fileprivate var _groupingKey: String? = nil
+  fileprivate var _senderTimestampMs: Int64? = nil
+}
+
+nonisolated struct WALocationMessage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var degreesLatitude: Double {
+    get {_degreesLatitude ?? 0}
+    set {_degreesLatitude = newValue}
+  }
+  /// Returns true if `degreesLatitude` has been explicitly set.
+  var hasDegreesLatitude: Bool {self._degreesLatitude != nil}
+  /// Clears the value of `degreesLatitude`. Subsequent reads from it will return its default value.
+  mutating func clearDegreesLatitude() {self._degreesLatitude = nil}
+
+  var degreesLongitude: Double {
+    get {_degreesLongitude ?? 0}
+    set {_degreesLongitude = newValue}
+  }
+  /// Returns true if `degreesLongitude` has been explicitly set.
+  var hasDegreesLongitude: Bool {self._degreesLongitude != nil}
+  /// Clears the value of `degreesLongitude`. Subsequent reads from it will return its default value.
+  mutating func clearDegreesLongitude() {self._degreesLongitude = nil}
+
+  var name: String {
+    get {_name ?? String()}
+    set {_name = newValue}
+  }
+  /// Returns true if `name` has been explicitly set.
+  var hasName: Bool {self._name != nil}
+  /// Clears the value of `name`. Subsequent reads from it will return its default value.
+  mutating func clearName() {self._name = nil}
+
+  var address: String {
+    get {_address ?? String()}
+    set {_address = newValue}
+  }
+  /// Returns true if `address` has been explicitly set.
+  var hasAddress: Bool {self._address != nil}
+  /// Clears the value of `address`. Subsequent reads from it will return its default value.
+  mutating func clearAddress() {self._address = nil}
+
+  var url: String {
+    get {_url ?? String()}
+    set {_url = newValue}
+  }
+  /// Returns true if `url` has been explicitly set.
+  var hasURL: Bool {self._url != nil}
+  /// Clears the value of `url`. Subsequent reads from it will return its default value.
+  mutating func clearURL() {self._url = nil}
+
+  var isLive: Bool {
+    get {_isLive ?? false}
+    set {_isLive = newValue}
+  }
+  /// Returns true if `isLive` has been explicitly set.
+  var hasIsLive: Bool {self._isLive != nil}
+  /// Clears the value of `isLive`. Subsequent reads from it will return its default value.
+  mutating func clearIsLive() {self._isLive = nil}
+
+  var contextInfo: WAContextInfo {
+    get {_contextInfo ?? WAContextInfo()}
+    set {_contextInfo = newValue}
+  }
+  /// Returns true if `contextInfo` has been explicitly set.
+  var hasContextInfo: Bool {self._contextInfo != nil}
+  /// Clears the value of `contextInfo`. Subsequent reads from it will return its default value.
+  mutating func clearContextInfo() {self._contextInfo = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _degreesLatitude: Double? = nil
+  fileprivate var _degreesLongitude: Double? = nil
+  fileprivate var _name: String? = nil
+  fileprivate var _address: String? = nil
+  fileprivate var _url: String? = nil
+  fileprivate var _isLive: Bool? = nil
+  fileprivate var _contextInfo: WAContextInfo? = nil
+}
+
+nonisolated struct WAContactMessage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var displayName: String {
+    get {_displayName ?? String()}
+    set {_displayName = newValue}
+  }
+  /// Returns true if `displayName` has been explicitly set.
+  var hasDisplayName: Bool {self._displayName != nil}
+  /// Clears the value of `displayName`. Subsequent reads from it will return its default value.
+  mutating func clearDisplayName() {self._displayName = nil}
+
+  var vcard: String {
+    get {_vcard ?? String()}
+    set {_vcard = newValue}
+  }
+  /// Returns true if `vcard` has been explicitly set.
+  var hasVcard: Bool {self._vcard != nil}
+  /// Clears the value of `vcard`. Subsequent reads from it will return its default value.
+  mutating func clearVcard() {self._vcard = nil}
+
+  var contextInfo: WAContextInfo {
+    get {_contextInfo ?? WAContextInfo()}
+    set {_contextInfo = newValue}
+  }
+  /// Returns true if `contextInfo` has been explicitly set.
+  var hasContextInfo: Bool {self._contextInfo != nil}
+  /// Clears the value of `contextInfo`. Subsequent reads from it will return its default value.
+  mutating func clearContextInfo() {self._contextInfo = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _displayName: String? = nil
+  fileprivate var _vcard: String? = nil
+  fileprivate var _contextInfo: WAContextInfo? = nil
+}
+
+nonisolated struct WAContactsArrayMessage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var displayName: String {
+    get {_displayName ?? String()}
+    set {_displayName = newValue}
+  }
+  /// Returns true if `displayName` has been explicitly set.
+  var hasDisplayName: Bool {self._displayName != nil}
+  /// Clears the value of `displayName`. Subsequent reads from it will return its default value.
+  mutating func clearDisplayName() {self._displayName = nil}
+
+  var contacts: [WAContactMessage] = []
+
+  var contextInfo: WAContextInfo {
+    get {_contextInfo ?? WAContextInfo()}
+    set {_contextInfo = newValue}
+  }
+  /// Returns true if `contextInfo` has been explicitly set.
+  var hasContextInfo: Bool {self._contextInfo != nil}
+  /// Clears the value of `contextInfo`. Subsequent reads from it will return its default value.
+  mutating func clearContextInfo() {self._contextInfo = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _displayName: String? = nil
+  fileprivate var _contextInfo: WAContextInfo? = nil
+}
+
+nonisolated struct WAPollCreationMessage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var encKey: Data {
+    get {_encKey ?? Data()}
+    set {_encKey = newValue}
+  }
+  /// Returns true if `encKey` has been explicitly set.
+  var hasEncKey: Bool {self._encKey != nil}
+  /// Clears the value of `encKey`. Subsequent reads from it will return its default value.
+  mutating func clearEncKey() {self._encKey = nil}
+
+  var name: String {
+    get {_name ?? String()}
+    set {_name = newValue}
+  }
+  /// Returns true if `name` has been explicitly set.
+  var hasName: Bool {self._name != nil}
+  /// Clears the value of `name`. Subsequent reads from it will return its default value.
+  mutating func clearName() {self._name = nil}
+
+  var options: [WAPollCreationMessage.Option] = []
+
+  var selectableOptionsCount: UInt32 {
+    get {_selectableOptionsCount ?? 0}
+    set {_selectableOptionsCount = newValue}
+  }
+  /// Returns true if `selectableOptionsCount` has been explicitly set.
+  var hasSelectableOptionsCount: Bool {self._selectableOptionsCount != nil}
+  /// Clears the value of `selectableOptionsCount`. Subsequent reads from it will return its default value.
+  mutating func clearSelectableOptionsCount() {self._selectableOptionsCount = nil}
+
+  var contextInfo: WAContextInfo {
+    get {_contextInfo ?? WAContextInfo()}
+    set {_contextInfo = newValue}
+  }
+  /// Returns true if `contextInfo` has been explicitly set.
+  var hasContextInfo: Bool {self._contextInfo != nil}
+  /// Clears the value of `contextInfo`. Subsequent reads from it will return its default value.
+  mutating func clearContextInfo() {self._contextInfo = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  nonisolated struct Option: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    var optionName: String {
+      get {_optionName ?? String()}
+      set {_optionName = newValue}
+    }
+    /// Returns true if `optionName` has been explicitly set.
+    var hasOptionName: Bool {self._optionName != nil}
+    /// Clears the value of `optionName`. Subsequent reads from it will return its default value.
+    mutating func clearOptionName() {self._optionName = nil}
+
+    var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    init() {}
+
+    fileprivate var _optionName: String? = nil
+  }
+
+  init() {}
+
+  fileprivate var _encKey: Data? = nil
+  fileprivate var _name: String? = nil
+  fileprivate var _selectableOptionsCount: UInt32? = nil
+  fileprivate var _contextInfo: WAContextInfo? = nil
+}
+
+nonisolated struct WAPollEncValue: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var encPayload: Data {
+    get {_encPayload ?? Data()}
+    set {_encPayload = newValue}
+  }
+  /// Returns true if `encPayload` has been explicitly set.
+  var hasEncPayload: Bool {self._encPayload != nil}
+  /// Clears the value of `encPayload`. Subsequent reads from it will return its default value.
+  mutating func clearEncPayload() {self._encPayload = nil}
+
+  var encIv: Data {
+    get {_encIv ?? Data()}
+    set {_encIv = newValue}
+  }
+  /// Returns true if `encIv` has been explicitly set.
+  var hasEncIv: Bool {self._encIv != nil}
+  /// Clears the value of `encIv`. Subsequent reads from it will return its default value.
+  mutating func clearEncIv() {self._encIv = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _encPayload: Data? = nil
+  fileprivate var _encIv: Data? = nil
+}
+
+nonisolated struct WAPollUpdateMessage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var pollCreationMessageKey: WAMessageKey {
+    get {_pollCreationMessageKey ?? WAMessageKey()}
+    set {_pollCreationMessageKey = newValue}
+  }
+  /// Returns true if `pollCreationMessageKey` has been explicitly set.
+  var hasPollCreationMessageKey: Bool {self._pollCreationMessageKey != nil}
+  /// Clears the value of `pollCreationMessageKey`. Subsequent reads from it will return its default value.
+  mutating func clearPollCreationMessageKey() {self._pollCreationMessageKey = nil}
+
+  var vote: WAPollEncValue {
+    get {_vote ?? WAPollEncValue()}
+    set {_vote = newValue}
+  }
+  /// Returns true if `vote` has been explicitly set.
+  var hasVote: Bool {self._vote != nil}
+  /// Clears the value of `vote`. Subsequent reads from it will return its default value.
+  mutating func clearVote() {self._vote = nil}
+
+  var senderTimestampMs: Int64 {
+    get {_senderTimestampMs ?? 0}
+    set {_senderTimestampMs = newValue}
+  }
+  /// Returns true if `senderTimestampMs` has been explicitly set.
+  var hasSenderTimestampMs: Bool {self._senderTimestampMs != nil}
+  /// Clears the value of `senderTimestampMs`. Subsequent reads from it will return its default value.
+  mutating func clearSenderTimestampMs() {self._senderTimestampMs = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _pollCreationMessageKey: WAMessageKey? = nil
+  fileprivate var _vote: WAPollEncValue? = nil
+  fileprivate var _senderTimestampMs: Int64? = nil
+}
+
+/// What a poll vote encrypts: the SHA-256 of each chosen option's name.
+nonisolated struct WAPollVoteMessage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var selectedOptions: [Data] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
 }
 
 nonisolated struct WASenderKeyDistributionMessage: Sendable {
@@ -1412,26 +1869,34 @@ nonisolated extension WAMessageKey: SwiftProtobuf.Message, SwiftProtobuf._Messag
 
 nonisolated extension WAMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".Message"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}conversation\0\u{1}senderKeyDistributionMessage\0\u{1}imageMessage\0\u{2}\u{3}extendedTextMessage\0\u{1}documentMessage\0\u{1}audioMessage\0\u{1}videoMessage\0\u{2}\u{3}protocolMessage\0\u{2}\u{3}fastRatchetKeySenderKeyDistributionMessage\0\u{2}\u{b}stickerMessage\0\u{2}\u{5}deviceSentMessage\0\u{2}\u{4}messageContextInfo\0\u{2}\u{2}viewOnceMessage\0\u{2}\u{3}ephemeralMessage\0\u{2}\u{d}documentWithCaptionMessage\0\u{2}\u{2}viewOnceMessageV2\0\u{2}\u{3}editedMessage\0\u{2}\u{8}ptvMessage\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}conversation\0\u{1}senderKeyDistributionMessage\0\u{1}imageMessage\0\u{1}contactMessage\0\u{1}locationMessage\0\u{1}extendedTextMessage\0\u{1}documentMessage\0\u{1}audioMessage\0\u{1}videoMessage\0\u{2}\u{3}protocolMessage\0\u{1}contactsArrayMessage\0\u{2}\u{2}fastRatchetKeySenderKeyDistributionMessage\0\u{2}\u{b}stickerMessage\0\u{2}\u{5}deviceSentMessage\0\u{2}\u{4}messageContextInfo\0\u{2}\u{2}viewOnceMessage\0\u{2}\u{3}ephemeralMessage\0\u{2}\u{6}reactionMessage\0\u{2}\u{3}pollCreationMessage\0\u{1}pollUpdateMessage\0\u{2}\u{3}documentWithCaptionMessage\0\u{2}\u{2}viewOnceMessageV2\0\u{2}\u{3}editedMessage\0\u{2}\u{2}pollCreationMessageV2\0\u{2}\u{4}pollCreationMessageV3\0\u{2}\u{2}ptvMessage\0")
 
   fileprivate class _StorageClass {
     var _conversation: String? = nil
     var _senderKeyDistributionMessage: WASenderKeyDistributionMessage? = nil
     var _imageMessage: WAImageMessage? = nil
+    var _contactMessage: WAContactMessage? = nil
+    var _locationMessage: WALocationMessage? = nil
     var _extendedTextMessage: WAExtendedTextMessage? = nil
     var _documentMessage: WADocumentMessage? = nil
     var _audioMessage: WAAudioMessage? = nil
     var _videoMessage: WAVideoMessage? = nil
     var _protocolMessage: WAProtocolMessage? = nil
+    var _contactsArrayMessage: WAContactsArrayMessage? = nil
     var _fastRatchetKeySenderKeyDistributionMessage: WASenderKeyDistributionMessage? = nil
     var _stickerMessage: WAStickerMessage? = nil
     var _deviceSentMessage: WADeviceSentMessage? = nil
     var _messageContextInfo: WAMessageContextInfo? = nil
     var _viewOnceMessage: WAFutureProofMessage? = nil
     var _ephemeralMessage: WAFutureProofMessage? = nil
+    var _reactionMessage: WAReactionMessage? = nil
+    var _pollCreationMessage: WAPollCreationMessage? = nil
+    var _pollUpdateMessage: WAPollUpdateMessage? = nil
     var _documentWithCaptionMessage: WAFutureProofMessage? = nil
     var _viewOnceMessageV2: WAFutureProofMessage? = nil
     var _editedMessage: WAFutureProofMessage? = nil
+    var _pollCreationMessageV2: WAPollCreationMessage? = nil
+    var _pollCreationMessageV3: WAPollCreationMessage? = nil
     var _ptvMessage: WAVideoMessage? = nil
 
       // This property is used as the initial default value for new instances of the type.
@@ -1446,20 +1911,28 @@ nonisolated extension WAMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
       _conversation = source._conversation
       _senderKeyDistributionMessage = source._senderKeyDistributionMessage
       _imageMessage = source._imageMessage
+      _contactMessage = source._contactMessage
+      _locationMessage = source._locationMessage
       _extendedTextMessage = source._extendedTextMessage
       _documentMessage = source._documentMessage
       _audioMessage = source._audioMessage
       _videoMessage = source._videoMessage
       _protocolMessage = source._protocolMessage
+      _contactsArrayMessage = source._contactsArrayMessage
       _fastRatchetKeySenderKeyDistributionMessage = source._fastRatchetKeySenderKeyDistributionMessage
       _stickerMessage = source._stickerMessage
       _deviceSentMessage = source._deviceSentMessage
       _messageContextInfo = source._messageContextInfo
       _viewOnceMessage = source._viewOnceMessage
       _ephemeralMessage = source._ephemeralMessage
+      _reactionMessage = source._reactionMessage
+      _pollCreationMessage = source._pollCreationMessage
+      _pollUpdateMessage = source._pollUpdateMessage
       _documentWithCaptionMessage = source._documentWithCaptionMessage
       _viewOnceMessageV2 = source._viewOnceMessageV2
       _editedMessage = source._editedMessage
+      _pollCreationMessageV2 = source._pollCreationMessageV2
+      _pollCreationMessageV3 = source._pollCreationMessageV3
       _ptvMessage = source._ptvMessage
     }
   }
@@ -1482,20 +1955,28 @@ nonisolated extension WAMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
         case 1: try { try decoder.decodeSingularStringField(value: &_storage._conversation) }()
         case 2: try { try decoder.decodeSingularMessageField(value: &_storage._senderKeyDistributionMessage) }()
         case 3: try { try decoder.decodeSingularMessageField(value: &_storage._imageMessage) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._contactMessage) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._locationMessage) }()
         case 6: try { try decoder.decodeSingularMessageField(value: &_storage._extendedTextMessage) }()
         case 7: try { try decoder.decodeSingularMessageField(value: &_storage._documentMessage) }()
         case 8: try { try decoder.decodeSingularMessageField(value: &_storage._audioMessage) }()
         case 9: try { try decoder.decodeSingularMessageField(value: &_storage._videoMessage) }()
         case 12: try { try decoder.decodeSingularMessageField(value: &_storage._protocolMessage) }()
+        case 13: try { try decoder.decodeSingularMessageField(value: &_storage._contactsArrayMessage) }()
         case 15: try { try decoder.decodeSingularMessageField(value: &_storage._fastRatchetKeySenderKeyDistributionMessage) }()
         case 26: try { try decoder.decodeSingularMessageField(value: &_storage._stickerMessage) }()
         case 31: try { try decoder.decodeSingularMessageField(value: &_storage._deviceSentMessage) }()
         case 35: try { try decoder.decodeSingularMessageField(value: &_storage._messageContextInfo) }()
         case 37: try { try decoder.decodeSingularMessageField(value: &_storage._viewOnceMessage) }()
         case 40: try { try decoder.decodeSingularMessageField(value: &_storage._ephemeralMessage) }()
+        case 46: try { try decoder.decodeSingularMessageField(value: &_storage._reactionMessage) }()
+        case 49: try { try decoder.decodeSingularMessageField(value: &_storage._pollCreationMessage) }()
+        case 50: try { try decoder.decodeSingularMessageField(value: &_storage._pollUpdateMessage) }()
         case 53: try { try decoder.decodeSingularMessageField(value: &_storage._documentWithCaptionMessage) }()
         case 55: try { try decoder.decodeSingularMessageField(value: &_storage._viewOnceMessageV2) }()
         case 58: try { try decoder.decodeSingularMessageField(value: &_storage._editedMessage) }()
+        case 60: try { try decoder.decodeSingularMessageField(value: &_storage._pollCreationMessageV2) }()
+        case 64: try { try decoder.decodeSingularMessageField(value: &_storage._pollCreationMessageV3) }()
         case 66: try { try decoder.decodeSingularMessageField(value: &_storage._ptvMessage) }()
         default: break
         }
@@ -1518,6 +1999,12 @@ nonisolated extension WAMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
       try { if let v = _storage._imageMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
       } }()
+      try { if let v = _storage._contactMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      try { if let v = _storage._locationMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      } }()
       try { if let v = _storage._extendedTextMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
       } }()
@@ -1532,6 +2019,9 @@ nonisolated extension WAMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
       } }()
       try { if let v = _storage._protocolMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      } }()
+      try { if let v = _storage._contactsArrayMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
       } }()
       try { if let v = _storage._fastRatchetKeySenderKeyDistributionMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
@@ -1551,6 +2041,15 @@ nonisolated extension WAMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
       try { if let v = _storage._ephemeralMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 40)
       } }()
+      try { if let v = _storage._reactionMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 46)
+      } }()
+      try { if let v = _storage._pollCreationMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 49)
+      } }()
+      try { if let v = _storage._pollUpdateMessage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 50)
+      } }()
       try { if let v = _storage._documentWithCaptionMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 53)
       } }()
@@ -1559,6 +2058,12 @@ nonisolated extension WAMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
       } }()
       try { if let v = _storage._editedMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 58)
+      } }()
+      try { if let v = _storage._pollCreationMessageV2 {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 60)
+      } }()
+      try { if let v = _storage._pollCreationMessageV3 {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 64)
       } }()
       try { if let v = _storage._ptvMessage {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 66)
@@ -1575,20 +2080,28 @@ nonisolated extension WAMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageIm
         if _storage._conversation != rhs_storage._conversation {return false}
         if _storage._senderKeyDistributionMessage != rhs_storage._senderKeyDistributionMessage {return false}
         if _storage._imageMessage != rhs_storage._imageMessage {return false}
+        if _storage._contactMessage != rhs_storage._contactMessage {return false}
+        if _storage._locationMessage != rhs_storage._locationMessage {return false}
         if _storage._extendedTextMessage != rhs_storage._extendedTextMessage {return false}
         if _storage._documentMessage != rhs_storage._documentMessage {return false}
         if _storage._audioMessage != rhs_storage._audioMessage {return false}
         if _storage._videoMessage != rhs_storage._videoMessage {return false}
         if _storage._protocolMessage != rhs_storage._protocolMessage {return false}
+        if _storage._contactsArrayMessage != rhs_storage._contactsArrayMessage {return false}
         if _storage._fastRatchetKeySenderKeyDistributionMessage != rhs_storage._fastRatchetKeySenderKeyDistributionMessage {return false}
         if _storage._stickerMessage != rhs_storage._stickerMessage {return false}
         if _storage._deviceSentMessage != rhs_storage._deviceSentMessage {return false}
         if _storage._messageContextInfo != rhs_storage._messageContextInfo {return false}
         if _storage._viewOnceMessage != rhs_storage._viewOnceMessage {return false}
         if _storage._ephemeralMessage != rhs_storage._ephemeralMessage {return false}
+        if _storage._reactionMessage != rhs_storage._reactionMessage {return false}
+        if _storage._pollCreationMessage != rhs_storage._pollCreationMessage {return false}
+        if _storage._pollUpdateMessage != rhs_storage._pollUpdateMessage {return false}
         if _storage._documentWithCaptionMessage != rhs_storage._documentWithCaptionMessage {return false}
         if _storage._viewOnceMessageV2 != rhs_storage._viewOnceMessageV2 {return false}
         if _storage._editedMessage != rhs_storage._editedMessage {return false}
+        if _storage._pollCreationMessageV2 != rhs_storage._pollCreationMessageV2 {return false}
+        if _storage._pollCreationMessageV3 != rhs_storage._pollCreationMessageV3 {return false}
         if _storage._ptvMessage != rhs_storage._ptvMessage {return false}
         return true
       }
@@ -1710,7 +2223,7 @@ nonisolated extension WAExtendedTextMessage: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension WAContextInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".ContextInfo"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stanzaId\0\u{1}participant\0\u{1}quotedMessage\0\u{1}remoteJid\0\u{2}\u{b}mentionedJid\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stanzaId\0\u{1}participant\0\u{1}quotedMessage\0\u{1}remoteJid\0\u{2}\u{b}mentionedJid\0\u{2}\u{6}forwardingScore\0\u{1}isForwarded\0")
 
   fileprivate class _StorageClass {
     var _stanzaID: String? = nil
@@ -1718,6 +2231,8 @@ nonisolated extension WAContextInfo: SwiftProtobuf.Message, SwiftProtobuf._Messa
     var _quotedMessage: WAMessage? = nil
     var _remoteJid: String? = nil
     var _mentionedJid: [String] = []
+    var _forwardingScore: UInt32? = nil
+    var _isForwarded: Bool? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1733,6 +2248,8 @@ nonisolated extension WAContextInfo: SwiftProtobuf.Message, SwiftProtobuf._Messa
       _quotedMessage = source._quotedMessage
       _remoteJid = source._remoteJid
       _mentionedJid = source._mentionedJid
+      _forwardingScore = source._forwardingScore
+      _isForwarded = source._isForwarded
     }
   }
 
@@ -1756,6 +2273,8 @@ nonisolated extension WAContextInfo: SwiftProtobuf.Message, SwiftProtobuf._Messa
         case 3: try { try decoder.decodeSingularMessageField(value: &_storage._quotedMessage) }()
         case 4: try { try decoder.decodeSingularStringField(value: &_storage._remoteJid) }()
         case 15: try { try decoder.decodeRepeatedStringField(value: &_storage._mentionedJid) }()
+        case 21: try { try decoder.decodeSingularUInt32Field(value: &_storage._forwardingScore) }()
+        case 22: try { try decoder.decodeSingularBoolField(value: &_storage._isForwarded) }()
         default: break
         }
       }
@@ -1783,6 +2302,12 @@ nonisolated extension WAContextInfo: SwiftProtobuf.Message, SwiftProtobuf._Messa
       if !_storage._mentionedJid.isEmpty {
         try visitor.visitRepeatedStringField(value: _storage._mentionedJid, fieldNumber: 15)
       }
+      try { if let v = _storage._forwardingScore {
+        try visitor.visitSingularUInt32Field(value: v, fieldNumber: 21)
+      } }()
+      try { if let v = _storage._isForwarded {
+        try visitor.visitSingularBoolField(value: v, fieldNumber: 22)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1797,10 +2322,414 @@ nonisolated extension WAContextInfo: SwiftProtobuf.Message, SwiftProtobuf._Messa
         if _storage._quotedMessage != rhs_storage._quotedMessage {return false}
         if _storage._remoteJid != rhs_storage._remoteJid {return false}
         if _storage._mentionedJid != rhs_storage._mentionedJid {return false}
+        if _storage._forwardingScore != rhs_storage._forwardingScore {return false}
+        if _storage._isForwarded != rhs_storage._isForwarded {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAReactionMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ReactionMessage"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}text\0\u{1}groupingKey\0\u{1}senderTimestampMs\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._key) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._text) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._groupingKey) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self._senderTimestampMs) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._key {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._text {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._groupingKey {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._senderTimestampMs {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: WAReactionMessage, rhs: WAReactionMessage) -> Bool {
+    if lhs._key != rhs._key {return false}
+    if lhs._text != rhs._text {return false}
+    if lhs._groupingKey != rhs._groupingKey {return false}
+    if lhs._senderTimestampMs != rhs._senderTimestampMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WALocationMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".LocationMessage"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}degreesLatitude\0\u{1}degreesLongitude\0\u{1}name\0\u{1}address\0\u{1}url\0\u{1}isLive\0\u{2}\u{b}contextInfo\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularDoubleField(value: &self._degreesLatitude) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self._degreesLongitude) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._name) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self._address) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self._url) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self._isLive) }()
+      case 17: try { try decoder.decodeSingularMessageField(value: &self._contextInfo) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._degreesLatitude {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._degreesLongitude {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._name {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._address {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._url {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._isLive {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._contextInfo {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: WALocationMessage, rhs: WALocationMessage) -> Bool {
+    if lhs._degreesLatitude != rhs._degreesLatitude {return false}
+    if lhs._degreesLongitude != rhs._degreesLongitude {return false}
+    if lhs._name != rhs._name {return false}
+    if lhs._address != rhs._address {return false}
+    if lhs._url != rhs._url {return false}
+    if lhs._isLive != rhs._isLive {return false}
+    if lhs._contextInfo != rhs._contextInfo {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAContactMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ContactMessage"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}displayName\0\u{2}\u{f}vcard\0\u{1}contextInfo\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._displayName) }()
+      case 16: try { try decoder.decodeSingularStringField(value: &self._vcard) }()
+      case 17: try { try decoder.decodeSingularMessageField(value: &self._contextInfo) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._displayName {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._vcard {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 16)
+    } }()
+    try { if let v = self._contextInfo {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: WAContactMessage, rhs: WAContactMessage) -> Bool {
+    if lhs._displayName != rhs._displayName {return false}
+    if lhs._vcard != rhs._vcard {return false}
+    if lhs._contextInfo != rhs._contextInfo {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAContactsArrayMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ContactsArrayMessage"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}displayName\0\u{1}contacts\0\u{2}\u{f}contextInfo\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._displayName) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.contacts) }()
+      case 17: try { try decoder.decodeSingularMessageField(value: &self._contextInfo) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._displayName {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    if !self.contacts.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.contacts, fieldNumber: 2)
+    }
+    try { if let v = self._contextInfo {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: WAContactsArrayMessage, rhs: WAContactsArrayMessage) -> Bool {
+    if lhs._displayName != rhs._displayName {return false}
+    if lhs.contacts != rhs.contacts {return false}
+    if lhs._contextInfo != rhs._contextInfo {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAPollCreationMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".PollCreationMessage"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}encKey\0\u{1}name\0\u{1}options\0\u{1}selectableOptionsCount\0\u{1}contextInfo\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self._encKey) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._name) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.options) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self._selectableOptionsCount) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._contextInfo) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._encKey {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._name {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    if !self.options.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.options, fieldNumber: 3)
+    }
+    try { if let v = self._selectableOptionsCount {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._contextInfo {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: WAPollCreationMessage, rhs: WAPollCreationMessage) -> Bool {
+    if lhs._encKey != rhs._encKey {return false}
+    if lhs._name != rhs._name {return false}
+    if lhs.options != rhs.options {return false}
+    if lhs._selectableOptionsCount != rhs._selectableOptionsCount {return false}
+    if lhs._contextInfo != rhs._contextInfo {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAPollCreationMessage.Option: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = WAPollCreationMessage.protoMessageName + ".Option"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}optionName\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._optionName) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._optionName {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: WAPollCreationMessage.Option, rhs: WAPollCreationMessage.Option) -> Bool {
+    if lhs._optionName != rhs._optionName {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAPollEncValue: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".PollEncValue"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}encPayload\0\u{1}encIv\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self._encPayload) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self._encIv) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._encPayload {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._encIv {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: WAPollEncValue, rhs: WAPollEncValue) -> Bool {
+    if lhs._encPayload != rhs._encPayload {return false}
+    if lhs._encIv != rhs._encIv {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAPollUpdateMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".PollUpdateMessage"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}pollCreationMessageKey\0\u{1}vote\0\u{2}\u{2}senderTimestampMs\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._pollCreationMessageKey) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._vote) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self._senderTimestampMs) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._pollCreationMessageKey {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._vote {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._senderTimestampMs {
+      try visitor.visitSingularInt64Field(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: WAPollUpdateMessage, rhs: WAPollUpdateMessage) -> Bool {
+    if lhs._pollCreationMessageKey != rhs._pollCreationMessageKey {return false}
+    if lhs._vote != rhs._vote {return false}
+    if lhs._senderTimestampMs != rhs._senderTimestampMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension WAPollVoteMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".PollVoteMessage"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}selectedOptions\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedBytesField(value: &self.selectedOptions) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.selectedOptions.isEmpty {
+      try visitor.visitRepeatedBytesField(value: self.selectedOptions, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: WAPollVoteMessage, rhs: WAPollVoteMessage) -> Bool {
+    if lhs.selectedOptions != rhs.selectedOptions {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
