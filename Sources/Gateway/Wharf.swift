@@ -140,6 +140,7 @@ public struct Wharf: Sendable {
         let received = MediaService(
             store: store, sessions: sessions, sink: sink, clock: clock,
             directory: URL(fileURLWithPath: directory).appendingPathComponent("media-in"), logger: logger)
+        let calls = CallResponder(store: store, sessions: sessions, hub: events, dispatcher: dispatcher, clock: clock, logger: logger)
         let webSessions = WebSessions(
             secret: configuration.sessionSecret!, store: store, clock: clock, secureCookies: configuration.usesSecureCookies)
         let services = GatewayServices(
@@ -164,7 +165,7 @@ public struct Wharf: Sendable {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wharf"),
             // Stopped in reverse: media downloads and the dispatcher's sends end while the engines
             // still run, then the engines stop, and the deliverer goes last, after every event is in.
-            services: [delivery, sessions, dispatcher, received],
+            services: [delivery, sessions, dispatcher, received, calls],
             onServerRunning: { channel in
                 services.boundPort.set(channel.localAddress?.port ?? 0)
                 await onServerRunning(channel.localAddress?.port ?? 0)

@@ -67,6 +67,9 @@ public protocol Engine: AnyObject, Sendable {
     func inviteCode(of group: ChatID, revoke: Bool) async throws -> String
     func joinGroup(inviteCode: String) async throws -> ChatID
     func leaveGroup(_ group: ChatID) async throws
+
+    /// Declines a ringing call (the caller sees it rejected).
+    func rejectCall(_ call: CallEvent) async throws
 }
 
 extension Engine {
@@ -87,6 +90,7 @@ extension Engine {
     public func inviteCode(of group: ChatID, revoke: Bool) async throws -> String { throw EngineError.unsupported("groups") }
     public func joinGroup(inviteCode: String) async throws -> ChatID { throw EngineError.unsupported("groups") }
     public func leaveGroup(_ group: ChatID) async throws { throw EngineError.unsupported("groups") }
+    public func rejectCall(_ call: CallEvent) async throws { throw EngineError.unsupported("calls") }
 
     /// What this engine can do (its type's ``Engine/capabilities``).
     public nonisolated var capabilities: EngineCapabilities { Self.capabilities }
@@ -150,6 +154,7 @@ public enum InboundEvent: Sendable, Equatable {
     case group(GroupUpdate)
     case reaction(MessageReaction)
     case pollVote(PollVote)
+    case call(CallEvent)
 }
 
 /// Where a session's link to WhatsApp stands.

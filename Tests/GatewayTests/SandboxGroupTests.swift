@@ -47,7 +47,12 @@ import WharfCore
             // Changes, members, invite links, joining and leaving: each with its event.
             let patched = try await app.call(.patch, "\(base)/\(group)", json: ["subject": "Family 2", "announce": true], as: .bearer(tenant.token))
             #expect(patched.status == .ok && patched["announce"] == .bool(true) && patched.string("subject") == "Family 2")
-            #expect((try await event(receiver, "group.updated")["changes"] as? [String: Any])?["subject"] as? String == "Family 2")
+            _ = try await waitFor("the subject's group.updated") {
+                receiver.requests.first {
+                    $0.json?["type"] as? String == "group.updated"
+                        && (($0.json?["data"] as? [String: Any])?["changes"] as? [String: Any])?["subject"] as? String == "Family 2"
+                }
+            }
             let results = try await app.call(
                 .post, "\(base)/\(group)/participants/add", json: ["participants": ["+4915100000001", "+4915100000003"]], as: .bearer(tenant.token))
             #expect(items(results["results"]).map { $0["ok"] } == [.bool(false), .bool(true)])

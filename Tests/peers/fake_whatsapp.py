@@ -848,6 +848,7 @@ class FakeWhatsApp(GroupRelay):
         self.media_owners = {}  # message id -> what the account's phone knows of its media (/media/owner)
         self.media_retries = []  # server-error receipts (media retry requests) and how they were answered
         self.init_groups()
+        self.calls = []  # calls rung through /call, with how each was answered
 
     def phone(self, number):
         return self.phones.setdefault(number, Phone())
@@ -950,6 +951,8 @@ class FakeWhatsApp(GroupRelay):
         if node.tag == "iq":
             return await self.on_iq(conn, node)
         if conn.kind == "login" and conn.jid in self.devices:
+            if node.tag == "call":
+                return await self.on_call(conn, node)
             handler = {"message": self.on_message, "receipt": self.on_receipt, "ack": self.on_ack,
                        "chatstate": self.on_chatstate, "presence": self.on_presence}.get(node.tag)
             if handler:
@@ -1765,6 +1768,8 @@ class FakeWhatsApp(GroupRelay):
             ("POST", "/media/corrupt"): self.corrupt_media,
             ("POST", "/media/owner"): self.register_media_owner,
             ("POST", "/media/store"): self.store_media,
+            ("POST", "/call"): self.ring,
+            ("POST", "/call/end"): self.end_call,
             ("POST", "/groups"): self.create_group,
             ("POST", "/groups/act"): self.act_in_group,
             ("POST", "/groups/privacy"): self.set_group_privacy,
@@ -1807,7 +1812,7 @@ class FakeWhatsApp(GroupRelay):
             "inbox": {jid: device.inbox for jid, device in self.devices.items()},
             "sent": self.sent, "receipts": self.receipts, "retries": self.retries, "chatstates": self.chatstates,
             "presences": self.presences, "acks": self.acks, "undeliverable": self.undeliverable,
-            "groups": self.groups_state(), "groupMessages": self.group_messages,
+            "groups": self.groups_state(), "groupMessages": self.group_messages, "calls": self.calls,
             "prekeyThreshold": self.prekey_threshold,
             "connections": [conn.summary() for conn in self.connections],
             "media_host": self.media.host, "media_ca_file": self.media.ca_file,
@@ -1929,6 +1934,50 @@ class FakeWhatsApp(GroupRelay):
         queue = bool(request.get("queue", node.tag in ("message", "receipt", "notification")))
         entry = await self.deliver(key, node, queue=queue)
         return 200, {"seq": entry["seq"], "queued": entry["acked"] is not None, "sent": len(self.live(key))}
+
+    async def ring(self, request):
+        """POST /call {"from": PHONE, "to": PHONE, "video"?: bool, "group"?: GROUP_JID}: the caller's
+        phone offers a call to every device of `to` (<call from=CALLER id t><offer call-id
+        call-creator [group-jid]><audio enc=opus rate=16000/>[<video/>]</offer></call>)."""
+        caller, callee = str(request["from"]), str(request["to"])
+        if caller not in self.phones or callee not in self.phones:
+            raise BadRequest("both accounts must exist")
+        call_id = secrets.token_hex(16).upper()
+        offer = {"call-id": call_id, "call-creator": JID(caller)}
+        if request.get("group"):
+            offer["group-jid"] = str(request["group"])
+        media = [Node("audio", {"enc": "opus", "rate": "16000"})] + ([Node("video", {"enc": "vp8"})] if request.get("video") else [])
+        node = Node("call", {"from": JID(caller), "id": new_id(), "t": str(now()), "notify": self.phones[caller].push_name or ""},
+                    [Node("offer", offer, media)])
+        record = {"id": call_id, "from": caller, "to": callee, "video": bool(request.get("video")), "rejectedBy": None}
+        self.calls.append(record)
+        for key in self.account_keys(callee):
+            await self.deliver(key, node)
+        return 200, {"callId": call_id}
+
+    async def end_call(self, request):
+        record = next((c for c in self.calls if c["id"] == request["callId"]), None)
+        if record is None:
+            raise BadRequest("no such call")
+        node = Node("call", {"from": JID(record["from"]), "id": new_id(), "t": str(now())},
+                    [Node("terminate", {"call-id": record["id"], "call-creator": JID(record["from"]),
+                                        "reason": str(request.get("reason", "timeout"))})])
+        for key in self.account_keys(record["to"]):
+            await self.deliver(key, node)
+        return 200, {}
+
+    async def on_call(self, conn, node):
+        """A device's <call> (a rejection): recorded, acked, passed to the caller's devices."""
+        reject = node.child("reject")
+        if reject is not None:
+            record = next((c for c in self.calls if c["id"] == reject.attrs.get("call-id")), None)
+            if record is not None:
+                record["rejectedBy"] = conn.jid
+                record["rejectNode"] = str(node)
+                for key in self.account_keys(record["from"]):
+                    await self.deliver(key, Node("call", {"from": JID(JID.parse(conn.jid).user), "id": node.attrs.get("id", new_id()),
+                                                          "t": str(now())}, [reject]))
+        await conn.send(Node("ack", {"class": "call", "id": node.attrs.get("id", ""), "from": node.attrs.get("to", SERVER)}))
 
     async def set_prekey_threshold(self, request):
         self.prekey_threshold = int(request["value"])

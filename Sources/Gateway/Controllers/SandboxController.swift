@@ -26,6 +26,7 @@ extension SessionController {
         group.get("sessions/:sessionId/sandbox/sent", use: recordedSteps)
         group.post("sessions/:sessionId/sandbox/scan", use: scan)
         group.post("sessions/:sessionId/sandbox/disconnect", use: disconnect)
+        group.post("sessions/:sessionId/sandbox/call", use: injectCall)
     }
 
     @Sendable func injectInbound(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<InboundView> {
@@ -53,6 +54,25 @@ extension SessionController {
                     id: message.id, chatId: message.chat.rawValue, from: message.from, text: message.text, timestamp: message.timestamp))
         } catch let error as EngineError {
             throw Problem.conflict("the sandbox session cannot receive messages: \(error)")
+        }
+    }
+
+    /// A simulated contact calls the session (`call.received`; declined if the tenant asked).
+    @Sendable func injectCall(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<[String: String]> {
+        struct Input: Decodable {
+            var from: String
+            var video: Bool?
+        }
+        let engine = try await sandbox(context)
+        let input = try await request.decode(as: Input.self, context: context)
+        guard let chat = ChatAddress.normalize(input.from), chat.rawValue.hasSuffix("@s.whatsapp.net") else {
+            throw Problem.unprocessable("field 'from' must be a phone number such as +4915112345678", field: "from")
+        }
+        do {
+            let call = try await engine.injectCall(from: chat.user, video: input.video ?? false)
+            return EditedResponse(status: .created, response: ["callId": call.callID, "from": call.from])
+        } catch let error as EngineError {
+            throw Problem.conflict("the sandbox session cannot be called: \(error)")
         }
     }
 

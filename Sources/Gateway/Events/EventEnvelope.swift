@@ -124,6 +124,15 @@ struct EventEnvelope: Encodable {
                         "timestamp": timestamp(reaction.timestamp),
                     ])
             )
+        case .call(let call):
+            return (
+                (call.kind == .received ? EventType.callReceived : EventType.callEnded).rawValue,
+                [
+                    "call_id": .string(call.callID), "from": .string(call.from), "from_lid": call.fromLID.map(JSONValue.string) ?? .null,
+                    "video": .bool(call.isVideo), "is_group": .bool(call.isGroup), "group_id": call.group.map { .string($0.rawValue) } ?? .null,
+                    "reason": call.reason.map(JSONValue.string) ?? .null, "timestamp": timestamp(call.timestamp),
+                ]
+            )
         case .pollVote(let vote):
             return (
                 EventType.pollVote.rawValue,

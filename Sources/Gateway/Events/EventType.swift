@@ -22,4 +22,6 @@ enum EventType: String, CaseIterable, Sendable {
     case groupUpdated = "group.updated"
     case messageReaction = "message.reaction"
     case pollVote = "poll.vote"
+    case callReceived = "call.received"
+    case callEnded = "call.ended"
 }

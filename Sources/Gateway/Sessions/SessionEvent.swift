@@ -17,6 +17,7 @@ public struct SessionEvent: Sendable {
         case group(GroupUpdate)
         case reaction(MessageReaction)
         case pollVote(PollVote)
+        case call(CallEvent)
         case presence(PresenceUpdate)
         /// A queued job was sent; `messageID` is WhatsApp's id for it.
         case messageSent(JobRecord, messageID: String)

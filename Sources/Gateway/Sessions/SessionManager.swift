@@ -237,6 +237,7 @@ public actor SessionManager: Service {
         case .group(let update): .group(update)
         case .reaction(let reaction): .reaction(reaction)
         case .pollVote(let vote): .pollVote(vote)
+        case .call(let call): .call(call)
         }
     }
 
@@ -253,6 +254,7 @@ public actor SessionManager: Service {
         case .group: nil
         case .reaction(let reaction): "reaction/\(reaction.origin.chat)/\(reaction.reactionID)"
         case .pollVote(let vote): "vote/\(vote.origin.chat)/\(vote.voteID)"
+        case .call(let call): "call/\(call.callID)/\(call.kind.rawValue)"
         }
     }
 

@@ -57,6 +57,26 @@ extension SandboxEngine {
         try await changeGroups { groups, phone, now in ((), [try groups.leave(group, as: phone, at: now)]) }
     }
 
+    /// A simulated contact rings the account; returns once the event is stored.
+    public func injectCall(from contact: String, video: Bool) async throws -> CallEvent {
+        _ = try connectedPhone()
+        let digits = contact.filter(\.isNumber)
+        let call = CallEvent(
+            kind: .received, callID: "SBXCALL" + String(Int.random(in: 100_000...999_999)), from: digits, callerDevice: "\(digits)@s.whatsapp.net",
+            creator: "\(digits)@s.whatsapp.net", isVideo: video, timestamp: clock.now)
+        await withCheckedContinuation { (stored: CheckedContinuation<Void, Never>) in
+            continuation.yield(.inbound([.call(call)], Acknowledgement(onFailure: { _ in stored.resume() }) { stored.resume() }))
+        }
+        return call
+    }
+
+    public func rejectCall(_ call: CallEvent) async throws {
+        _ = try connectedPhone()
+        var record = SandboxRecord(step: .reject, chat: "\(call.from)@s.whatsapp.net", at: clock.now)
+        record.target = call.callID
+        note(record)
+    }
+
     /// Whether the account is a member of `group` (sends to other groups are refused).
     func isMember(of group: ChatID) async throws -> Bool {
         let phone = try connectedPhone()

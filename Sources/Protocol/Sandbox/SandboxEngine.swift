@@ -185,6 +185,8 @@ public actor SandboxEngine: Engine {
         continuation.yield(.status(.disconnected(reason: "connection lost (simulated)")))
     }
 
+    func note(_ record: SandboxRecord) { records.append(record) }
+
     /// Everything the session did, oldest first.
     public func recordedSteps() -> [SandboxRecord] { records }
 
@@ -263,6 +265,8 @@ public struct SandboxOptions: Sendable, Codable, Equatable {
 public struct SandboxRecord: Sendable, Codable, Equatable {
     public enum Step: String, Sendable, Codable {
         case read, composing, recording, paused, send
+        /// A call declined.
+        case reject
     }
 
     public struct Media: Sendable, Codable, Equatable {

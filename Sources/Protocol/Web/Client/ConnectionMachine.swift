@@ -77,7 +77,7 @@ struct ConnectionMachine: Sendable {
         case "message", "receipt":
             return phase == .connected ? .inbound : .acknowledge
         case "call":
-            return .acknowledge
+            return phase == .connected ? .inbound : .acknowledge
         case "chatstate", "presence":
             return phase == .connected ? .presence : .ignore
         case "ack":

@@ -401,6 +401,7 @@ actor WebConnection {
             case "message": await messenger.receive(message: node, on: socket)
             case "receipt": await messenger.receive(receipt: node, on: socket)
             case "notification": await messenger.receive(notification: node, on: socket)
+            case "call": await messenger.receive(call: node, on: socket)
             default: break
             }
         }

@@ -228,6 +228,10 @@ public actor WebEngine: Engine, PhoneNumberPairing {
         try await messaging { try await $0.joinGroup(inviteCode: inviteCode, on: $1) }
     }
 
+    public func rejectCall(_ call: CallEvent) async throws {
+        try await messaging { try await $0.reject(call, on: $1) }
+    }
+
     public func leaveGroup(_ group: ChatID) async throws {
         let jid = try Self.groupJID(group)
         try await messaging { try await $0.leaveGroup(jid, on: $1) }
