@@ -70,6 +70,16 @@ public protocol Engine: AnyObject, Sendable {
 
     /// Declines a ringing call (the caller sees it rejected).
     func rejectCall(_ call: CallEvent) async throws
+
+    // MARK: Contacts and presence
+
+    /// Whether each number is on WhatsApp, with its ids and the name seen; `withPicture` also
+    /// fetches profile picture links (one request per number).
+    func lookUpContacts(_ phones: [String], withPicture: Bool) async throws -> [ContactInfo]
+    /// Asks WhatsApp for a contact's online and typing updates (`presence.update` events).
+    func subscribePresence(_ chat: ChatID) async throws
+    /// Shows the account as online (available) or not to its contacts.
+    func setAvailability(_ available: Bool) async throws
 }
 
 extension Engine {
@@ -91,6 +101,11 @@ extension Engine {
     public func joinGroup(inviteCode: String) async throws -> ChatID { throw EngineError.unsupported("groups") }
     public func leaveGroup(_ group: ChatID) async throws { throw EngineError.unsupported("groups") }
     public func rejectCall(_ call: CallEvent) async throws { throw EngineError.unsupported("calls") }
+    public func lookUpContacts(_ phones: [String], withPicture: Bool) async throws -> [ContactInfo] {
+        throw EngineError.unsupported("contact look-ups")
+    }
+    public func subscribePresence(_ chat: ChatID) async throws { throw EngineError.unsupported("presence subscriptions") }
+    public func setAvailability(_ available: Bool) async throws { throw EngineError.unsupported("presence") }
 
     /// What this engine can do (its type's ``Engine/capabilities``).
     public nonisolated var capabilities: EngineCapabilities { Self.capabilities }

@@ -415,6 +415,7 @@ class Phone:
         # "lid": always as LID:D@lid, with sender_pn (POST /addressing).
         self.addressing = "pn"
         self.lid_hints = False  # in "pn" mode, add sender_lid / peer_recipient_lid anyway
+        self.picture = None  # {"id", "url"} once POST /picture set one
 
 
 @dataclass
@@ -999,6 +1000,14 @@ class FakeWhatsApp(GroupRelay):
             await conn.send(result(iq_id, [Node("media_conn", {
                 "auth": self.media.auth, "ttl": str(MEDIA_CONN_TTL), "auth_ttl": str(MEDIA_AUTH_TTL),
                 "max_buckets": str(MEDIA_MAX_BUCKETS)}, [Node("host", {"hostname": self.media.host})])]))
+        elif xmlns == "w:profile:picture" and conn.kind == "login":
+            where = self.resolve(iq.attrs.get("target"))
+            picture = self.phones[where[0]].picture if where else None
+            if picture is None:
+                await conn.send(error(iq_id, "404", "item-not-found"))
+            else:
+                await conn.send(result(iq_id, [Node("picture", {"id": picture["id"], "url": picture["url"], "type": "image",
+                                                                 "direct_path": picture["url"].split("net", 1)[-1]})]))
         elif xmlns == "w:g2" and conn.kind == "login" and conn.jid in self.devices:
             await self.on_group_iq(conn, iq)
         elif xmlns == "w" and name == "props":
@@ -1768,6 +1777,7 @@ class FakeWhatsApp(GroupRelay):
             ("POST", "/media/corrupt"): self.corrupt_media,
             ("POST", "/media/owner"): self.register_media_owner,
             ("POST", "/media/store"): self.store_media,
+            ("POST", "/picture"): self.set_picture,
             ("POST", "/call"): self.ring,
             ("POST", "/call/end"): self.end_call,
             ("POST", "/groups"): self.create_group,
@@ -1934,6 +1944,14 @@ class FakeWhatsApp(GroupRelay):
         queue = bool(request.get("queue", node.tag in ("message", "receipt", "notification")))
         entry = await self.deliver(key, node, queue=queue)
         return 200, {"seq": entry["seq"], "queued": entry["acked"] is not None, "sent": len(self.live(key))}
+
+    async def set_picture(self, request):
+        """POST /picture {"phone", "url"}: the account's profile picture, which w:profile:picture gives."""
+        number = str(request["phone"])
+        if number not in self.phones:
+            raise BadRequest("no such account")
+        self.phones[number].picture = {"id": str(now()), "url": str(request["url"])}
+        return 200, {}
 
     async def ring(self, request):
         """POST /call {"from": PHONE, "to": PHONE, "video"?: bool, "group"?: GROUP_JID}: the caller's

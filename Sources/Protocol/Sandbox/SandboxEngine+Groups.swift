@@ -110,3 +110,31 @@ extension SandboxEngine {
         return answer
     }
 }
+
+/// Contacts and presence in the sandbox: every number is on WhatsApp except those starting with
+/// 999 (to try the "not on WhatsApp" path); subscriptions and availability are recorded.
+extension SandboxEngine {
+    public static let notOnWhatsAppPrefix = "999"
+
+    public func lookUpContacts(_ phones: [String], withPicture: Bool) async throws -> [ContactInfo] {
+        guard account != nil else { throw EngineError.notConnected }
+        return phones.map { phone in
+            let isIn = !phone.hasPrefix(Self.notOnWhatsAppPrefix)
+            return ContactInfo(
+                phone: phone, isOnWhatsApp: isIn, jid: isIn ? "\(phone)@s.whatsapp.net" : nil, pushName: nil,
+                pictureURL: isIn && withPicture ? "https://sandbox.invalid/pictures/\(phone).jpg" : nil)
+        }
+    }
+
+    public func subscribePresence(_ chat: ChatID) async throws {
+        guard account != nil else { throw EngineError.notConnected }
+        note(SandboxRecord(step: .subscribe, chat: chat.rawValue, at: clock.now))
+    }
+
+    public func setAvailability(_ available: Bool) async throws {
+        guard account != nil else { throw EngineError.notConnected }
+        var record = SandboxRecord(step: .availability, chat: "", at: clock.now)
+        record.text = available ? "available" : "unavailable"
+        note(record)
+    }
+}

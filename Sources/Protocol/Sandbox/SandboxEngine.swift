@@ -267,6 +267,8 @@ public struct SandboxRecord: Sendable, Codable, Equatable {
         case read, composing, recording, paused, send
         /// A call declined.
         case reject
+        /// A presence subscription, and the account's own availability (`text`).
+        case subscribe, availability
     }
 
     public struct Media: Sendable, Codable, Equatable {

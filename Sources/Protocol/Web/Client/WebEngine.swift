@@ -228,6 +228,23 @@ public actor WebEngine: Engine, PhoneNumberPairing {
         try await messaging { try await $0.joinGroup(inviteCode: inviteCode, on: $1) }
     }
 
+    public func lookUpContacts(_ phones: [String], withPicture: Bool) async throws -> [ContactInfo] {
+        try await messaging { try await $0.lookUp(phones, withPicture: withPicture, on: $1) }
+    }
+
+    public func subscribePresence(_ chat: ChatID) async throws {
+        guard let jid = JID(chat.rawValue), jid.server != JID.groupServer else {
+            throw EngineError.invalidRequest("'\(chat)' is not a person's chat")
+        }
+        try await messaging { try await $1.send(BinaryNode("presence", ["type": "subscribe", "to": .jid(jid.account)])) }
+    }
+
+    public func setAvailability(_ available: Bool) async throws {
+        try await messaging { messenger, socket in
+            try await socket.send(BinaryNode("presence", ["type": available ? "available" : "unavailable"]))
+        }
+    }
+
     public func rejectCall(_ call: CallEvent) async throws {
         try await messaging { try await $0.reject(call, on: $1) }
     }

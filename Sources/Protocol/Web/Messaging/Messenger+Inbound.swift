@@ -51,6 +51,11 @@ extension Messenger {
         var sawDuplicate = false
         do {
             try await learnAddresses(of: node, sender: sender, in: &transaction)
+            if !isFromMe, let name = node.string("notify"), !name.isEmpty, let phone = try await identities(of: sender, in: transaction).phone,
+                try await transaction.read(Self.pushNameKey(phone)) != Data(name.utf8)
+            {
+                transaction.write(Data(name.utf8), Self.pushNameKey(phone))
+            }
             let address = try await address(of: sender, in: transaction)
             let origin = try await origin(chat: chat, sender: sender, isFromMe: isFromMe, in: transaction)
             for enc in node.children where enc.tag == "enc" {
