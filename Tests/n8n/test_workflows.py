@@ -215,8 +215,8 @@ class WorkflowTests(unittest.TestCase):
     # The stories
 
     def test_examples_are_well_formed_n8n_exports(self):
-        self.assertEqual(sorted(self.files), ["inbound-reply.json", "operations.json", "send-media-track-job.json",
-                                              "verify-signatures.json"])
+        self.assertEqual(sorted(self.files), ["group-react-reply.json", "inbound-reply.json", "operations.json",
+                                              "send-media-track-job.json", "verify-signatures.json"])
         for name, path in self.files.items():
             with open(path) as file:
                 workflow = json.load(file)
@@ -318,6 +318,41 @@ class WorkflowTests(unittest.TestCase):
         headers, raw, _ = status_event[0]
         other = Replay(self.workflow("inbound-reply.json"), self.credentials).run("Wharf event", [trigger_item(headers, raw)])
         self.assertEqual(other.ran, ["Wharf event", "Route by type", "Session changed"])
+        self.assertEqual(other.http, [])
+
+    def test_a_group_message_gets_a_reaction_and_a_reply_in_the_group(self):
+        status, group = self.wharf.api("POST", f"/v1/sessions/{self.session}/groups",
+                                       {"subject": "Support", "participants": ["+4915112345679"]}, token=self.token)
+        self.assertEqual(status, 201, group)
+        status, message = self.wharf.api("POST", f"/v1/sessions/{self.session}/sandbox/inbound",
+                                         {"from": "4915112345679", "text": "The printer is on fire", "group": group["id"]},
+                                         token=self.token)
+        self.assertEqual(status, 201, message)
+        events = self.wharf.wait_for("the group message at n8n", lambda: [
+            e for e in self.n8n.events("wharf-group-events", "message.received") if e[2]["data"]["id"] == message["id"]])
+        headers, raw, body = events[0]
+        self.assertTrue(body["data"]["is_group"])
+        self.assertEqual(body["data"]["participant"], "4915112345679@s.whatsapp.net")
+        replay = Replay(self.workflow("group-react-reply.json"), self.credentials).run("Wharf group event", [trigger_item(headers, raw)])
+        self.assertEqual(replay.ran, ["Wharf group event", "A member wrote in a group", "React with eyes", "Reply in the group"])
+        self.expect_answers(replay, {"React with eyes": ("post", "/v1/sessions/{sessionId}/messages", 202),
+                                     "Reply in the group": ("post", "/v1/sessions/{sessionId}/messages", 202)})
+        reaction, reply = replay.outputs["React with eyes"][0], replay.outputs["Reply in the group"][0]
+        self.assertEqual(reaction["type"], "reaction")
+        self.assertEqual(reaction["payload"], {"messageId": message["id"], "emoji": "👀"})
+        for job in (reaction, reply):
+            self.wharf.wait_for("the job to be sent", lambda: self.wharf.api(
+                "GET", f"/v1/jobs/{job['jobId']}", token=self.token)[1]["status"] == "sent", timeout=60)
+        steps = [s for s in self.sandbox_steps() if s["chat"] == group["id"]]
+        sends = [s for s in steps if s["step"] == "send"]
+        self.assertEqual([s.get("type") for s in sends], ["reaction", None], sends)
+        self.assertEqual(sends[1]["text"], "Thanks, @4915112345679, we are on it.")
+        self.assertEqual(sends[1].get("replyTo"), message["id"])
+        # A message that is not in a group takes the other branch and calls nothing.
+        direct = self.inbound("not in a group")
+        events = self.wharf.wait_for("the direct message", lambda: [
+            e for e in self.n8n.events("wharf-group-events", "message.received") if e[2]["data"]["id"] == direct["id"]])
+        other = Replay(self.workflow("group-react-reply.json"), self.credentials).run("Wharf group event", [trigger_item(*events[0][:2])])
         self.assertEqual(other.http, [])
 
     def test_signature_check_accepts_wharf_and_rejects_forgeries(self):
