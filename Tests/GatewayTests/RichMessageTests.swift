@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import WharfCore
 
@@ -84,6 +85,43 @@ import WharfCore
             #expect(noChat.status == .badRequest && noChat.string("field") == "chatId")
             let badID = try await app.call(.delete, "/v1/sessions/\(session)/messages/a%20b?chatId=4915112345678", as: .bearer(tenant.token))
             #expect(badID.status == .unprocessableContent)
+        }
+    }
+
+    @Test func theSandboxDeliversEveryRichEvent() async throws {
+        let receiver = try await TestReceiver.start()
+        defer { Task { await receiver.stop() } }
+        try await TestWharf.run(clock: ManualClock(now: Date()), configure: DeliveryTests.allowLoopback) { app in
+            let tenant = try await app.makeTenant("events")
+            _ = try await app.call(.post, "/v1/webhooks", json: ["url": .string(receiver.url)], as: .bearer(tenant.token))
+            let session = try await app.makeConnectedSession(token: tenant.token)
+            let from: JSONValue = "+4915100000001"
+            let bodies: [(JSONValue, String)] = [
+                (["from": from, "reaction": ["messageId": "3EB0X", "emoji": "🎉"]], "message.reaction"),
+                (["from": from, "location": ["latitude": 48.1, "longitude": 11.6, "name": "Munich"]], "message.received"),
+                (["from": from, "contact": ["name": "Ana", "phone": "+5511912345678"]], "message.received"),
+                (["from": from, "poll": ["name": "Tea?", "options": ["Yes", "No"]]], "message.received"),
+                (["from": from, "pollVote": ["pollId": "3EB0P", "options": ["Yes"]]], "poll.vote"),
+                (["from": from, "edit": ["messageId": "3EB0E", "text": "new"]], "message.edited"),
+                (["from": from, "revoke": ["messageId": "3EB0R"]], "message.revoked"),
+            ]
+            for (body, _) in bodies {
+                let answer = try await app.call(.post, "/v1/sessions/\(session)/sandbox/event", json: body, as: .bearer(tenant.token))
+                #expect(answer.status == .created, "\(body): \(answer.text)")
+            }
+            let types = try await waitFor("every event") { () -> [String]? in
+                let seen = receiver.requests.compactMap { $0.json?["type"] as? String }.filter { $0 != "session.status" }
+                return seen.count >= bodies.count ? seen : nil
+            }
+            #expect(Set(types) == Set(bodies.map(\.1)))
+            let kinds = receiver.requests.compactMap { $0.json?["data"] as? [String: Any] }.compactMap { $0["type"] as? String }
+            #expect(Set(kinds) == ["location", "contact", "poll"])
+            let vote = try #require(receiver.requests.first { $0.json?["type"] as? String == "poll.vote" }?.json?["data"] as? [String: Any])
+            #expect(vote["options"] as? [String] == ["Yes"] && vote["poll_id"] as? String == "3EB0P")
+            let two = try await app.call(
+                .post, "/v1/sessions/\(session)/sandbox/event", json: ["from": from, "revoke": ["messageId": "a"], "edit": ["messageId": "b"]],
+                as: .bearer(tenant.token))
+            #expect(two.status == .unprocessableContent)
         }
     }
 }

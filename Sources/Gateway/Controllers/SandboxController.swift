@@ -27,6 +27,7 @@ extension SessionController {
         group.post("sessions/:sessionId/sandbox/scan", use: scan)
         group.post("sessions/:sessionId/sandbox/disconnect", use: disconnect)
         group.post("sessions/:sessionId/sandbox/call", use: injectCall)
+        group.post("sessions/:sessionId/sandbox/event", use: injectEvent)
     }
 
     @Sendable func injectInbound(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<InboundView> {
@@ -55,6 +56,20 @@ extension SessionController {
         } catch let error as EngineError {
             throw Problem.conflict("the sandbox session cannot receive messages: \(error)")
         }
+    }
+
+    /// Something else a simulated contact does: a reaction, a place, a contact card, a poll, a vote
+    /// on a poll, an edit or a revoke; answers once its event is stored.
+    @Sendable func injectEvent(_ request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
+        let engine = try await sandbox(context)
+        let input = try await request.decode(as: SandboxEventInput.self, context: context)
+        let event = try input.event(at: services.clock.now)
+        do {
+            try await engine.injectEvent(event)
+        } catch let error as EngineError {
+            throw Problem.conflict("the sandbox session cannot receive it: \(error)")
+        }
+        return .created
     }
 
     /// A simulated contact calls the session (`call.received`; declined if the tenant asked).

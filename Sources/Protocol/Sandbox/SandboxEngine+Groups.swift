@@ -57,6 +57,18 @@ extension SandboxEngine {
         try await changeGroups { groups, phone, now in ((), [try groups.leave(group, as: phone, at: now)]) }
     }
 
+    /// Something a simulated contact did (a reaction, a place, a poll, a vote, an edit…), delivered
+    /// as a real engine would; returns once it is stored.
+    public func injectEvent(_ event: InboundEvent) async throws {
+        _ = try connectedPhone()
+        if case .message(let message) = event, message.chat.isGroup, try await !isMember(of: message.chat) {
+            throw EngineError.rejected("the sandbox account is not a member of group '\(message.chat)'")
+        }
+        await withCheckedContinuation { (stored: CheckedContinuation<Void, Never>) in
+            continuation.yield(.inbound([event], Acknowledgement(onFailure: { _ in stored.resume() }) { stored.resume() }))
+        }
+    }
+
     /// A simulated contact rings the account; returns once the event is stored.
     public func injectCall(from contact: String, video: Bool) async throws -> CallEvent {
         _ = try connectedPhone()
