@@ -44,11 +44,15 @@ public struct EngineCapabilities: Sendable, Equatable {
     public var isSimulated: Bool
     /// Whether a voice note must already be Ogg Opus (checked when the job is accepted).
     public var voiceNotesMustBeOggOpus: Bool
+    /// Whether numbers can be looked up and presence followed (``Engine/lookUpContacts(_:withPicture:)``).
+    public var hasContactLookups: Bool
 
     public init(
         textLimit: Int, chatKinds: Set<ChatKind>, mediaSource: MediaSource, messageTypes: Set<MessageType>,
-        typing: TypingIndicator = TypingIndicator(), linking: Linking, isSimulated: Bool = false, voiceNotesMustBeOggOpus: Bool = false
+        typing: TypingIndicator = TypingIndicator(), linking: Linking, isSimulated: Bool = false, voiceNotesMustBeOggOpus: Bool = false,
+        hasContactLookups: Bool = false
     ) {
+        self.hasContactLookups = hasContactLookups
         self.voiceNotesMustBeOggOpus = voiceNotesMustBeOggOpus
         self.textLimit = textLimit
         self.chatKinds = chatKinds

@@ -21,8 +21,8 @@ struct ContactController {
     @Sendable func contact(_ request: Request, context: AppRequestContext) async throws -> Response {
         let phone = try Self.phone(try context.parameters.require("phone"), field: "phone")
         let engine = try await engine(context)
-        let found = try await call { try await engine.lookUpContacts([phone], withPicture: true) }
-        return try GroupController.json(found.first.map(Self.data) ?? .null)
+        let found = try await engine.lookUpContacts([phone], withPicture: true)
+        return try Response.json(found.first.map(Self.data) ?? .null)
     }
 
     @Sendable func check(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -33,8 +33,8 @@ struct ContactController {
         }
         let phones = try input.phones.enumerated().map { try Self.phone($1, field: "phones[\($0)]") }
         let engine = try await engine(context)
-        let found = try await call { try await engine.lookUpContacts(phones, withPicture: false) }
-        return try GroupController.json(["results": .array(found.map(Self.data))])
+        let found = try await engine.lookUpContacts(phones, withPicture: false)
+        return try Response.json(["results": .array(found.map(Self.data))])
     }
 
     @Sendable func subscribe(_ request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
@@ -44,7 +44,7 @@ struct ContactController {
             throw Problem.unprocessable("field 'chatId': a person's chat (\(ChatAddress.acceptedForms), not a group)", field: "chatId")
         }
         let engine = try await engine(context)
-        try await call { try await engine.subscribePresence(chat) }
+        try await engine.subscribePresence(chat)
         return .noContent
     }
 
@@ -52,7 +52,7 @@ struct ContactController {
         struct Input: Decodable { var available: Bool }
         let input = try await request.decode(as: Input.self, context: context)
         let engine = try await engine(context)
-        try await call { try await engine.setAvailability(input.available) }
+        try await engine.setAvailability(input.available)
         return .noContent
     }
 
@@ -74,21 +74,6 @@ struct ContactController {
     }
 
     private func engine(_ context: AppRequestContext) async throws -> any Engine {
-        let session = try await lookup.session(context)
-        guard session.engine != .cloud else {
-            throw Problem.unprocessable("the 'cloud' engine has no contact look-ups or presence (the Cloud API does not offer them)")
-        }
-        guard let engine = await services.sessions.engine(for: session.id) else {
-            throw Problem.conflict("session '\(session.id)' is \(session.status.rawValue) and not running; restart it first")
-        }
-        return engine
-    }
-
-    private func call<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as EngineError {
-            throw GroupController.problem(error)
-        }
+        try await lookup.runningEngine(context, can: \.hasContactLookups, "contact look-ups or presence")
     }
 }

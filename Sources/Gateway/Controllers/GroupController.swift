@@ -63,14 +63,14 @@ struct GroupController {
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
         let engine = try await groupEngine(context)
-        let groups = try await call { try await engine.groups() }
-        return try Self.json(["groups": .array(groups.sorted { $0.id.rawValue < $1.id.rawValue }.map(EventEnvelope.groupInfoData))])
+        let groups = try await engine.groups()
+        return try Response.json(["groups": .array(groups.sorted { $0.id.rawValue < $1.id.rawValue }.map(EventEnvelope.groupInfoData))])
     }
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
         let engine = try await groupEngine(context)
         let group = try Self.groupID(context)
-        return try Self.json(EventEnvelope.groupInfoData(try await call { try await engine.groupInfo(group) }))
+        return try Response.json(EventEnvelope.groupInfoData(try await engine.groupInfo(group)))
     }
 
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -81,8 +81,8 @@ struct GroupController {
         }
         let people = try Self.people(input.participants)
         let engine = try await groupEngine(context)
-        let group = try await call { try await engine.createGroup(subject: subject, participants: people) }
-        return try Self.json(EventEnvelope.groupInfoData(group), status: .created)
+        let group = try await engine.createGroup(subject: subject, participants: people)
+        return try Response.json(EventEnvelope.groupInfoData(group), status: .created)
     }
 
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -103,8 +103,8 @@ struct GroupController {
         }
         let engine = try await groupEngine(context)
         let group = try Self.groupID(context)
-        for setting in settings { try await call { try await engine.updateGroup(group, setting) } }
-        return try Self.json(EventEnvelope.groupInfoData(try await call { try await engine.groupInfo(group) }))
+        for setting in settings { try await engine.updateGroup(group, setting) }
+        return try Response.json(EventEnvelope.groupInfoData(try await engine.groupInfo(group)))
     }
 
     @Sendable func participants(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -119,7 +119,7 @@ struct GroupController {
         let people = try Self.people(input.participants)
         let engine = try await groupEngine(context)
         let group = try Self.groupID(context)
-        let results = try await call { try await engine.changeParticipants(group, action, people) }
+        let results = try await engine.changeParticipants(group, action, people)
         let items: [JSONValue] = results.map { result in
             [
                 "participant": .string(result.participant), "ok": .bool(result.succeeded),
@@ -127,7 +127,7 @@ struct GroupController {
                 "invite_code": result.inviteCode.map(JSONValue.string) ?? .null,
             ]
         }
-        return try Self.json(["action": .string(action.rawValue), "results": .array(items)])
+        return try Response.json(["action": .string(action.rawValue), "results": .array(items)])
     }
 
     @Sendable func invite(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -148,14 +148,14 @@ struct GroupController {
                 "field 'invite': an invite code or a link such as \(Self.inviteLinkPrefix)AbCdEf123", field: "invite")
         }
         let engine = try await groupEngine(context)
-        let group = try await call { try await engine.joinGroup(inviteCode: code) }
-        return try Self.json(["id": .string(group.rawValue)])
+        let group = try await engine.joinGroup(inviteCode: code)
+        return try Response.json(["id": .string(group.rawValue)])
     }
 
     @Sendable func leave(_ request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
         let engine = try await groupEngine(context)
         let group = try Self.groupID(context)
-        try await call { try await engine.leaveGroup(group) }
+        try await engine.leaveGroup(group)
         return .noContent
     }
 
@@ -164,20 +164,12 @@ struct GroupController {
     private func inviteAnswer(_ context: AppRequestContext, revoke: Bool) async throws -> Response {
         let engine = try await groupEngine(context)
         let group = try Self.groupID(context)
-        let code = try await call { try await engine.inviteCode(of: group, revoke: revoke) }
-        return try Self.json(["code": .string(code), "url": .string(Self.inviteLinkPrefix + code)])
+        let code = try await engine.inviteCode(of: group, revoke: revoke)
+        return try Response.json(["code": .string(code), "url": .string(Self.inviteLinkPrefix + code)])
     }
 
-    /// The running engine of the session, if its kind has groups.
     private func groupEngine(_ context: AppRequestContext) async throws -> any Engine {
-        let session = try await lookup.session(context)
-        guard session.engine.capabilities.chatKinds.contains(.group) else {
-            throw Problem.unprocessable("the '\(session.engine)' engine has no groups (the WhatsApp Cloud API does not offer them)")
-        }
-        guard let engine = await services.sessions.engine(for: session.id) else {
-            throw Problem.conflict("session '\(session.id)' is \(session.status.rawValue) and not running; restart it first")
-        }
-        return engine
+        try await lookup.runningEngine(context, can: { $0.chatKinds.contains(.group) }, "groups")
     }
 
     static func groupID(_ context: AppRequestContext) throws -> ChatID {
@@ -208,33 +200,5 @@ struct GroupController {
             }
             return chat
         }
-    }
-
-    /// Runs one engine request, its errors as problems that say what WhatsApp answered.
-    private func call<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as EngineError {
-            throw Self.problem(error)
-        }
-    }
-
-    static func problem(_ error: EngineError) -> Problem {
-        switch error {
-        case .notConnected, .loggedOut: Problem.conflict("\(error.description); groups can be managed while it is connected")
-        case .notFound(let what): Problem(.notFound, detail: what)
-        case .invalidRequest(let why), .unsupported(let why): Problem.unprocessable(why)
-        case .timedOut(let what): Problem(.gatewayTimeout, title: "WhatsApp did not answer", detail: "\(what); try again")
-        case .temporary(let why, let after, _):
-            Problem.tooManyRequests(retryAfter: Int(after?.components.seconds ?? 60), detail: why)
-        case .rejected(let why): Problem.conflict(why)
-        case .unreadableState(let why): Problem.conflict(why)
-        }
-    }
-
-    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) throws -> Response {
-        let data = try JSONEncoder.wharf.encode(value)
-        return Response(
-            status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

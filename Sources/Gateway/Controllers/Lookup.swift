@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Outbox
+import WhatsAppProtocol
 
 /// Finds what a request names, within what its caller may see, and builds the API's views of it.
 /// The controllers and the consoles share it, so that none of them builds another controller to
@@ -16,6 +17,19 @@ struct Lookup: Sendable {
     func session(id: String, scope: AccessScope) async throws -> SessionRecord {
         guard let session = try await services.store.session(id: id, scope: scope) else { throw Problem.notFound("session '\(id)'") }
         return session
+    }
+
+    /// The running engine of the `:sessionId` session, if engines of its kind can do `what`
+    /// (422 otherwise, 409 when it is not running).
+    func runningEngine(_ context: AppRequestContext, can able: (EngineCapabilities) -> Bool, _ what: String) async throws -> any Engine {
+        let session = try await session(context)
+        guard able(session.engine.capabilities) else {
+            throw Problem.unprocessable("the '\(session.engine)' engine has no \(what) (the WhatsApp Cloud API does not offer them)")
+        }
+        guard let engine = await services.sessions.engine(for: session.id) else {
+            throw Problem.conflict("session '\(session.id)' is \(session.status.rawValue) and not running; restart it first")
+        }
+        return engine
     }
 
     func tenant(id: String) async throws -> TenantRecord {

@@ -148,12 +148,13 @@ struct MessageController {
         return raw
     }
 
+    /// A queued text job to `chat` with a new client message id and the request's idempotency key.
     private func newJob(_ request: Request, session: SessionRecord, chat: ChatID, id: String, humanize: JSONValue?) async throws -> JobRecord {
         let now = services.clock.now
         return JobRecord(
             id: id, tenantId: session.tenantId, sessionId: session.id, chatId: chat.rawValue, kind: .text,
             text: nil, humanize: humanize ?? .object([:]),
-            status: JobStatus.queued, clientMessageId: "3EB0" + Identifier.token(byteCount: 9).uppercased().filter { $0.isLetter || $0.isNumber },
+            status: JobStatus.queued, clientMessageId: JobRecord.newClientMessageID(),
             idempotencyKey: try idempotencyKey(request), attempts: 0, createdAt: now, updatedAt: now)
     }
 
@@ -300,12 +301,9 @@ struct MessageController {
                 field: "chatId")
         }
         let mediaURL = input.mediaUrl ?? input.url
-        let isMedia =
-            mediaExpected
-            ?? (upload?.file != nil || mediaURL != nil
-                || (input.type.map { $0 != "text" && MessageType(rawValue: $0).map { !MessageType.rich.contains($0) } ?? true } ?? false))
-        var kind: MediaKind?
         let richType = input.type.flatMap(MessageType.init(rawValue:)).flatMap { [.reaction, .location, .contact, .poll].contains($0) ? $0 : nil }
+        let isMedia = mediaExpected ?? (upload?.file != nil || mediaURL != nil || (richType == nil && (input.type.map { $0 != "text" } ?? false)))
+        var kind: MediaKind?
         if let type = input.type, type != "text", richType == nil {
             guard let parsed = MediaKind(rawValue: type) else {
                 throw Problem.unprocessable(
@@ -320,14 +318,11 @@ struct MessageController {
             default: throw Problem.badRequest("field 'humanize' must be true, false or an object of overrides", field: "humanize")
             }
         }
-        let now = services.clock.now
-        var job = JobRecord(
-            id: jobID, tenantId: session.tenantId, sessionId: session.id, chatId: chat.rawValue, kind: .text,
-            text: nil, humanize: input.humanize ?? .object([:]),
-            status: JobStatus.queued, clientMessageId: "3EB0" + Identifier.token(byteCount: 9).uppercased().filter { $0.isLetter || $0.isNumber },
-            idempotencyKey: try idempotencyKey(request), attempts: 0, createdAt: now, updatedAt: now)
+        var job = try await newJob(request, session: session, chat: chat, id: jobID, humanize: input.humanize)
         job.replyTo = input.replyTo
-        if let key = job.idempotencyKey, let earlier = try await services.store.job(idempotencyKey: key, tenantID: session.tenantId, now: now) {
+        if let key = job.idempotencyKey,
+            let earlier = try await services.store.job(idempotencyKey: key, tenantID: session.tenantId, now: job.createdAt)
+        {
             return respond(earlier, replayed: true)
         }
         if let richType {

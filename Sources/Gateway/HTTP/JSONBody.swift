@@ -91,3 +91,11 @@ extension JSONDecoder {
         return decoder
     }
 }
+
+extension Response {
+    /// A JSON answer of a value built by hand (the API's snake_case views of engine types).
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try JSONEncoder.wharf.encode(value)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

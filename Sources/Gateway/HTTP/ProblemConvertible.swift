@@ -1,4 +1,5 @@
 import Foundation
+import WhatsAppProtocol
 
 /// An error of a domain service that the HTTP layer answers as a problem. The services throw
 /// their own small errors; this file is the one place that decides their status and wording, and
@@ -56,6 +57,21 @@ extension LoginError: ProblemConvertible {
             Problem(
                 .serviceUnavailable, detail: "too many logins are being checked at once; try again in \(wait) second(s)",
                 extensions: ["retryAfter": .number(Double(wait))], headers: [.retryAfter: String(wait)])
+        }
+    }
+}
+
+/// What an engine answered to a request made on behalf of the caller (groups, contacts): WhatsApp's
+/// refusal with its reason, the session not connected, or no answer in time.
+extension EngineError: ProblemConvertible {
+    var problem: Problem {
+        switch self {
+        case .notConnected, .loggedOut: .conflict("\(description); try again while the session is connected")
+        case .notFound(let what): Problem(.notFound, detail: what)
+        case .invalidRequest(let why), .unsupported(let why): .unprocessable(why)
+        case .timedOut(let what): Problem(.gatewayTimeout, title: "WhatsApp did not answer", detail: "\(what); try again")
+        case .temporary(let why, let after, _): .tooManyRequests(retryAfter: Int(after?.components.seconds ?? 60), detail: why)
+        case .rejected(let why), .unreadableState(let why): .conflict(why)
         }
     }
 }

@@ -68,6 +68,12 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
         self.sentAt = sentAt
     }
 
+    /// A new client message id in WhatsApp Web's form (`3EB0` and 18 hex-like characters), kept
+    /// across re-sends of the job.
+    public static func newClientMessageID() -> String {
+        "3EB0" + Identifier.token(byteCount: 9).uppercased().filter { $0.isLetter || $0.isNumber }
+    }
+
     public enum Columns {
         public static let seq = Column("seq")
         public static let id = Column("id")

@@ -45,7 +45,7 @@ final class CallResponder: Service {
             let now = clock.now
             let job = JobRecord(
                 id: Identifier.make(prefix: "job"), tenantId: tenant, sessionId: session, chatId: chat.rawValue, kind: .text, text: message,
-                status: .queued, clientMessageId: "3EB0" + Identifier.token(byteCount: 9).uppercased().filter { $0.isLetter || $0.isNumber },
+                status: .queued, clientMessageId: JobRecord.newClientMessageID(),
                 idempotencyKey: "call-reply/\(session)/\(call.callID)", attempts: 0, createdAt: now, updatedAt: now)
             _ = try await store.enqueue(job, now: now)
             dispatcher.wake(sessionID: session)

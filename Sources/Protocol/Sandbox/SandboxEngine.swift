@@ -15,7 +15,8 @@ public actor SandboxEngine: Engine {
     /// Everything a WhatsApp account can be asked to send, and the simulation routes.
     public static let capabilities = EngineCapabilities(
         textLimit: 65_536, chatKinds: Set(EngineCapabilities.ChatKind.allCases), mediaSource: .file,
-        messageTypes: MessageType.basic.union(MessageType.rich), linking: .linkedDevice(phoneCode: false), isSimulated: true)
+        messageTypes: MessageType.basic.union(MessageType.rich), linking: .linkedDevice(phoneCode: false), isSimulated: true,
+        hasContactLookups: true)
     public nonisolated let events: AsyncStream<EngineEvent>
 
     private let options: SandboxOptions
@@ -227,13 +228,19 @@ public actor SandboxEngine: Engine {
             timestamp: clock.now
         )
         if awaitAck {
-            await withCheckedContinuation { (acked: CheckedContinuation<Void, Never>) in
-                continuation.yield(.inbound([.message(message)], Acknowledgement(onFailure: { _ in acked.resume() }) { acked.resume() }))
-            }
+            await deliverStored([.message(message)])
         } else {
             continuation.yield(.inbound([.message(message)], .none))
         }
         return message
+    }
+
+    /// Hands inbound events to the gateway as a real engine would and returns once they are
+    /// stored (or storing failed).
+    func deliverStored(_ events: [InboundEvent]) async {
+        await withCheckedContinuation { (stored: CheckedContinuation<Void, Never>) in
+            continuation.yield(.inbound(events, Acknowledgement(onFailure: { _ in stored.resume() }) { stored.resume() }))
+        }
     }
 }
 

@@ -21,7 +21,7 @@ public actor WebEngine: Engine, PhoneNumberPairing {
     public static let capabilities = EngineCapabilities(
         textLimit: 65_536, chatKinds: [.person, .lid, .group], mediaSource: .file,
         messageTypes: MessageType.basic.union([.sticker]).union(MessageType.rich),
-        linking: .linkedDevice(phoneCode: true), voiceNotesMustBeOggOpus: true)
+        linking: .linkedDevice(phoneCode: true), voiceNotesMustBeOggOpus: true, hasContactLookups: true)
     public nonisolated let events: AsyncStream<EngineEvent>
     private let continuation: AsyncStream<EngineEvent>.Continuation
     private let configuration: WebEngineConfiguration
