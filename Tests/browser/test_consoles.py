@@ -28,7 +28,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support"))
-from wharf_process import ADMIN_KEY, ADMIN_PASSWORD, ROOT, Wharf, free_port  # noqa: E402
+from wharf_process import ADMIN_KEY, ADMIN_PASSWORD, ROOT, LoopbackHTTPServer, Wharf, free_port  # noqa: E402
 
 SHOTS = os.path.join(ROOT, "test-output", "browser")
 HOSTILE = "<script>alert(\"x\")</script> 'quoted' \"name\""
@@ -57,7 +57,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server = LoopbackHTTPServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self):

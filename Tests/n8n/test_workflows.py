@@ -31,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "support"))
 sys.path.insert(0, HERE)
 from n8n_replay import NodeFailed, Replay, run_code  # noqa: E402
-from wharf_process import ADMIN_KEY, ROOT, Wharf, free_port  # noqa: E402
+from wharf_process import ADMIN_KEY, ROOT, LoopbackHTTPServer, Wharf, free_port  # noqa: E402
 
 EXAMPLES = os.path.join(ROOT, "examples", "n8n")
 HEADER_NAME, HEADER_VALUE = "X-Wharf-Token", "n8n-shared-secret-for-the-tests"
@@ -82,7 +82,7 @@ class FakeN8n:
                 pass
 
         self.port = free_port()
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server = LoopbackHTTPServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.base = f"http://127.0.0.1:{self.port}"
 

@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import http.server
 import urllib.error
 import urllib.request
 
@@ -22,6 +23,15 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class LoopbackHTTPServer(http.server.ThreadingHTTPServer):
+    """A threaded test server that does not drop connections in a burst: Wharf's deliverers open
+    several at once, and the default accept backlog (5) makes the kernel drop SYNs, which a 1 s
+    connect timeout with no retries (the tests' settings) turns into a lost delivery."""
+
+    daemon_threads = True
+    request_queue_size = 128
 
 
 class Wharf:
@@ -91,4 +101,4 @@ class Wharf:
             if value:
                 return value
             time.sleep(0.05)
-        raise AssertionError("timed out waiting for " + what)
+        raise AssertionError("timed out waiting for " + what + "; wharf's last log lines:\n" + "".join(self.log[-20:]))
