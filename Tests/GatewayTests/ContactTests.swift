@@ -68,4 +68,32 @@ import WharfCore
             #expect(steps.contains { $0["step"]?.stringValue == "availability" && $0["text"]?.stringValue == "available" })
         }
     }
+
+    @Test func theTenantsPresenceSettingHoldsOnEveryConnect() async throws {
+        try await TestWharf.run { app in
+            let tenant = try await app.makeTenant("presence", settings: ["presence": "unavailable"])
+            let session = try await app.makeConnectedSession(token: tenant.token)
+            func availability() async throws -> [String] {
+                let steps = try await app.call(.get, "/v1/sessions/\(session)/sandbox/sent", as: .bearer(tenant.token))["records"]?.arrayValue ?? []
+                return steps.filter { $0["step"]?.stringValue == "availability" }.compactMap { $0["text"]?.stringValue }
+            }
+            func becomes(_ wanted: [String]) async throws -> Bool {
+                try await poll(attempts: 500, every: .milliseconds(10)) { try await availability() == wanted }
+            }
+            #expect(try await becomes(["unavailable"]))
+            // A change applies at once to the running session.
+            let changed = try await app.call(.put, "/v1/me/settings", json: ["presence": "available"], as: .bearer(tenant.token))
+            #expect(changed.status == .ok, "\(changed.text)")
+            #expect(try await becomes(["unavailable", "available"]))
+            // A reconnect (a new engine, with a fresh record) applies it again.
+            #expect(try await app.call(.post, "/v1/sessions/\(session)/restart", as: .bearer(tenant.token)).status == .accepted)
+            #expect(try await becomes(["available"]))
+            // A wrong value is refused and changes nothing.
+            let refused = try await app.call(.put, "/v1/me/settings", json: ["presence": "busy"], as: .bearer(tenant.token))
+            #expect(refused.status == .unprocessableContent)
+            #expect(refused.text.contains("settings.presence"))
+            let settings = try await app.call(.get, "/v1/me/settings", as: .bearer(tenant.token))
+            #expect(settings["settings"]?["presence"]?.stringValue == "available")
+        }
+    }
 }

@@ -57,7 +57,7 @@ actor EngineRecorder {
     var messages: [InboundMessage] { inbound.compactMap { if case .message(let message) = $0 { message } else { nil } } }
 
     /// Waits (real time, bounded) until `condition` holds for what was recorded.
-    func wait<T: Sendable>(_ what: String, seconds: Double = 20, _ condition: @Sendable (isolated EngineRecorder) -> T?) async throws -> T {
+    func wait<T: Sendable>(_ what: String, seconds: Double = 60, _ condition: @Sendable (isolated EngineRecorder) -> T?) async throws -> T {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if let value = condition(self) { return value }

@@ -15,9 +15,9 @@ import WharfCore
         let engine = WebEngine(configuration: server.configuration, credentials: MemoryCredentials(), clock: clock)
         let events = StatusRecorder(engine)
         try await engine.connect()
-        guard case .qr(let first) = try await events.next(seconds: 20, where: WebEngineTests.isQR) else { return }
+        guard case .qr(let first) = try await events.next(seconds: 60, where: WebEngineTests.isQR) else { return }
         try await server.control("POST", "/refs", ["count": 3])  // a fresh set of three refs
-        guard case .qr(let second) = try await events.next(seconds: 20, where: WebEngineTests.isQR) else { return }
+        guard case .qr(let second) = try await events.next(seconds: 60, where: WebEngineTests.isQR) else { return }
         #expect(second != first)
         #expect(await clock.waitForSleepers(count: 1))
 
@@ -25,7 +25,7 @@ import WharfCore
         try await Task.sleep(for: .milliseconds(200))
         #expect(await events.pending == 0, "the first code of a set stays 60 seconds")
         clock.advance(by: .seconds(1))
-        guard case .qr(let third) = try await events.next(seconds: 20, where: WebEngineTests.isQR) else { return }
+        guard case .qr(let third) = try await events.next(seconds: 60, where: WebEngineTests.isQR) else { return }
         #expect(third != second)
 
         #expect(await clock.waitForSleepers(count: 1))
@@ -33,12 +33,12 @@ import WharfCore
         try await Task.sleep(for: .milliseconds(200))
         #expect(await events.pending == 0, "later codes stay 20 seconds")
         clock.advance(by: .seconds(1))
-        guard case .qr = try await events.next(seconds: 20, where: WebEngineTests.isQR) else { return }
+        guard case .qr = try await events.next(seconds: 60, where: WebEngineTests.isQR) else { return }
 
         #expect(await clock.waitForSleepers(count: 1))
         clock.advance(by: .seconds(20))
         #expect(
-            try await events.next(seconds: 20, where: { if case .disconnected = $0 { true } else { false } })
+            try await events.next(seconds: 60, where: { if case .disconnected = $0 { true } else { false } })
                 == .disconnected(reason: "the QR code was not scanned in time"))
         await engine.shutdown()
     }
@@ -49,9 +49,9 @@ import WharfCore
         let engine = WebEngine(configuration: server.configuration, credentials: MemoryCredentials(), clock: clock)
         let events = StatusRecorder(engine)
         try await engine.connect()
-        guard case .qr(let qr) = try await events.next(seconds: 20, where: WebEngineTests.isQR) else { return }
+        guard case .qr(let qr) = try await events.next(seconds: 60, where: WebEngineTests.isQR) else { return }
         #expect(try await server.control("POST", "/scan", ["qr": qr, "phone": "491701234567"]).status == 200)
-        _ = try await events.next(seconds: 20, where: WebEngineTests.isConnected)
+        _ = try await events.next(seconds: 60, where: WebEngineTests.isConnected)
 
         func pings() async throws -> Int {
             let connections = try await server.control("GET", "/state").json["connections"] as? [[String: Any]] ?? []
@@ -76,7 +76,7 @@ import WharfCore
             clock.advance(by: .seconds(10))  // the answer deadline
         }
         #expect(
-            try await events.next(seconds: 20, where: { if case .disconnected = $0 { true } else { false } })
+            try await events.next(seconds: 60, where: { if case .disconnected = $0 { true } else { false } })
                 == .disconnected(reason: "WhatsApp stopped answering keepalive pings"))
         await engine.shutdown()
     }

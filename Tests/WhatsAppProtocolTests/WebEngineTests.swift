@@ -12,7 +12,7 @@ import WharfCore
 
     /// The next status matching `accept` after those already seen; fails after `seconds`.
     func nextStatus(
-        _ events: StatusRecorder, seconds: Double = 20, where accept: @escaping @Sendable (SessionStatus) -> Bool = { _ in true }
+        _ events: StatusRecorder, seconds: Double = 60, where accept: @escaping @Sendable (SessionStatus) -> Bool = { _ in true }
     ) async throws -> SessionStatus {
         try await events.next(seconds: seconds, where: accept)
     }

@@ -114,6 +114,7 @@ struct AccountController {
         tenant.updatedAt = services.clock.now
         try await services.store.updateTenant(tenant)
         services.eventSink.invalidate()
+        if patch[PresenceSetting.key] != nil { try await services.presence.tenantChanged(tenantID, settings: tenant.settings) }
         return ["settings": .object(settings)]
     }
 

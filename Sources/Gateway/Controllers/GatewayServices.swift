@@ -20,6 +20,7 @@ struct GatewayServices: Sendable {
     let outbox: OutboxStore
     let delivery: DeliveryService
     let eventSink: OutboxEventSink
+    let presence: PresenceKeeper
     let clock: any WharfClock
     let logger: Logger
     /// The port the server bound, known once it listens (`PORT=0` picks one).

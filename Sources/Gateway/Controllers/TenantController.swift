@@ -124,6 +124,7 @@ struct TenantController {
         tenant.updatedAt = services.clock.now
         try await services.store.updateTenant(tenant)
         services.eventSink.invalidate()
+        if input.settings != nil { try await services.presence.tenantChanged(id, settings: tenant.settings) }
         return try await lookup.tenantView(tenant)
     }
 

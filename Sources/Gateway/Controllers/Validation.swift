@@ -46,6 +46,7 @@ enum Validation {
         guard data.count <= 64 * 1024 else {
             throw ValidationError.invalid(field: "settings", detail: "field 'settings' must be at most 64 KiB of JSON")
         }
+        try PresenceSetting.validate(value)
         return value
     }
 
