@@ -24,12 +24,13 @@ done
 
 install_python_packages() {
   # Independent peers the tests check our output against (Standard Webhooks, a QR decoder, Noise,
-  # XEdDSA, the pairing ciphers, a WhatsApp Web client and a Signal implementation), the browser
+  # XEdDSA, the pairing ciphers, a WhatsApp Web client, a Signal implementation and an HTTP/SOCKS5
+  # proxy), the browser
   # driver, and the OpenAPI document's checkers. pyaileys' generated protobuf code needs protobuf
   # 6.32.1 or later though its metadata asks for less; python-axolotl (GPL-3, test processes only)
   # builds python-axolotl-curve25519 from source with gcc.
-  if [[ "${1:-}" == "--test" ]] && ! python3 -c "import standardwebhooks, selenium, zxingcpp, PIL, noise, xeddsa, cryptography, websockets, jsonschema, referencing, openapi_spec_validator, yaml, schemathesis, pyaileys, axolotl, axolotl_curve25519, google.protobuf" 2>/dev/null; then
-    local wanted=(standardwebhooks selenium zxing-cpp pillow noiseprotocol xeddsa cryptography websockets jsonschema referencing openapi-spec-validator pyyaml "schemathesis>=4.30,<5" "pyaileys==0.1.5" "protobuf>=6.32.1" "python-axolotl==0.2.3")
+  if [[ "${1:-}" == "--test" ]] && ! python3 -c "import standardwebhooks, selenium, zxingcpp, PIL, noise, xeddsa, cryptography, websockets, jsonschema, referencing, openapi_spec_validator, yaml, schemathesis, pyaileys, axolotl, axolotl_curve25519, google.protobuf, pproxy" 2>/dev/null; then
+    local wanted=(standardwebhooks selenium zxing-cpp pillow noiseprotocol xeddsa cryptography websockets jsonschema referencing openapi-spec-validator pyyaml "schemathesis>=4.30,<5" "pyaileys==0.1.5" "protobuf>=6.32.1" "python-axolotl==0.2.3" "pproxy==2.7.9")
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "${wanted[@]}" \
       || python3 -m pip install --quiet --break-system-packages "${wanted[@]}"
   fi

@@ -28,6 +28,8 @@ public struct HTTPTransportRequest: Sendable {
     /// Answers longer than this are cut (and flagged), not buffered.
     public var maximumResponseBytes: Int
     public var timeout: Duration
+    /// The proxy the request goes through, if any.
+    public var proxy: ProxyEndpoint?
 
     public init(
         method: Method, url: String, headers: [(String, String)] = [], body: Data? = nil, bodyFile: URL? = nil, responseFile: URL? = nil,
@@ -41,6 +43,23 @@ public struct HTTPTransportRequest: Sendable {
         self.responseFile = responseFile
         self.maximumResponseBytes = maximumResponseBytes
         self.timeout = timeout
+    }
+}
+
+/// Sends every request through one proxy: a session's media transfers go where its WebSocket goes.
+public struct ProxiedHTTPTransport: HTTPTransport {
+    let base: any HTTPTransport
+    let proxy: ProxyEndpoint
+
+    public init(_ base: any HTTPTransport, through proxy: ProxyEndpoint) {
+        self.base = base
+        self.proxy = proxy
+    }
+
+    public func perform(_ request: HTTPTransportRequest) async -> HTTPTransportResponse {
+        var request = request
+        request.proxy = proxy
+        return await base.perform(request)
     }
 }
 

@@ -128,7 +128,7 @@ public struct Wharf: Sendable {
             store: store, credentials: { store.credentials(sessionID: $0) },
             factory: EngineFactory(
                 clock: clock, web: configuration.webEngine, cloudTransport: curl, cloudTimeout: configuration.webhookTimeout,
-                logger: logger),
+                secretBox: store.secretBox, policy: configuration.outboundPolicy, logger: logger),
             sink: sink, clock: clock, logger: logger)
         var dispatcherOptions = Dispatcher.Options()
         dispatcherOptions.holdWhileDisconnected = configuration.jobHoldWhileDisconnected

@@ -54,16 +54,27 @@ public struct OutboundPolicy: Sendable, Equatable {
         guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
             throw .unsupportedScheme(url.scheme ?? "")
         }
-        guard var host = url.host(percentEncoded: false)?.lowercased(), !host.isEmpty else {
+        guard let host = url.host(percentEncoded: false), !host.isEmpty else {
             throw .missingHost
         }
+        _ = try addresses(ofHost: host, resolve: hosts.contains(host.lowercased()) ? { _ in [] } : resolve)
+    }
+
+    /// The addresses `host` may be connected at: what it resolves to (or the address it is), each
+    /// public or allow-listed, or anything for an allow-listed name. Throws when any address is
+    /// refused, so that a name cannot smuggle one forbidden address among good ones.
+    public func addresses(
+        ofHost name: String, resolve: (String) -> [IPAddress] = OutboundPolicy.systemResolve
+    ) throws(OutboundPolicyError) -> [IPAddress] {
+        var host = name.lowercased()
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        if hosts.contains(host) { return }
         let addresses = IPAddress(parsing: host).map { [$0] } ?? resolve(host)
+        if hosts.contains(host) { return addresses }
         for address in addresses where address.isSpecialPurpose {
             if networks.contains(where: { $0.contains(address) }) { continue }
             throw .forbiddenAddress(host: host, address: address.description)
         }
+        return addresses
     }
 
     /// Whether a resolved address may be connected to (used at connect time, against DNS rebinding).

@@ -30,7 +30,7 @@ import WhatsAppProtocol
 
     func setUp(
         _ server: FakeWhatsApp, receiver: TestReceiver, humanize: [String: Any] = ["typingMs": 300, "pauseMs": 50, "gapMs": 0],
-        settings: [String: Any] = [:], environment: [String: String] = [:]
+        settings: [String: Any] = [:], environment: [String: String] = [:], session sessionFields: [String: Any] = [:]
     )
         async throws -> Setup
     {
@@ -47,7 +47,8 @@ import WhatsAppProtocol
             try await child.call("POST", "/v1/login", json: ["username": "chats", "password": "password-chats"]).body["token"] as? String)
         let hook = try await child.call("POST", "/v1/webhooks", json: ["url": receiver.url], token: token)
         let secret = try #require(hook.body["secret"] as? String, "\(hook.body)")
-        let created = try await child.call("POST", "/v1/sessions", json: ["name": "phone", "engine": "web"], token: token)
+        let created = try await child.call(
+            "POST", "/v1/sessions", json: sessionFields.merging(["name": "phone", "engine": "web"]) { $1 }, token: token)
         let session = try #require(created.body["id"] as? String, "\(created.body)")
         let qr = try await waitFor("a QR code") {
             try await child.call("GET", "/v1/sessions/\(session)/qr", token: token).body["qr"] as? String

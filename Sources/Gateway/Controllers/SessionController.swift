@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Outbox
 import WharfCore
 import WhatsAppProtocol
 
@@ -15,11 +16,27 @@ struct SessionController {
         var tenantId: String?
         var sandbox: SandboxOptions?
         var cloud: CloudSessionInput?
+        /// Web: `http://…` or `socks5://…` for the WebSocket and media to go through.
+        var proxy: String?
     }
 
     struct UpdateInput: Decodable {
         var name: String?
         var cloud: CloudSessionInput?
+        /// `null` (or "") removes the proxy; absent leaves it.
+        var proxy: String??
+
+        enum CodingKeys: String, CodingKey { case name, cloud, proxy }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decodeIfPresent(String.self, forKey: .name)
+            cloud = try container.decodeIfPresent(CloudSessionInput.self, forKey: .cloud)
+            if container.contains(.proxy) {
+                let text = try container.decodeNil(forKey: .proxy) ? nil : try container.decode(String.self, forKey: .proxy)
+                proxy = .some(text.flatMap { $0.isEmpty ? nil : $0 })
+            }
+        }
     }
 
     /// What the API shows of a Cloud API session: where Meta must post, and nothing secret.
@@ -48,6 +65,8 @@ struct SessionController {
         var connectedAt: Date?
         var lastActivityAt: Date?
         var cloud: CloudView?
+        /// The proxy the session connects through, without its password.
+        var proxy: String?
 
         init(_ record: SessionRecord, baseURL: String) {
             id = record.id
@@ -65,6 +84,7 @@ struct SessionController {
             updatedAt = record.updatedAt
             connectedAt = record.connectedAt
             lastActivityAt = record.lastActivityAt
+            proxy = record.options.proxy
             if let options = CloudSessionOptions(record) {
                 cloud = CloudView(
                     phoneNumberId: options.phoneNumberId, graphBaseUrl: options.graphBaseUrl, graphVersion: options.graphVersion,
@@ -208,6 +228,10 @@ struct SessionController {
         }
         let name = input.name ?? "WhatsApp"
         try Validation.name(name, field: "name")
+        let proxy = try input.proxy.map { text throws(ValidationError) in
+            try Self.proxy(text, engine: engine, policy: services.outboundPolicy)
+        }
+        let sessionID = Identifier.make(prefix: "ses")
         var options = SessionOptions()
         var credentials: [String: Data] = [:]
         switch engine {
@@ -223,11 +247,11 @@ struct SessionController {
             options = CloudSessionOptions(configuration).sessionOptions
             credentials[CloudConfiguration.credentialsKey] = try configuration.encoded()
         case .web:
-            break
+            try SessionProxy.store(proxy, in: &options, sessionID: sessionID, box: services.store.secretBox)
         }
         let now = services.clock.now
         let session = SessionRecord(
-            id: Identifier.make(prefix: "ses"), tenantId: tenant.id, name: name.trimmingCharacters(in: .whitespacesAndNewlines),
+            id: sessionID, tenantId: tenant.id, name: name.trimmingCharacters(in: .whitespacesAndNewlines),
             engine: engine, options: options, status: .starting, createdAt: now, updatedAt: now)
         do {
             try await services.store.insertSession(session, maxSessions: tenant.maxSessions, credentials: credentials)
@@ -251,11 +275,20 @@ struct SessionController {
         let id = session.id
         let input = try await request.decode(as: UpdateInput.self, context: context)
         if requiresName, input.name == nil { throw Problem.badRequest("field 'name' is required", field: "name") }
-        guard input.name != nil || input.cloud != nil else {
-            throw Problem.badRequest("send 'name', or 'cloud' with the settings to change, to update a session")
+        guard input.name != nil || input.cloud != nil || input.proxy != nil else {
+            throw Problem.badRequest(
+                "send 'name', 'proxy', or 'cloud' with the settings to change, to update a session")
         }
         if let name = input.name { try Validation.name(name, field: "name") }
         var newOptions: SessionOptions?
+        if let change = input.proxy {
+            let proxy = try change.map { text throws(ValidationError) in
+                try Self.proxy(text, engine: session.engine, policy: services.outboundPolicy)
+            }
+            var options = session.options
+            try SessionProxy.store(proxy, in: &options, sessionID: id, box: services.store.secretBox)
+            newOptions = options
+        }
         if let cloud = input.cloud {
             guard CloudSessionOptions(session) != nil else {
                 throw Problem.unprocessable("field 'cloud': session '\(id)' uses the \(session.engine) engine, not cloud", field: "cloud")
@@ -292,6 +325,17 @@ struct SessionController {
         services.eventSink.invalidate()
         if options != nil { try await services.sessions.restart(sessionID: id) }
         return lookup.sessionView(updated)
+    }
+
+    /// A proxy a tenant gave for a session of `engine`: only the native engine has a connection of its own.
+    private static func proxy(_ text: String, engine: EngineKind, policy: OutboundPolicy) throws(ValidationError) -> ProxyEndpoint {
+        guard engine == .web else {
+            throw .invalid(
+                field: "proxy",
+                detail:
+                    "field 'proxy': only a web session connects through a proxy; a \(engine.rawValue) session has no WhatsApp connection of its own")
+        }
+        return try SessionProxy.validate(text, policy: policy)
     }
 
     /// Logs the session of the `:sessionId` parameter out and deletes it.

@@ -170,6 +170,10 @@ public struct SessionOptions: Codable, Sendable, Equatable {
     public var phoneNumberId: String?
     public var graphBaseUrl: String?
     public var graphVersion: String?
+    /// Web: the proxy the session connects through, without its password (``SessionProxy``).
+    public var proxy: String?
+    /// Web: the proxy's whole URL, sealed with the store's key.
+    public var sealedProxy: Data?
 
     public init() {}
 

@@ -46,6 +46,9 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
         }
 
         let url: String
+        /// A proxy URL in libcurl's form; the address policy then applies to the proxy, which is
+        /// the only host this machine connects to.
+        let proxy: String?
         let headers: [(String, String)]
         /// `nil` for a GET.
         let postBody: Data?
@@ -75,8 +78,9 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
         init(
             url: String, headers: [(String, String)], postBody: Data?, policy: OutboundPolicy, maximumBytes: Int,
             failsWhenTooLarge: Bool, timeout: Duration, sink: FileHandle? = nil, source: (handle: FileHandle, size: Int)? = nil,
-            completion: @escaping (Outcome) -> Void = { _ in }
+            proxy: String? = nil, completion: @escaping (Outcome) -> Void = { _ in }
         ) {
+            self.proxy = proxy
             self.sink = sink
             self.source = source
             self.url = url
@@ -189,7 +193,7 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
             url: request.url, headers: request.headers,
             postBody: request.method == .post && source == nil ? (request.body ?? Data()) : nil, policy: options.policy,
             maximumBytes: request.maximumResponseBytes, failsWhenTooLarge: sink != nil, timeout: request.timeout, sink: sink,
-            source: source)
+            source: source, proxy: request.proxy?.curlURL)
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 transfer.completion = { outcome in
@@ -254,6 +258,7 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
         transfer.handle = handle
         let context = Unmanaged.passUnretained(transfer).toOpaque()
         _ = wharf_easy_setopt_string(handle, CURLOPT_URL, transfer.url)
+        if let proxy = transfer.proxy { _ = wharf_easy_setopt_string(handle, CURLOPT_PROXY, proxy) }
         if let source = transfer.source {
             _ = wharf_easy_setopt_long(handle, CURLOPT_POST, 1)
             _ = wharf_easy_setopt_off(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(source.size))
@@ -348,7 +353,7 @@ public final class CurlWebhookSender: WebhookSender, MediaDownloader, HTTPTransp
             let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
             let family = address.pointee.family
             let ip = withUnsafeMutablePointer(to: &address.pointee.addr) { IPAddress(sockaddr: $0) }
-            if let ip, !transfer.policy.permits(ip, connectingTo: transfer.url) {
+            if let ip, !transfer.policy.permits(ip, connectingTo: transfer.proxy ?? transfer.url) {
                 transfer.refusedAddress = ip.description
                 return CURL_SOCKET_BAD
             }

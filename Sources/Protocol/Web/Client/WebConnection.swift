@@ -59,9 +59,21 @@ actor WebConnection {
 
     func run() async -> ConnectionMachine.ConnectionEnd {
         do {
+            var proxy: WebSocket.Proxy?
+            if let configured = configuration.proxy {
+                do {
+                    guard let address = try configured.addresses().first else {
+                        throw ProxyHandshakeError.unresolvable(configured.endpoint.host)
+                    }
+                    proxy = WebSocket.Proxy(endpoint: configured.endpoint, address: address)
+                } catch {
+                    closeReason = "the proxy \(configured.endpoint.redacted) may not be used: \(error)"
+                    throw error
+                }
+            }
             // A frame is at most 16 MiB; the WebSocket message around it may carry a few more bytes.
             try await WebSocket.connect(
-                url: configuration.url, origin: configuration.origin, maximumMessage: 1 << 25,
+                url: configuration.url, origin: configuration.origin, maximumMessage: 1 << 25, proxy: proxy,
                 connectTimeout: .milliseconds(configuration.connectTimeout.milliseconds),
                 upgradeTimeout: .milliseconds(configuration.connectTimeout.milliseconds),
                 opened: { closer in Task { await self.adopt(closer) } }
@@ -69,7 +81,10 @@ actor WebConnection {
                 await self.drive(&messages, writer)
             }
         } catch {
-            if closeReason == nil { closeReason = "could not reach WhatsApp: \(error)" }
+            if closeReason == nil {
+                let route = configuration.proxy.map { " through the proxy \($0.endpoint.redacted)" } ?? ""
+                closeReason = "could not reach WhatsApp\(route): \(error)"
+            }
         }
         await finish()
         return machine.closed(closeReason ?? "the connection closed")
@@ -388,9 +403,13 @@ actor WebConnection {
             signedPreKeyID: credentials.signedPreKeyID, signedPreKey: credentials.signedPreKey,
             signedPreKeySignature: Array(credentials.signedPreKeySignature), signedIdentity: Array(linked.signedIdentity),
             primaryIdentity: Array(linked.accountSignatureKey))
+        var media = configuration.media
+        if let proxy = configuration.proxy, let transport = media.transport {
+            media.transport = ProxiedHTTPTransport(transport, through: proxy.endpoint)
+        }
         return Messenger(
             account: account, store: store, clock: clock, requestTimeout: configuration.requestTimeout, logger: logger,
-            media: configuration.media, deliver: deliver)
+            media: media, deliver: deliver)
     }
 
     /// Handles messages, receipts and notifications in arrival order; each is acknowledged to

@@ -25,6 +25,8 @@ public struct WebEngineConfiguration: Sendable {
     public var requestTimeout: Duration = .seconds(10)
     /// How media files are fetched and uploaded.
     public var media = Media()
+    /// The session's proxy, if it has one: the WebSocket and every media transfer go through it.
+    public var proxy: WebProxy?
 
     public struct Media: Sendable {
         /// The HTTP client for WhatsApp's media hosts (the gateway's libcurl client, with its address

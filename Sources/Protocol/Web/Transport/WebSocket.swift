@@ -4,6 +4,7 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import NIOWebSocket
+import WharfCore
 
 /// The smallest WebSocket client WhatsApp needs, on SwiftNIO: binary messages both ways, an
 /// `Origin` header of our choosing (WhatsApp checks it; general-purpose clients derive it from the
@@ -26,6 +27,12 @@ enum WebSocket {
         case refused
     }
 
+    /// A proxy to tunnel through, and the address (already checked by the caller) to reach it at.
+    struct Proxy: Sendable {
+        let endpoint: ProxyEndpoint
+        let address: String
+    }
+
     /// Closes a connection from outside, even before the upgrade has finished.
     struct Closer: Sendable {
         fileprivate let channel: any Channel
@@ -33,9 +40,10 @@ enum WebSocket {
     }
 
     /// Connects and upgrades, then runs `body` with the connection; closes it when `body` returns.
-    /// `opened` gets a closer as soon as the TCP connection exists.
+    /// `opened` gets a closer as soon as the TCP connection exists. With a `proxy`, the TCP connection
+    /// goes to it and the tunnel it opens carries TLS and the upgrade; its deadline is the upgrade's.
     static func connect(
-        url text: String, origin: String, maximumMessage: Int, connectTimeout: TimeAmount = .seconds(20),
+        url text: String, origin: String, maximumMessage: Int, proxy: Proxy? = nil, connectTimeout: TimeAmount = .seconds(20),
         upgradeTimeout: TimeAmount = .seconds(20), opened: @escaping @Sendable (Closer) -> Void = { _ in },
         _ body: @Sendable (inout Messages, Writer) async throws -> Void
     ) async throws {
@@ -47,37 +55,63 @@ enum WebSocket {
         let path = (url.path.isEmpty ? "/" : url.path) + (url.query.map { "?" + $0 } ?? "")
         let tls = secure ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
 
-        let upgrade: EventLoopFuture<Upgrade> = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connectTimeout(connectTimeout)
-            .connect(host: host, port: port) { channel in
-                opened(Closer(channel: channel))
-                return channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: host))
-                    }
-                    let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(maxFrameSize: maximumMessage) { channel, _ in
-                        channel.eventLoop.makeCompletedFuture {
-                            .websocket(try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(wrappingChannelSynchronously: channel))
-                        }
-                    }
-                    var headers = HTTPHeaders()
-                    headers.add(name: "Host", value: url.port.map { "\(host):\($0)" } ?? host)
-                    headers.add(name: "Origin", value: origin)
-                    let request = HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)
-                    var configuration = NIOUpgradableHTTPClientPipelineConfiguration(
-                        upgradeConfiguration: NIOTypedHTTPClientUpgradeConfiguration(
-                            upgradeRequestHead: request, upgraders: [upgrader],
-                            notUpgradingCompletionHandler: { channel in channel.eventLoop.makeCompletedFuture { .refused } }))
-                    configuration.leftOverBytesStrategy = .forwardBytes
-                    let upgraded = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(configuration: configuration)
-                    // TLS and the upgrade get a deadline too: a server that accepts and then stalls
-                    // must not hold the attempt forever.
-                    let deadline = channel.eventLoop.scheduleTask(in: upgradeTimeout) { channel.close(promise: nil) }
-                    upgraded.whenComplete { _ in deadline.cancel() }
-                    return upgraded
+        let tunnel = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: Void.self)
+        let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connectTimeout(connectTimeout)
+        let initialize: @Sendable (any Channel) -> EventLoopFuture<EventLoopFuture<Upgrade>> = { channel in
+            opened(Closer(channel: channel))
+            return channel.eventLoop.makeCompletedFuture {
+                if let proxy {
+                    let handshake = ProxyHandshake(proxy: proxy.endpoint, targetHost: host, targetPort: port)
+                    try channel.pipeline.syncOperations.addHandler(ProxyTunnelHandler(handshake: handshake, tunnel: tunnel))
+                } else {
+                    tunnel.succeed()
                 }
+                if let tls {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: host))
+                }
+                let upgrader = NIOTypedWebSocketClientUpgrader<Upgrade>(maxFrameSize: maximumMessage) { channel, _ in
+                    channel.eventLoop.makeCompletedFuture {
+                        .websocket(try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(wrappingChannelSynchronously: channel))
+                    }
+                }
+                var headers = HTTPHeaders()
+                headers.add(name: "Host", value: url.port.map { "\(host):\($0)" } ?? host)
+                headers.add(name: "Origin", value: origin)
+                let request = HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)
+                var configuration = NIOUpgradableHTTPClientPipelineConfiguration(
+                    upgradeConfiguration: NIOTypedHTTPClientUpgradeConfiguration(
+                        upgradeRequestHead: request, upgraders: [upgrader],
+                        notUpgradingCompletionHandler: { channel in channel.eventLoop.makeCompletedFuture { .refused } }))
+                configuration.leftOverBytesStrategy = .forwardBytes
+                let upgraded = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(configuration: configuration)
+                // TLS and the upgrade get a deadline too: a server that accepts and then stalls
+                // must not hold the attempt forever.
+                let deadline = channel.eventLoop.scheduleTask(in: upgradeTimeout) { channel.close(promise: nil) }
+                upgraded.whenComplete { _ in deadline.cancel() }
+                return upgraded
             }
-        guard case .websocket(let channel) = try await upgrade.get() else { throw Failure.upgradeRefused }
+        }
+        let upgrade: EventLoopFuture<Upgrade>
+        do {
+            if let proxy {
+                upgrade = try await bootstrap.connect(
+                    to: try SocketAddress(ipAddress: proxy.address, port: proxy.endpoint.port), channelInitializer: initialize)
+            } else {
+                upgrade = try await bootstrap.connect(host: host, port: port, channelInitializer: initialize)
+            }
+        } catch {
+            tunnel.fail(error)
+            throw error
+        }
+        let outcome: Upgrade
+        do {
+            outcome = try await upgrade.get()
+        } catch {
+            // A proxy that refused says why; the upgrade only sees the connection close.
+            try await tunnel.futureResult.get()
+            throw error
+        }
+        guard case .websocket(let channel) = outcome else { throw Failure.upgradeRefused }
         let underlying = channel.channel
         try await channel.executeThenClose { inbound, outbound in
             let writer = Writer(outbound: outbound, channel: underlying)
