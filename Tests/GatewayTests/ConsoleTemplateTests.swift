@@ -83,7 +83,21 @@ import WhatsAppProtocol
                         TenantSessionPage(
                             id: "ses_1", name: marker, engine: "cloud", status: "scan_qr", statusDetail: "", phone: "—", pushName: "", qr: "2@qr",
                             pairingCode: "", linking: true, isSandbox: true, isWeb: true,
-                            cloud: .init(webhookUrl: "https://wharf.example.com/v1/cloud/webhook/ses_1", phoneNumberId: "1065"), created: "now")))
+                            cloud: .init(webhookUrl: "https://wharf.example.com/v1/cloud/webhook/ses_1", phoneNumberId: "1065"),
+                            hasGroups: true, proxy: "socks5://\(marker)@203.0.113.7:1080", created: "now")))
+            ),
+            (
+                .tenantGroups,
+                renderer.render(
+                    frame(
+                        TenantGroupsPage(
+                            sessionId: "ses_1", sessionName: marker, problem: nil,
+                            groups: [
+                                .init(
+                                    GroupInfo(
+                                        id: ChatID("120363000000000001@g.us"), subject: marker, description: marker, isAnnounce: true,
+                                        participants: [GroupMember(phone: "4915100000001", role: .superadmin), GroupMember(phone: "4915100000002")]))
+                            ], count: 1, single: true)))
             ),
             (.tenantWebhooks, renderer.render(frame(TenantWebhooksPage(endpoints: [endpoint])))),
             (

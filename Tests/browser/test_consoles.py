@@ -273,6 +273,7 @@ class ConsoleTests(unittest.TestCase):
         self.wait(lambda d: d.find_element(By.ID, "session-phone").text not in ("", "—"))
         self.assertFalse(self.css("#qr-image").is_displayed())
         self.shot("tenant-session-connected")
+        session_url = self.browser.current_url
 
         self.go("/dashboard/settings")
         self.submit("#create-key", {"name": "n8n"})
@@ -281,6 +282,9 @@ class ConsoleTests(unittest.TestCase):
         self.shot("tenant-settings-key")
         status, me = self.wharf.api("GET", "/v1/me", token=key)
         self.assertEqual((status, me["role"]), (200, "tenant"))
+        self.check_groups_page(session_url, key)
+
+        self.go("/dashboard/settings")
         form = self.css("#settings")
         self.submit("#settings", {"ai_prompt": "Answer in German."})
         self.wait(self.gone(form))
@@ -322,6 +326,46 @@ class ConsoleTests(unittest.TestCase):
         self.assertIn("Payload", self.text())
         self.assert_no_alert()
         self.shot("tenant-delivery")
+
+    def check_groups_page(self, session_url, key):
+        """The session page links its groups; the page lists them with members, roles and settings,
+        subjects inert as text, and a group left from it is gone from WhatsApp's list too."""
+        session = session_url.rstrip("/").split("/")[-1]
+        base = f"/v1/sessions/{session}/groups"
+        status, crew = self.wharf.api("POST", base, {"subject": "<i>Stand</i> &amp; crew",
+                                                     "participants": ["+4915100000001", "+4915100000002"]}, token=key)
+        self.assertEqual(status, 201, crew)
+        status, _ = self.wharf.api("PATCH", f"{base}/{crew['id']}", {"announce": True}, token=key)
+        self.assertEqual(status, 200)
+        status, trial = self.wharf.api("POST", f"{base}/join", {"invite": "sandbox-trial"}, token=key)
+        self.assertEqual(status, 200, trial)
+
+        self.browser.get(session_url)
+        self.css("#session-groups").click()
+        self.wait(EC.presence_of_element_located((By.ID, "groups")))
+        self.assert_no_alert()
+        rows = self.browser.find_elements(By.CSS_SELECTOR, "#groups tbody tr[data-group]")
+        self.assertEqual(sorted(r.get_attribute("data-group") for r in rows), sorted([crew["id"], trial["id"]]))
+        self.assertEqual(self.css("#groups-count").text, "2 groups this account is in.")
+        row = self.css(f'tr[data-group="{crew["id"]}"]')
+        self.assertIn("<i>Stand</i> &amp; crew", row.text, "the subject is shown as text")
+        self.assertIn("only admins send", row.text)
+        row.find_element(By.TAG_NAME, "summary").click()
+        members = row.find_element(By.CSS_SELECTOR, "ul.members").text
+        self.assertIn("4915100000001", members)
+        self.assertIn("4915100000002", members)
+        self.assertEqual(row.find_elements(By.CSS_SELECTOR, "td")[1].find_element(By.TAG_NAME, "summary").text, "3")
+        self.shot("tenant-groups")
+
+        old = self.css("#groups")
+        self.submit(f'tr[data-group="{trial["id"]}"] form', confirm="Leave")
+        self.wait(self.gone(old))
+        self.wait(EC.presence_of_element_located((By.ID, "groups")))
+        rows = self.browser.find_elements(By.CSS_SELECTOR, "#groups tbody tr[data-group]")
+        self.assertEqual([r.get_attribute("data-group") for r in rows], [crew["id"]])
+        self.assertEqual(self.css("#groups-count").text, "1 group this account is in.")
+        status, listed = self.wharf.api("GET", base, token=key)
+        self.assertEqual([g["id"] for g in listed["groups"]], [crew["id"]])
 
     def test_3_tenant_adds_a_cloud_api_number(self):
         status, login = self.wharf.api("POST", "/v1/login", {"username": "acme", "password": "acme password 1"})

@@ -1,5 +1,6 @@
 import Foundation
 import Outbox
+import WhatsAppProtocol
 
 // The typed models of the console pages, one per template. The rows they list are in
 // ConsoleRows.swift, the retry console's pages in DeliveryPages.swift.
@@ -79,7 +80,54 @@ struct TenantSessionPage: ConsolePage {
     /// Linking by phone number and logging out (an engine that is a linked device with phone codes).
     var isWeb: Bool
     var cloud: CloudPanel?
+    /// The groups page's link (an engine with groups).
+    var hasGroups: Bool
+    /// The proxy the session connects through, without its password.
+    var proxy: String
     var created: String
+}
+
+/// The groups a session's account is in, as its engine lists them now.
+struct TenantGroupsPage: ConsolePage {
+    static let template = ConsoleTemplate.tenantGroups
+
+    struct Member: Sendable {
+        var phone: String
+        var role: String
+        var isAdmin: Bool
+    }
+
+    struct Row: Sendable {
+        var id: String
+        var subject: String
+        var description: String?
+        var memberCount: Int
+        var members: [Member]
+        var admins: String
+        var settings: String
+
+        init(_ group: GroupInfo) {
+            id = group.id.rawValue
+            subject = group.subject
+            description = group.description.flatMap { $0.isEmpty ? nil : $0 }
+            memberCount = group.participants.count
+            members = group.participants.map { Member(phone: $0.phone, role: $0.role.rawValue, isAdmin: $0.role != .member) }
+            admins = group.participants.filter { $0.role != .member }.map(\.phone).joined(separator: ", ")
+            var settings: [String] = []
+            if group.isAnnounce { settings.append("only admins send") }
+            if group.isLocked { settings.append("only admins edit") }
+            settings.append(group.addressingMode == "lid" ? "LID addressed" : "phone addressed")
+            self.settings = settings.joined(separator: " · ")
+        }
+    }
+
+    var sessionId: String
+    var sessionName: String
+    /// Why the groups could not be listed (the session is not running, WhatsApp did not answer).
+    var problem: String?
+    var groups: [Row]
+    var count: Int
+    var single: Bool
 }
 
 struct TenantWebhooksPage: ConsolePage {

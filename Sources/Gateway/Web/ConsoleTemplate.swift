@@ -12,7 +12,7 @@ enum ConsoleTemplate: String, CaseIterable, Sendable {
     case login
     case adminOverview, adminTenants, adminTenant, adminSessions, adminEndpoints
     case deliveries, delivery
-    case tenantSessions, tenantSession, tenantWebhooks, tenantSettings, tenantMessages
+    case tenantSessions, tenantSession, tenantGroups, tenantWebhooks, tenantSettings, tenantMessages
 
     /// The template's text. Files end with a newline; the template does not, so that a partial
     /// used inside a line (`{{>csrf}}`) adds nothing but itself.
@@ -39,6 +39,7 @@ enum ConsoleTemplate: String, CaseIterable, Sendable {
         case .delivery: PackageResources.delivery_mustache
         case .tenantSessions: PackageResources.tenantSessions_mustache
         case .tenantSession: PackageResources.tenantSession_mustache
+        case .tenantGroups: PackageResources.tenantGroups_mustache
         case .tenantWebhooks: PackageResources.tenantWebhooks_mustache
         case .tenantSettings: PackageResources.tenantSettings_mustache
         case .tenantMessages: PackageResources.tenantMessages_mustache

@@ -27,6 +27,7 @@ struct TenantConsoleController {
         group.post("login", use: login)
         group.post("logout", use: logout)
         group.get("sessions/:sessionId", use: page(session))
+        group.get("sessions/:sessionId/groups", use: page(groups))
         group.get("webhooks", use: page(webhooks))
         group.get("settings", use: page(settings))
         group.get("messages", use: page(messages))
@@ -109,8 +110,29 @@ struct TenantConsoleController {
             cloud: CloudSessionOptions(session).map { options in
                 .init(webhookUrl: services.baseURL + CloudWebhookController.path(sessionID: session.id), phoneNumberId: options.phoneNumberId)
             },
-            created: row.created)
+            hasGroups: capabilities.chatKinds.contains(.group), proxy: session.options.proxy ?? "", created: row.created)
         return render(page, session.name, visit, current: "")
+    }
+
+    @Sendable func groups(_ visit: Visit) async throws -> Response {
+        let session = try await console.lookup.session(id: visit.context.parameters.require("sessionId"), scope: .tenant(visit.tenant.id))
+        var problem: String?
+        var groups: [GroupInfo] = []
+        if !session.engine.capabilities.chatKinds.contains(.group) {
+            problem = "A \(session.engine.rawValue) session has no groups (the WhatsApp Cloud API does not offer them)."
+        } else if let engine = await services.sessions.engine(for: session.id) {
+            do {
+                groups = try await engine.groups().sorted { ($0.subject.lowercased(), $0.id.rawValue) < ($1.subject.lowercased(), $1.id.rawValue) }
+            } catch {
+                problem = "The groups could not be listed: \(error)"
+            }
+        } else {
+            problem = "The session is \(session.status.rawValue) and not running; restart it to see its groups."
+        }
+        let page = TenantGroupsPage(
+            sessionId: session.id, sessionName: session.name, problem: problem, groups: groups.map(TenantGroupsPage.Row.init),
+            count: groups.count, single: groups.count == 1)
+        return render(page, "Groups of \(session.name)", visit, current: "")
     }
 
     @Sendable func webhooks(_ visit: Visit) async throws -> Response {
