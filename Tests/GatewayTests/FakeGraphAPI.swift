@@ -181,10 +181,13 @@ final class FakeGraphAPI: Sendable {
             }
             return problems
         }
-        guard let type = body["type"] as? String, ["text", "image", "audio", "video", "document"].contains(type) else {
-            return ["type must be text, image, audio, video or document"]
+        let types = ["text", "image", "audio", "video", "document", "reaction", "location", "contacts"]
+        guard let type = body["type"] as? String, types.contains(type) else {
+            return ["type must be one of \(types.joined(separator: ", "))"]
         }
-        only(body, ["messaging_product", "recipient_type", "to", "type", type, "context"], "a \(type) message")
+        // A reaction names its message itself and takes no context.
+        only(
+            body, Set(["messaging_product", "recipient_type", "to", "type", type]).union(type == "reaction" ? [] : ["context"]), "a \(type) message")
         if body["recipient_type"] as? String != "individual" { problems.append("recipient_type must be 'individual'") }
         if let to = body["to"] as? String, !to.isEmpty, to.allSatisfy(\.isNumber) {} else { problems.append("to must be digits") }
         if let context = body["context"] {
@@ -193,7 +196,26 @@ final class FakeGraphAPI: Sendable {
                 problems.append("context must be {\"message_id\": …}")
             }
         }
+        if type == "contacts" { return problems + checkContacts(body["contacts"]) }
         guard let content = body[type] as? [String: Any] else { return problems + ["the '\(type)' object is missing"] }
+        switch type {
+        case "reaction":
+            only(content, ["message_id", "emoji"], "reaction")
+            if (content["message_id"] as? String)?.isEmpty != false { problems.append("reaction.message_id is missing") }
+            if !(content["emoji"] is String) { problems.append("reaction.emoji must be a string (empty removes the reaction)") }
+            return problems
+        case "location":
+            only(content, ["latitude", "longitude", "name", "address"], "location")
+            for (key, range) in [("latitude", -90.0...90.0), ("longitude", -180.0...180.0)] {
+                guard let value = content[key] as? Double, range.contains(value) else {
+                    problems.append("location.\(key) must be a number within \(range)")
+                    continue
+                }
+            }
+            return problems
+        default:
+            break
+        }
         if type == "text" {
             only(content, ["body", "preview_url"], "text")
             let text = content["body"] as? String ?? ""
@@ -208,6 +230,30 @@ final class FakeGraphAPI: Sendable {
         let link = content["link"] as? String ?? ""
         if !(link.hasPrefix("https://") || link.hasPrefix("http://")) { problems.append("\(type).link must be an http(s) URL") }
         if let caption = content["caption"] as? String, caption.count > 1024 { problems.append("\(type).caption is over 1024 characters") }
+        return problems
+    }
+
+    /// The documented contact object: `name.formatted_name` and at least one other name part;
+    /// phones with `phone`, an optional `type` and `wa_id`.
+    private static func checkContacts(_ value: Any?) -> [String] {
+        guard let contacts = value as? [[String: Any]], !contacts.isEmpty else { return ["contacts must be a non-empty array"] }
+        var problems: [String] = []
+        for (index, contact) in contacts.enumerated() {
+            for key in contact.keys where !["name", "phones", "emails", "addresses", "org", "urls", "birthday"].contains(key) {
+                problems.append("contacts[\(index)] has an undocumented member '\(key)'")
+            }
+            let name = contact["name"] as? [String: Any] ?? [:]
+            if (name["formatted_name"] as? String)?.isEmpty != false { problems.append("contacts[\(index)].name.formatted_name is required") }
+            if !["first_name", "last_name", "middle_name", "suffix", "prefix"].contains(where: { name[$0] is String }) {
+                problems.append("contacts[\(index)].name needs a first, last or middle name, a suffix or a prefix")
+            }
+            for phone in contact["phones"] as? [[String: Any]] ?? [] {
+                for key in phone.keys where !["phone", "type", "wa_id"].contains(key) {
+                    problems.append("contacts[\(index)].phones has an undocumented member '\(key)'")
+                }
+                if (phone["phone"] as? String)?.isEmpty != false { problems.append("contacts[\(index)].phones[].phone is missing") }
+            }
+        }
         return problems
     }
 

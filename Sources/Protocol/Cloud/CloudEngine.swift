@@ -15,8 +15,9 @@ public actor CloudEngine: Engine {
     /// Meta hides the indicator after 25 seconds and shows it only in answer to a message.
     /// Phone numbers only, 4,096 characters, media by link; the typing indicator answers an
     /// inbound message and fades after 25 s, so it is sent again every 20 s.
+    /// Reactions, places and contact cards too; polls, edits and deletions the Cloud API lacks.
     public static let capabilities = EngineCapabilities(
-        textLimit: 4096, chatKinds: [.person], mediaSource: .link, messageTypes: MessageType.basic,
+        textLimit: 4096, chatKinds: [.person], mediaSource: .link, messageTypes: MessageType.basic.union([.reaction, .location, .contact]),
         typing: TypingIndicator(needsInboundMessage: true, resendInterval: .seconds(20)), linking: .configured)
 
     private let credentials: any CredentialsStore
@@ -109,8 +110,14 @@ public actor CloudEngine: Engine {
                 to: to, kind: CloudRequest.MediaKind(kind), link: url, caption: caption, fileName: fileName, replyTo: message.replyTo)
         case .media:
             throw EngineError.unsupported("media from a local file; the Cloud API sends media by link")
-        case .reaction, .location, .contacts, .poll, .edit, .revoke:
-            // Refused when the job is accepted (the capabilities list none of these).
+        case .reaction(let messageID, let emoji):
+            body = CloudRequest.reaction(to: to, messageID: messageID, emoji: emoji)
+        case .location(let location):
+            body = CloudRequest.location(to: to, location, replyTo: message.replyTo)
+        case .contacts(let cards):
+            body = CloudRequest.contacts(to: to, cards, replyTo: message.replyTo)
+        case .poll, .edit, .revoke:
+            // Refused when the job is accepted: the Cloud API has no polls, edits or deletions.
             throw EngineError.unsupported("this message type on the Cloud API")
         }
         let json = try CloudRequest.encoded(body)

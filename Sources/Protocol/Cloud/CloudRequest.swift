@@ -22,6 +22,46 @@ public enum CloudRequest {
         return message(to: to, type: kind.rawValue, [kind.rawValue: media], replyTo: replyTo)
     }
 
+    /// A reaction to `messageID` in the chat with `to`; an empty emoji takes ours back.
+    public static func reaction(to: String, messageID: String, emoji: String) -> [String: Any] {
+        message(to: to, type: "reaction", ["reaction": ["message_id": messageID, "emoji": emoji]], replyTo: nil)
+    }
+
+    public static func location(to: String, _ location: Location, replyTo: String? = nil) -> [String: Any] {
+        var place: [String: Any] = ["latitude": location.latitude, "longitude": location.longitude]
+        if let name = location.name, !name.isEmpty { place["name"] = name }
+        if let address = location.address, !address.isEmpty { place["address"] = address }
+        return message(to: to, type: "location", ["location": place], replyTo: replyTo)
+    }
+
+    /// Contact cards as the Cloud API takes them: structured, not vCards. The name becomes the
+    /// formatted and first name, and each `TEL` of the card a phone (with its `waid`, which lets
+    /// the recipient message that number).
+    public static func contacts(to: String, _ cards: [ContactCard], replyTo: String? = nil) -> [String: Any] {
+        let contacts: [[String: Any]] = cards.map { card in
+            var contact: [String: Any] = ["name": ["formatted_name": card.name, "first_name": card.name]]
+            let phones: [[String: Any]] = Self.telephones(inVCard: card.vcard).map { phone in
+                var entry: [String: Any] = ["phone": phone.number, "type": "CELL"]
+                if let waid = phone.waid { entry["wa_id"] = waid }
+                return entry
+            }
+            if !phones.isEmpty { contact["phones"] = phones }
+            return contact
+        }
+        return message(to: to, type: "contacts", ["contacts": contacts], replyTo: replyTo)
+    }
+
+    /// The `TEL` lines of a vCard: the number, and WhatsApp's `waid` parameter when present.
+    static func telephones(inVCard vcard: String) -> [(number: String, waid: String?)] {
+        vcard.split(whereSeparator: \.isNewline).compactMap { line in
+            guard line.uppercased().hasPrefix("TEL"), let colon = line.firstIndex(of: ":") else { return nil }
+            let number = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            guard !number.isEmpty else { return nil }
+            let waid = line[..<colon].split(separator: ";").first { $0.lowercased().hasPrefix("waid=") }.map { String($0.dropFirst(5)) }
+            return (number, waid)
+        }
+    }
+
     /// Marks `messageID` (and everything before it in the chat) read; with `typing`, also shows
     /// "typing…" until we answer or 25 seconds pass.
     public static func read(messageID: String, typing: Bool = false) -> [String: Any] {
