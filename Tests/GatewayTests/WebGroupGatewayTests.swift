@@ -31,7 +31,10 @@ import WhatsAppProtocol
         let joined = try await waitFor("group.joined") { receiver.requests.first { $0.json?["type"] as? String == "group.joined" } }
         #expect(((joined.json?["data"] as? [String: Any])?["group"] as? [String: Any])?["subject"] as? String == "Orders")
 
-        // Bob writes in the group: message.received with is_group, the group's chat id and Bob.
+        // Bob writes in the group: message.received with is_group, the group's chat id and Bob, by
+        // phone and by LID (which WhatsApp names beside the phone in the message).
+        try await server.control("POST", "/addressing", ["phone": WebMessagingGatewayTests.contactPhone, "lidHints": true])
+        let bobLID = try #require((bob.ready["lid"] as? String).flatMap(JID.init)).user
         let sent = try bob.call(["op": "send_text", "to": group, "text": "Two pizzas please"])
         let bobID = try #require(sent["id"] as? String)
         let delivery = try await waitFor("Bob's group message") {
@@ -43,6 +46,7 @@ import WhatsAppProtocol
         #expect(data["from"] as? String == WebMessagingGatewayTests.contactPhone)
         #expect(data["text"] as? String == "Two pizzas please")
         #expect(data["participant"] as? String == "\(WebMessagingGatewayTests.contactPhone)@s.whatsapp.net")
+        #expect(data["from_lid"] as? String == "\(bobLID)@lid", "\(data)")
 
         // The tenant answers in the group through the send route: queued, humanized, read.
         let job = try await setup.child.call(

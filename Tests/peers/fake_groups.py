@@ -34,7 +34,7 @@ oneself (a leave) is a <remove> whose only participant is the actor. A picture c
 Group messages: <message to=GROUP id type [phash]><participants><to jid=DEVICE><enc/></to>…
 </participants><enc type="skmsg"/>[<device-identity/>]</message> from a member goes to every device of
 every member but the sender's as <message from=GROUP participant=SENDER_DEVICE id t type notify?
-addressing_mode="pn">[its own <enc> from <participants>]<enc type=skmsg/>[<device-identity/> when
+addressing_mode="pn" participant_lid?>[its own <enc> from <participants>]<enc type=skmsg/>[<device-identity/> when
 its <enc> is a pkmsg]</message>. The sender gets <ack class=message id from=GROUP t phash> with the
 server's hash over every member device (the sender's own included). A non-member gets error 403.
 
@@ -367,6 +367,9 @@ class GroupRelay:
                     attrs[name] = node.attrs[name]
             if self.phones[number].push_name:
                 attrs["notify"] = self.phones[number].push_name
+            if self.phones[number].lid_hints:
+                # As WhatsApp names the sender's other address in a phone-addressed group.
+                attrs["participant_lid"] = JID(self.phones[number].lid_user, "lid")
             children = ([own] if own is not None else []) + shared
             if identity is not None and own is not None and own.attrs.get("type") == "pkmsg":
                 children.append(identity)
