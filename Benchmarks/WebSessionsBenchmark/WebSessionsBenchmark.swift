@@ -93,7 +93,7 @@ struct WebSessionsBenchmark {
     static func main() async throws {
         let arguments = CommandLine.arguments
         let count = arguments.firstIndex(of: "--sessions").flatMap { Int(arguments[$0 + 1]) } ?? 1000
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let configuration = server.configuration
         var logger = Logger(label: "wharf.web")
         logger.logLevel = .warning

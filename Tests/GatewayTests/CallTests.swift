@@ -16,14 +16,14 @@ import WharfCore
             Issue.record("build the wharf executable first (swift build --build-tests): \(CrashTests.binary)")
             return
         }
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let receiver = try await TestReceiver.start()
         defer { Task { await receiver.stop() } }
         let setup = try await web.setUp(
             server, receiver: receiver, humanize: ["typingMs": 100, "pauseMs": 0, "gapMs": 0],
             settings: ["calls": ["reject": true, "message": "Sorry, no calls here; please write."]])
         defer { if setup.child.process.isRunning { setup.child.kill() } }
-        let bob = try web.contact(server)
+        let bob = try await web.contact(server)
 
         let rung = try await server.control(
             "POST", "/call", ["from": WebMessagingGatewayTests.contactPhone, "to": WebMessagingGatewayTests.phone, "video": true])
@@ -39,7 +39,7 @@ import WharfCore
             return calls?.first { $0["id"] as? String == callID && $0["rejectedBy"] is String }
         }
         #expect((rejected["rejectNode"] as? String)?.contains("call-id=\"\(callID)\"") == true)
-        let reply = try bob.call(["op": "wait", "for": "message", "match": ["text": "Sorry, no calls here; please write."], "timeout": 20])
+        let reply = try await bob.call(["op": "wait", "for": "message", "match": ["text": "Sorry, no calls here; please write."], "timeout": 20])
         #expect((reply["items"] as? [[String: Any]])?.count == 1)
 
         _ = try await server.control("POST", "/call/end", ["callId": callID, "reason": "timeout"])

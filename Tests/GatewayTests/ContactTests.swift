@@ -16,15 +16,15 @@ import WharfCore
             Issue.record("build the wharf executable first (swift build --build-tests): \(CrashTests.binary)")
             return
         }
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let receiver = try await TestReceiver.start()
         defer { Task { await receiver.stop() } }
         let setup = try await web.setUp(server, receiver: receiver)
         defer { if setup.child.process.isRunning { setup.child.kill() } }
-        let bob = try web.contact(server)
+        let bob = try await web.contact(server)
         let bobPhone = WebMessagingGatewayTests.contactPhone
         _ = try await server.control("POST", "/picture", ["phone": bobPhone, "url": "https://pps.whatsapp.net/v/t61/bob.jpg"])
-        let sent = try bob.call(["op": "send_text", "to": "\(WebMessagingGatewayTests.phone)@s.whatsapp.net", "text": "hi"])
+        let sent = try await bob.call(["op": "send_text", "to": "\(WebMessagingGatewayTests.phone)@s.whatsapp.net", "text": "hi"])
         let sentID = try #require(sent["id"] as? String)
         _ = try await waitFor("Bob's message") { receiver.requests.first { ($0.json?["data"] as? [String: Any])?["id"] as? String == sentID } }
         let base = "/v1/sessions/\(setup.session)"

@@ -55,7 +55,7 @@ import Glibc
         // What an earlier version left under the usual umask: a readable folder and files.
         _ = umask(0o022)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory)
-        FileManager.default.createFile(atPath: directory + "/notes.txt", contents: Data("x".utf8), attributes: [.posixPermissions: 0o644])
+        _ = FileManager.default.createFile(atPath: directory + "/notes.txt", contents: Data("x".utf8), attributes: [.posixPermissions: 0o644])
         try FileManager.default.createDirectory(
             atPath: directory + "/media", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         try await TestWharf.run(dataDirectory: directory) { app in
@@ -399,10 +399,10 @@ final class RawSocket {
             #expect(created.status == .created, "\(created.text)")
             let secret = try #require(created.string("secret"))
             let id = try #require(created.string("id"))
-            let row = try #require(
-                try await app.wharf.outbox.writer.read { db in
-                    try Row.fetchOne(db, sql: "SELECT secret, header_value, basic_password FROM webhook_endpoint WHERE id = ?", arguments: [id])
-                })
+            let fetched = try await app.wharf.outbox.writer.read { db in
+                try Row.fetchOne(db, sql: "SELECT secret, header_value, basic_password FROM webhook_endpoint WHERE id = ?", arguments: [id])
+            }
+            let row = try #require(fetched)
             for column in ["secret", "header_value", "basic_password"] {
                 let stored: String = row[column]
                 #expect(stored.hasPrefix("wharf-sealed:"), "\(column)")

@@ -41,7 +41,7 @@ import WhatsAppProtocol
             Issue.record("build the wharf executable first (swift build --build-tests): \(CrashTests.binary)")
             return
         }
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         /// (type, data.status, data.qr) of each event the webhook received.
         let events = Locked<[[String?]]>([])
         let receiver = try await TestReceiver.start { _, request in
@@ -106,7 +106,7 @@ import WhatsAppProtocol
 
     @Test func linkedByPhoneCodeThroughTheAPI() async throws {
         guard FileManager.default.isExecutableFile(atPath: CrashTests.binary) else { return }
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let child = try await CrashTests.Child(dataDirectory: TestWharf.temporaryDirectory(), environment: environment(server))
         defer { if child.process.isRunning { child.kill() } }
         let token = try await tenant(child, "coder")

@@ -15,12 +15,12 @@ import WhatsAppProtocol
             Issue.record("build the wharf executable first (swift build --build-tests): \(CrashTests.binary)")
             return
         }
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let receiver = try await TestReceiver.start()
         defer { Task { await receiver.stop() } }
         let setup = try await web.setUp(server, receiver: receiver)
         defer { if setup.child.process.isRunning { setup.child.kill() } }
-        let bob = try web.contact(server)
+        let bob = try await web.contact(server)
         let base = "/v1/sessions/\(setup.session)/groups"
 
         let made = try await setup.child.call(
@@ -35,7 +35,7 @@ import WhatsAppProtocol
         // phone and by LID (which WhatsApp names beside the phone in the message).
         try await server.control("POST", "/addressing", ["phone": WebMessagingGatewayTests.contactPhone, "lidHints": true])
         let bobLID = try #require((bob.ready["lid"] as? String).flatMap(JID.init)).user
-        let sent = try bob.call(["op": "send_text", "to": group, "text": "Two pizzas please"])
+        let sent = try await bob.call(["op": "send_text", "to": group, "text": "Two pizzas please"])
         let bobID = try #require(sent["id"] as? String)
         let delivery = try await waitFor("Bob's group message") {
             receiver.requests.first { ($0.json?["data"] as? [String: Any])?["id"] as? String == bobID }
@@ -62,11 +62,11 @@ import WhatsAppProtocol
         let messageID = try #require(done["messageId"] as? String)
         var text: String?
         for count in 1...2 where text == nil {
-            let answer = try bob.call(["op": "wait", "for": "message", "match": ["id": messageID], "count": count])
+            let answer = try await bob.call(["op": "wait", "for": "message", "match": ["id": messageID], "count": count])
             text = (answer["items"] as? [[String: Any]])?.compactMap { $0["text"] as? String }.first
         }
         #expect(text == "On its way")
-        let read = try bob.call(["op": "wait", "for": "receipt", "match": ["id": bobID, "type": "read"]])
+        let read = try await bob.call(["op": "wait", "for": "receipt", "match": ["id": bobID, "type": "read"]])
         #expect((read["items"] as? [[String: Any]])?.first?["participant"] as? String != nil)
 
         // Administration through the API.

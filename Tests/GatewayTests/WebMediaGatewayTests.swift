@@ -13,12 +13,7 @@ import WharfCore
 
     func file(_ directory: String, _ name: String, bytes count: Int) throws -> URL {
         let url = URL(fileURLWithPath: directory).appendingPathComponent(name)
-        var data = Data(count: count)
-        data.withUnsafeMutableBytes { buffer in
-            var generator = SystemRandomNumberGenerator()
-            for index in buffer.indices { buffer[index] = UInt8.random(in: 0...255, using: &generator) }
-        }
-        try data.write(to: url)
+        try randomData(count).write(to: url)
         return url
     }
 
@@ -35,7 +30,7 @@ import WharfCore
             Issue.record("build the wharf executable first (swift build --build-tests): \(CrashTests.binary)")
             return
         }
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let info = try await server.control("GET", "/media/info").json
         let receiver = try await TestReceiver.start()
         defer { Task { await receiver.stop() } }
@@ -43,7 +38,7 @@ import WharfCore
             server, receiver: receiver,
             environment: ["OUTBOUND_ALLOW": "127.0.0.1", "WA_CA_FILE": try #require(info["media_ca_file"] as? String)])
         defer { if setup.child.process.isRunning { setup.child.kill() } }
-        let bob = try messaging.contact(server)
+        let bob = try await messaging.contact(server)
         let chat = "\(WebMessagingGatewayTests.phone)@s.whatsapp.net"
         let base = "http://127.0.0.1:\(setup.child.port)"
 
@@ -56,7 +51,7 @@ import WharfCore
         for (kind, source, extra) in sources {
             var request: [String: Any] = ["op": "send_media", "to": chat, "kind": kind, "path": source.path]
             request.merge(extra) { $1 }
-            let sent = try bob.call(request)
+            let sent = try await bob.call(request)
             let data = try await delivered(receiver, id: try #require(sent["id"] as? String))
             #expect(data["type"] as? String == kind)
             let media = try #require(data["media"] as? [String: Any])
@@ -128,7 +123,7 @@ import WharfCore
             Issue.record("build the wharf executable first (swift build --build-tests): \(CrashTests.binary)")
             return
         }
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let info = try await server.control("GET", "/media/info").json
         let receiver = try await TestReceiver.start()
         defer { Task { await receiver.stop() } }
@@ -136,12 +131,12 @@ import WharfCore
             server, receiver: receiver, settings: ["media": ["download": "lazy"]],
             environment: ["OUTBOUND_ALLOW": "127.0.0.1", "WA_CA_FILE": try #require(info["media_ca_file"] as? String)])
         defer { if setup.child.process.isRunning { setup.child.kill() } }
-        let bob = try messaging.contact(server)
+        let bob = try await messaging.contact(server)
         let chat = "\(WebMessagingGatewayTests.phone)@s.whatsapp.net"
         let base = "http://127.0.0.1:\(setup.child.port)"
 
         let source = try file(setup.directory, "later.jpg", bytes: 33_333)
-        let sent = try bob.call(["op": "send_media", "to": chat, "kind": "image", "path": source.path])
+        let sent = try await bob.call(["op": "send_media", "to": chat, "kind": "image", "path": source.path])
         let data = try await delivered(receiver, id: try #require(sent["id"] as? String))
         let link = try #require((data["media"] as? [String: Any])?["url"] as? String)
         // Nothing was fetched from WhatsApp yet.
@@ -153,7 +148,7 @@ import WharfCore
 
         // A file WhatsApp dropped and the phone no longer has: media.failed, and the link says so.
         let lostSource = try file(setup.directory, "lost.pdf", bytes: 4_000)
-        let lost = try bob.call(["op": "send_media", "to": chat, "kind": "document", "path": lostSource.path, "fileName": "lost.pdf"])
+        let lost = try await bob.call(["op": "send_media", "to": chat, "kind": "document", "path": lostSource.path, "fileName": "lost.pdf"])
         try await server.control("POST", "/media/expire", ["direct_path": lost["directPath"] as Any, "status": 404])
         let lostData = try await delivered(receiver, id: try #require(lost["id"] as? String))
         let lostMedia = try #require(lostData["media"] as? [String: Any])
@@ -182,7 +177,7 @@ import WharfCore
             Issue.record("build the wharf executable first (swift build --build-tests): \(CrashTests.binary)")
             return
         }
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let info = try await server.control("GET", "/media/info").json
         let receiver = try await TestReceiver.start()
         defer { Task { await receiver.stop() } }
@@ -190,16 +185,16 @@ import WharfCore
             server, receiver: receiver, settings: ["media": ["inlineMaxBytes": 50_000]],
             environment: ["OUTBOUND_ALLOW": "127.0.0.1", "WA_CA_FILE": try #require(info["media_ca_file"] as? String)])
         defer { if setup.child.process.isRunning { setup.child.kill() } }
-        let bob = try messaging.contact(server)
+        let bob = try await messaging.contact(server)
         let chat = "\(WebMessagingGatewayTests.phone)@s.whatsapp.net"
 
         let small = try file(setup.directory, "small.jpg", bytes: 30_000)
-        let sent = try bob.call(["op": "send_media", "to": chat, "kind": "image", "path": small.path])
+        let sent = try await bob.call(["op": "send_media", "to": chat, "kind": "image", "path": small.path])
         let smallID = try #require(sent["id"] as? String)
         let inline = try #require(try await delivered(receiver, id: smallID)["media"] as? [String: Any])
         #expect(inline["base64"] as? String == (try Data(contentsOf: small)).base64EncodedString())
         let large = try file(setup.directory, "large.pdf", bytes: 80_000)
-        let sentLarge = try bob.call(["op": "send_media", "to": chat, "kind": "document", "path": large.path, "fileName": "large.pdf"])
+        let sentLarge = try await bob.call(["op": "send_media", "to": chat, "kind": "document", "path": large.path, "fileName": "large.pdf"])
         let largeID = try #require(sentLarge["id"] as? String)
         let linked = try #require(try await delivered(receiver, id: largeID)["media"] as? [String: Any])
         #expect(linked["base64"] == nil)
@@ -213,7 +208,7 @@ import WharfCore
             Issue.record("build the wharf executable first (swift build --build-tests): \(CrashTests.binary)")
             return
         }
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let info = try await server.control("GET", "/media/info").json
         let receiver = try await TestReceiver.start()
         defer { Task { await receiver.stop() } }
@@ -221,15 +216,15 @@ import WharfCore
             server, receiver: receiver, humanize: ["typingMs": 50, "pauseMs": 10, "gapMs": 0, "markRead": false],
             environment: ["OUTBOUND_ALLOW": "127.0.0.1", "WA_CA_FILE": try #require(info["media_ca_file"] as? String)])
         defer { if setup.child.process.isRunning { setup.child.kill() } }
-        let bob = try messaging.contact(server)
+        let bob = try await messaging.contact(server)
         let folder = URL(fileURLWithPath: setup.directory).appendingPathComponent("served")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let files = try await FileServer.start(folder)
         defer { Task { await files.stop() } }
-        let photo = try MediaFixtures.make(.jpeg, in: folder, name: "photo")
-        let voice = try MediaFixtures.make(.opus, in: folder, name: "voice")
-        let video = try MediaFixtures.make(.mp4, in: folder, name: "clip")
-        let mp3 = try MediaFixtures.make(.mp3, in: folder, name: "song")
+        let photo = try await MediaFixtures.make(.jpeg, in: folder, name: "photo")
+        let voice = try await MediaFixtures.make(.opus, in: folder, name: "voice")
+        let video = try await MediaFixtures.make(.mp4, in: folder, name: "clip")
+        let mp3 = try await MediaFixtures.make(.mp3, in: folder, name: "song")
         let document = try file(folder.path, "terms.pdf", bytes: 2 << 20)
         let base = "http://127.0.0.1:\(setup.child.port)"
         let send = "\(base)/v1/sessions/\(setup.session)/messages"
@@ -246,7 +241,7 @@ import WharfCore
             }
             #expect(done["status"] as? String == "sent", "\(done)")
             let messageID = try #require(done["messageId"] as? String)
-            let answer = try bob.call(["op": "wait", "for": "message", "match": ["id": messageID]])
+            let answer = try await bob.call(["op": "wait", "for": "message", "match": ["id": messageID]])
             return try #require((answer["items"] as? [[String: Any]])?.first)
         }
         func json(_ body: [String: Any]) throws -> Data { try JSONSerialization.data(withJSONObject: body) }
@@ -278,7 +273,7 @@ import WharfCore
         }
         for (index, (item, source)) in cases.enumerated() {
             let out = folder.appendingPathComponent("bob-\(index)")
-            let download = try bob.call(["op": "download", "id": try #require(item["id"] as? String), "path": out.path])
+            let download = try await bob.call(["op": "download", "id": try #require(item["id"] as? String), "path": out.path])
             #expect(download["macChecked"] as? Bool == true)
             #expect(try Data(contentsOf: out) == Data(contentsOf: source), "\(source.lastPathComponent) byte for byte")
         }

@@ -61,8 +61,8 @@ import WhatsAppProtocol
             device: scan.json["jid"] as? String ?? "")
     }
 
-    func contact(_ server: FakeWhatsApp) throws -> JSONPeer {
-        try JSONPeer(
+    func contact(_ server: FakeWhatsApp) async throws -> JSONPeer {
+        try await JSONPeer(
             "wa_contact.py",
             ["--control", server.controlURL, "--ws", server.url, "--root", server.rootKey.hex, "--phone", Self.contactPhone, "--push-name", "Bob"])
     }
@@ -83,17 +83,17 @@ import WhatsAppProtocol
             Issue.record("build the wharf executable first (swift build --build-tests): \(CrashTests.binary)")
             return
         }
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let receiver = try await TestReceiver.start()
         defer { Task { await receiver.stop() } }
         let setup = try await setUp(server, receiver: receiver)
         defer { if setup.child.process.isRunning { setup.child.kill() } }
         // Bob's messages name his LID too.
         try await server.control("POST", "/addressing", ["phone": Self.contactPhone, "lidHints": true])
-        let bob = try contact(server)
+        let bob = try await contact(server)
         let lid = try #require((bob.ready["lid"] as? String).flatMap(JID.init)).user
 
-        let sent = try bob.call(["op": "send_text", "to": "\(Self.phone)@s.whatsapp.net", "text": "Do you deliver on Sundays?"])
+        let sent = try await bob.call(["op": "send_text", "to": "\(Self.phone)@s.whatsapp.net", "text": "Do you deliver on Sundays?"])
         let bobID = try #require(sent["id"] as? String)
         let delivery = try await waitFor("the message.received webhook") {
             receiver.requests.first { ($0.json?["data"] as? [String: Any])?["id"] as? String == bobID }
@@ -121,17 +121,17 @@ import WhatsAppProtocol
         }
         #expect(done["status"] as? String == "sent", "\(done)")
         let messageID = try #require(done["messageId"] as? String)
-        let answer = try bob.call(["op": "wait", "for": "message", "match": ["id": messageID]])
+        let answer = try await bob.call(["op": "wait", "for": "message", "match": ["id": messageID]])
         let item = try #require((answer["items"] as? [[String: Any]])?.first)
         #expect(item["text"] as? String == "Yes, from 10 to 4.")
         #expect(item["quotedId"] as? String == bobID)
-        let states = try bob.call(["op": "wait", "for": "chatstate", "count": 2])
+        let states = try await bob.call(["op": "wait", "for": "chatstate", "count": 2])
         #expect((states["items"] as? [[String: Any]])?.compactMap { $0["state"] as? String }.prefix(2) == ["composing", "paused"])
-        let read = try bob.call(["op": "wait", "for": "receipt", "match": ["id": bobID, "type": "read"]])
+        let read = try await bob.call(["op": "wait", "for": "receipt", "match": ["id": bobID, "type": "read"]])
         #expect((read["items"] as? [[String: Any]])?.isEmpty == false, "the tenant's reply marked Bob's message read")
 
         // Bob's delivery and read receipts come back as message.ack events for Wharf's message.
-        try bob.call(["op": "receipt", "ids": [messageID], "type": "read"])
+        try await bob.call(["op": "receipt", "ids": [messageID], "type": "read"])
         let acks = try await waitFor("delivered and read acks") { () -> Set<String>? in
             let levels = Set(
                 receiver.requests.compactMap { request -> String? in
@@ -155,7 +155,7 @@ import WhatsAppProtocol
     /// event id, none becomes undecryptable, and the chat goes on after every restart.
     @Test func fiftyMessagesEachWaySurviveKillsAtAnyPoint() async throws {
         guard FileManager.default.isExecutableFile(atPath: CrashTests.binary) else { return }
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         /// Message id → the webhook-ids its message.received deliveries carried.
         let received = Locked<[String: Set<String>]>([:])
         let undecryptable = Locked<Int>(0)
@@ -176,7 +176,7 @@ import WhatsAppProtocol
         let setup = try await setUp(server, receiver: receiver, humanize: ["enabled": false])
         let children = Locked<[CrashTests.Child]>([setup.child])
         defer { for child in children.withLock({ $0 }) where child.process.isRunning { child.kill() } }
-        let bob = try contact(server)
+        let bob = try await contact(server)
         let wharfChat = "\(Self.phone)@s.whatsapp.net"
         var random = SystemRandomNumberGenerator()
 
@@ -195,7 +195,7 @@ import WhatsAppProtocol
         children.withLock { $0.append(child) }
         var bobIDs: [String] = []
         for index in 1...50 {
-            let sent = try bob.call(["op": "send_text", "to": wharfChat, "text": "in \(index)", "waitAck": false])
+            let sent = try await bob.call(["op": "send_text", "to": wharfChat, "text": "in \(index)", "waitAck": false])
             bobIDs.append(try #require(sent["id"] as? String))
             if index == 10 {
                 // By now the self-kill has happened: the decrypted 3rd message was never committed.
@@ -229,7 +229,7 @@ import WhatsAppProtocol
         }
         let texts = (1...50).map { "out \($0)" }
         let arrived = try await waitFor("every outbound message at the contact", seconds: 90) { () -> [[String: Any]]? in
-            let items = try bob.call(["op": "list", "of": "message"])["items"] as? [[String: Any]] ?? []
+            let items = try await bob.call(["op": "list", "of": "message"])["items"] as? [[String: Any]] ?? []
             let seen = Set(items.compactMap { $0["text"] as? String })
             return Set(texts).isSubset(of: seen) ? items : nil
         }
@@ -237,14 +237,14 @@ import WhatsAppProtocol
         var idsByText: [String: Set<String>] = [:]
         for item in arrived { if let text = item["text"] as? String, let id = item["id"] as? String { idsByText[text, default: []].insert(id) } }
         #expect(texts.allSatisfy { idsByText[$0]?.count == 1 }, "one message id per job")
-        let errors = try bob.call(["op": "list", "of": "decryptError"])["items"] as? [[String: Any]] ?? []
+        let errors = try await bob.call(["op": "list", "of": "decryptError"])["items"] as? [[String: Any]] ?? []
         #expect(errors.isEmpty, "the contact could decrypt everything: \(errors)")
         for job in jobs {
             #expect(try await child.call("GET", "/v1/jobs/\(job)", token: setup.token).body["status"] as? String == "sent")
         }
 
         // The conversation goes on.
-        let last = try #require(try bob.call(["op": "send_text", "to": wharfChat, "text": "still there?"])["id"] as? String)
+        let last = try #require(try await bob.call(["op": "send_text", "to": wharfChat, "text": "still there?"])["id"] as? String)
         _ = try await waitFor("the last message") { received.withLock { $0[last] } }
         let reply = try await child.call(
             "POST", "/v1/sessions/\(setup.session)/messages?wait=10", json: ["chatId": Self.contactPhone, "text": "yes"], token: setup.token)

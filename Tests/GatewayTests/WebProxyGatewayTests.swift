@@ -16,8 +16,8 @@ import WharfCore
         let http: Int
         let password: String
 
-        init() throws {
-            peer = try JSONPeer("proxy_peer.py")
+        init() async throws {
+            peer = try await JSONPeer("proxy_peer.py")
             socks = try #require(peer.ready["socks"] as? Int)
             http = try #require(peer.ready["http"] as? Int)
             password = try #require(peer.ready["password"] as? String)
@@ -30,8 +30,8 @@ import WharfCore
         }
 
         /// The tunnels pproxy opened, as "kind target", and how many connections it refused.
-        func log() throws -> (tunnels: [String], refused: Int) {
-            let answer = try peer.call(["op": "log"])
+        func log() async throws -> (tunnels: [String], refused: Int) {
+            let answer = try await peer.call(["op": "log"])
             let tunnels = (answer["tunnels"] as? [[String: Any]] ?? []).map { "\($0["kind"] ?? "?") \($0["target"] ?? "?")" }
             return (tunnels, answer["refused"] as? Int ?? 0)
         }
@@ -42,11 +42,11 @@ import WharfCore
             Issue.record("build the wharf executable first (swift build --build-tests): \(CrashTests.binary)")
             return
         }
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let info = try await server.control("GET", "/media/info").json
         let mediaHost = try #require(info["media_host"] as? String)
         let whatsApp = try #require(URL(string: server.url).map { "\($0.host ?? ""):\($0.port ?? 0)" })
-        let proxy = try Proxy()
+        let proxy = try await Proxy()
         let receiver = try await TestReceiver.start()
         defer { Task { await receiver.stop() } }
 
@@ -57,7 +57,7 @@ import WharfCore
             session: ["proxy": proxy.url("socks5")])
         defer { if setup.child.process.isRunning { setup.child.kill() } }
         let path = "/v1/sessions/\(setup.session)"
-        #expect(try proxy.log().tunnels.contains("socks5 \(whatsApp)"), "the WebSocket went through the SOCKS5 proxy")
+        #expect(try await proxy.log().tunnels.contains("socks5 \(whatsApp)"), "the WebSocket went through the SOCKS5 proxy")
 
         // The password is in no answer and not in the database in the clear.
         let shown = try await JSONCall.raw(
@@ -73,10 +73,10 @@ import WharfCore
         }
 
         // A received image is fetched from the media host through the same proxy.
-        let bob = try messaging.contact(server)
+        let bob = try await messaging.contact(server)
         let photo = URL(fileURLWithPath: setup.directory).appendingPathComponent("photo.jpg")
         try Data((0..<30_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }).write(to: photo)
-        let sent = try bob.call([
+        let sent = try await bob.call([
             "op": "send_media", "to": "\(WebMessagingGatewayTests.phone)@s.whatsapp.net", "kind": "image", "path": photo.path,
             "mimetype": "image/jpeg",
         ])
@@ -86,19 +86,19 @@ import WharfCore
         }
         let media = try #require((delivery.json?["data"] as? [String: Any])?["media"] as? [String: Any])
         #expect(media["size"] as? Int == 30_000, "fetched and decrypted: \(media)")
-        let tunnels = try proxy.log().tunnels
+        let tunnels = try await proxy.log().tunnels
         #expect(tunnels.contains("socks5 \(mediaHost)"), "the media fetch went through the proxy: \(tunnels)")
 
         // Switched to an HTTP CONNECT proxy: the session reconnects through it.
         let switched = try await setup.child.call("PATCH", path, json: ["proxy": proxy.url("http")], token: setup.token)
         #expect(switched.status == 200 && switched.body["proxy"] as? String == "http://wharf@127.0.0.1:\(proxy.http)", "\(switched.body)")
-        _ = try await waitFor("a tunnel through the HTTP proxy") { try proxy.log().tunnels.contains("http \(whatsApp)") ? true : nil }
+        _ = try await waitFor("a tunnel through the HTTP proxy") { try await proxy.log().tunnels.contains("http \(whatsApp)") ? true : nil }
         _ = try await waitFor("the session connected through the HTTP proxy") {
             try await setup.child.call("GET", path, token: setup.token).body["status"] as? String == "connected" ? true : nil
         }
 
         // A wrong password: the session does not connect, and says why; it never goes around the proxy.
-        let before = try proxy.log()
+        let before = try await proxy.log()
         let wrong = try await setup.child.call("PATCH", path, json: ["proxy": proxy.url("socks5", password: "wrong")], token: setup.token)
         #expect(wrong.status == 200)
         let detail = try await waitFor("the proxy's refusal in the session's status") {
@@ -106,7 +106,7 @@ import WharfCore
             return (body["statusDetail"] as? String).flatMap { $0.contains("refused the username and password") ? $0 : nil }
         }
         #expect(detail.contains("socks5://wharf@127.0.0.1:\(proxy.socks)") && !detail.contains("wrong"), "\(detail)")
-        let after = try proxy.log()
+        let after = try await proxy.log()
         #expect(after.refused > before.refused && after.tunnels.count == before.tunnels.count)
 
         // Removed: the session connects directly again.
@@ -115,7 +115,7 @@ import WharfCore
         _ = try await waitFor("the session connected without a proxy") {
             try await setup.child.call("GET", path, token: setup.token).body["status"] as? String == "connected" ? true : nil
         }
-        #expect(try proxy.log().tunnels.count == after.tunnels.count)
+        #expect(try await proxy.log().tunnels.count == after.tunnels.count)
 
         // What is refused, naming the field: another scheme, no port, a private address not in
         // OUTBOUND_ALLOW, and an engine that has no connection of its own.

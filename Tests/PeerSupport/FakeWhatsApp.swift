@@ -11,7 +11,7 @@ public final class FakeWhatsApp: @unchecked Sendable {
     private let process = Process()
     private let input = Pipe()
 
-    public init() throws {
+    public init() async throws {
         let output = Pipe()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", PeerProcess.directory.appendingPathComponent("fake_whatsapp.py").path]
@@ -23,11 +23,15 @@ public final class FakeWhatsApp: @unchecked Sendable {
             process.standardError = FileHandle(forWritingAtPath: log)
         }
         try process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { throw PeerProcess.PeerFailure(description: "the fake server did not start") }
-            line += chunk
+        let reading = output.fileHandleForReading
+        let line = try await offThePool {
+            var line = Data()
+            while !line.contains(UInt8(ascii: "\n")) {
+                let chunk = reading.availableData
+                guard !chunk.isEmpty else { throw PeerProcess.PeerFailure(description: "the fake server did not start") }
+                line += chunk
+            }
+            return line
         }
         let words = String(decoding: line, as: UTF8.self).split(separator: "\n")[0].split(separator: " ").map(String.init)
         guard words.count == 4, words[0] == "ready" else { throw PeerProcess.PeerFailure(description: "unexpected: \(words)") }
@@ -38,7 +42,8 @@ public final class FakeWhatsApp: @unchecked Sendable {
 
     deinit {
         try? input.fileHandleForWriting.close()
-        process.waitUntilExit()
+        let process = process
+        reapInBackground { process.waitUntilExit() }
     }
 
     public var configuration: WebEngineConfiguration {

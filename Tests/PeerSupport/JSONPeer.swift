@@ -9,12 +9,17 @@ public final class JSONPeer: @unchecked Sendable {
     private let process = Process()
     private let input = Pipe()
     private let output = Pipe()
-    private let lock = Mutex<[UInt8]>([])
     private let pushed = Mutex<[Data]>([])
+    /// Reads and writes happen on this queue, never on the cooperative pool: a test waiting for a
+    /// slow peer must not hold one of the pool's few threads (two on this machine), which every
+    /// in-process server of the tests running beside it needs.
+    private let queue = DispatchQueue(label: "wharf.json-peer")
+    /// Bytes read but not yet taken as lines; touched on `queue` only.
+    private nonisolated(unsafe) var buffer: [UInt8] = []
     /// What the peer said on its `ready` line.
-    public let ready: [String: Any]
+    public private(set) var ready: [String: Any] = [:]
 
-    public init(_ script: String, _ arguments: [String] = [], environment: [String: String] = [:]) throws {
+    public init(_ script: String, _ arguments: [String] = [], environment: [String: String] = [:]) async throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", PeerProcess.directory.appendingPathComponent(script).path] + arguments
         process.currentDirectoryURL = PeerProcess.directory
@@ -27,18 +32,20 @@ public final class JSONPeer: @unchecked Sendable {
             process.standardError = FileHandle(forWritingAtPath: log + "." + script)
         }
         try process.run()
-        ready = try Self.readyLine(output, buffer: lock)
+        let line = try await onQueue { try self.readyLine() }
+        ready = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:]
     }
 
     deinit {
         try? input.fileHandleForWriting.close()
-        process.waitUntilExit()
+        let process = process
+        reapInBackground { process.waitUntilExit() }
     }
 
     /// Sends one request and returns its answer; an answer with `"ok": false` throws.
     @discardableResult
-    public func call(_ request: [String: Any]) throws -> [String: Any] {
-        let answer = try send(request)
+    public func call(_ request: [String: Any]) async throws -> [String: Any] {
+        let answer = try await send(request)
         if answer["ok"] as? Bool == false {
             throw PeerProcess.PeerFailure(description: "\(answer["error"] ?? "error"): \(answer["message"] ?? "")")
         }
@@ -46,18 +53,10 @@ public final class JSONPeer: @unchecked Sendable {
     }
 
     /// Sends one request and returns its answer as it is, failures included.
-    public func send(_ request: [String: Any]) throws -> [String: Any] {
+    public func send(_ request: [String: Any]) async throws -> [String: Any] {
         let data = try JSONSerialization.data(withJSONObject: request)
-        input.fileHandleForWriting.write(data + Data("\n".utf8))
-        while true {
-            let line = try readLine()
-            guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { continue }
-            if object["event"] != nil {
-                pushed.withLock { $0.append(Data(line.utf8)) }
-                continue
-            }
-            return object
-        }
+        let line = try await onQueue { try self.exchange(data) }
+        return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:]
     }
 
     /// Events the peer pushed between answers.
@@ -65,31 +64,46 @@ public final class JSONPeer: @unchecked Sendable {
         pushed.withLock { $0 }.compactMap { (try? JSONSerialization.jsonObject(with: $0)) as? [String: Any] }
     }
 
-    /// The `ready {…}` line's object (lines before it are skipped).
-    private static func readyLine(_ output: Pipe, buffer: borrowing Mutex<[UInt8]>) throws -> [String: Any] {
-        while true {
-            let line = try readLine(output, buffer: buffer)
-            guard line.hasPrefix("ready") else { continue }
-            let text = line.dropFirst("ready".count).trimmingCharacters(in: .whitespaces)
-            return (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
+    /// Runs blocking pipe work on the peer's own queue and waits for it without blocking a thread.
+    private func onQueue(_ work: @escaping @Sendable () throws -> String) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try work() }) }
         }
     }
 
-    private func readLine() throws -> String { try Self.readLine(output, buffer: lock) }
-
-    private static func readLine(_ output: Pipe, buffer lock: borrowing Mutex<[UInt8]>) throws -> String {
+    /// Writes a request line and reads up to its answer line (pushed event lines are kept aside).
+    private func exchange(_ request: Data) throws -> String {
+        input.fileHandleForWriting.write(request + Data("\n".utf8))
         while true {
-            if let line = lock.withLock({ bytes -> String? in
-                guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
-                let line = String(decoding: bytes[..<newline], as: UTF8.self)
-                bytes.removeSubrange(...newline)
-                return line
-            }) {
+            let line = try readLine()
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { continue }
+            if object["event"] != nil {
+                pushed.withLock { $0.append(Data(line.utf8)) }
+                continue
+            }
+            return line
+        }
+    }
+
+    /// The text after `ready` on the first such line (lines before it are skipped).
+    private func readyLine() throws -> String {
+        while true {
+            let line = try readLine()
+            guard line.hasPrefix("ready") else { continue }
+            return line.dropFirst("ready".count).trimmingCharacters(in: .whitespaces)
+        }
+    }
+
+    private func readLine() throws -> String {
+        while true {
+            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: buffer[..<newline], as: UTF8.self)
+                buffer.removeSubrange(...newline)
                 return line
             }
             let chunk = output.fileHandleForReading.availableData
             guard !chunk.isEmpty else { throw PeerProcess.PeerFailure(description: "the peer closed its output") }
-            lock.withLock { $0 += Array(chunk) }
+            buffer += Array(chunk)
         }
     }
 }

@@ -37,7 +37,7 @@ public enum MediaFixtures {
     }
 
     /// Makes a file of `kind` in `directory`.
-    public static func make(_ kind: Kind, in directory: URL, name: String? = nil) throws -> URL {
+    public static func make(_ kind: Kind, in directory: URL, name: String? = nil) async throws -> URL {
         let url = directory.appendingPathComponent((name ?? kind.rawValue) + "." + kind.fileExtension)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -45,8 +45,11 @@ public enum MediaFixtures {
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        let status = await offThePool {
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+        guard status == 0 else {
             throw PeerProcess.PeerFailure(description: "ffmpeg could not make a \(kind) file (is ffmpeg installed?)")
         }
         return url

@@ -2,7 +2,7 @@ import Foundation
 
 /// A Python peer from `Tests/peers`, driven over stdin/stdout: the independent implementations
 /// (noiseprotocol, xeddsa, cryptography) our protocol code is checked against.
-public final class PeerProcess {
+public final class PeerProcess: @unchecked Sendable {
     public static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("peers")
 
@@ -22,7 +22,8 @@ public final class PeerProcess {
 
     deinit {
         try? input.fileHandleForWriting.close()
-        process.waitUntilExit()
+        let process = process
+        reapInBackground { process.waitUntilExit() }
     }
 
     public struct PeerFailure: Error, CustomStringConvertible {
@@ -40,8 +41,8 @@ public final class PeerProcess {
     }
 
     /// The next `word hex` line; a line `error …` from the peer becomes a thrown failure.
-    public func receive(_ expected: String) throws -> [UInt8] {
-        let line = try readLine()
+    public func receive(_ expected: String) async throws -> [UInt8] {
+        let line = try await offThePool { try self.readLine() }
         let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
         let word = parts.first ?? ""
         let payload = parts.count > 1 ? parts[1] : ""
@@ -52,14 +53,15 @@ public final class PeerProcess {
         return [UInt8](hex: payload) ?? Array(payload.utf8)
     }
 
-    public func receiveText(_ expected: String) throws -> String {
-        let line = try readLine()
+    public func receiveText(_ expected: String) async throws -> String {
+        let line = try await offThePool { try self.readLine() }
         guard line.hasPrefix(expected + " ") else { throw PeerFailure(description: "expected \(expected), got \(line)") }
         return String(line.dropFirst(expected.count + 1))
     }
 
-    public func readToEnd() -> Data {
-        let rest = output.fileHandleForReading.readDataToEndOfFile()
+    public func readToEnd() async -> Data {
+        let handle = output.fileHandleForReading
+        let rest = await offThePool { handle.readDataToEndOfFile() }
         defer { buffer = [] }
         return Data(buffer) + rest
     }

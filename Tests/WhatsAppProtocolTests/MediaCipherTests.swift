@@ -21,7 +21,7 @@ import WharfCore
     }
 
     /// Runs the Python peer once; `nil` when it refused the input (a bad MAC, say).
-    func peer(_ operation: String, _ type: WAMediaType, _ key: [UInt8], _ source: URL, _ destination: URL) throws -> PeerAnswer? {
+    func peer(_ operation: String, _ type: WAMediaType, _ key: [UInt8], _ source: URL, _ destination: URL) async throws -> PeerAnswer? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [
@@ -32,28 +32,31 @@ import WharfCore
         process.standardOutput = output
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { return nil }
+        let reading = output.fileHandleForReading
+        let (data, status) = await offThePool {
+            let data = reading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (data, process.terminationStatus)
+        }
+        guard status == 0 else { return nil }
         return try JSONDecoder().decode(PeerAnswer.self, from: data)
     }
 
     func file(_ name: String, bytes count: Int) throws -> URL {
         let url = directory.appendingPathComponent(name)
-        var generator = SystemRandomNumberGenerator()
-        try Data((0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }).write(to: url)
+        try randomData(count).write(to: url)
         return url
     }
 
     @Test(arguments: [0, 1, 15, 16, 17, 4095, MediaCipher.chunkSize - 1, MediaCipher.chunkSize + 33, 3 * MediaCipher.chunkSize])
-    func wharfEncryptsWhatThePeerDecrypts(size: Int) throws {
+    func wharfEncryptsWhatThePeerDecrypts(size: Int) async throws {
         for type in [WAMediaType.image, .ptt, .document] {
             let plain = try file("plain-\(size)-\(type)", bytes: size)
             let key = MediaKeys.newMediaKey()
             let encrypted = directory.appendingPathComponent("enc-\(size)-\(type)")
             let ours = try MediaCipher.encrypt(plain, to: encrypted, mediaKey: key, type: type)
             let decrypted = directory.appendingPathComponent("dec-\(size)-\(type)")
-            let theirs = try #require(try peer("decrypt", type, key, encrypted, decrypted))
+            let theirs = try #require(try await peer("decrypt", type, key, encrypted, decrypted))
             #expect(try Data(contentsOf: decrypted) == Data(contentsOf: plain))
             #expect(theirs.fileSha256 == ours.fileSHA256.hex)
             #expect(theirs.fileEncSha256 == ours.fileEncSHA256.hex)
@@ -66,12 +69,12 @@ import WharfCore
     }
 
     @Test(arguments: [0, 16, 100_003, 2 * MediaCipher.chunkSize])
-    func wharfDecryptsWhatThePeerEncrypts(size: Int) throws {
+    func wharfDecryptsWhatThePeerEncrypts(size: Int) async throws {
         for type in [WAMediaType.video, .audio, .sticker] {
             let plain = try file("p-\(size)-\(type)", bytes: size)
             let key = MediaKeys.newMediaKey()
             let encrypted = directory.appendingPathComponent("e-\(size)-\(type)")
-            let theirs = try #require(try peer("encrypt", type, key, plain, encrypted))
+            let theirs = try #require(try await peer("encrypt", type, key, plain, encrypted))
             let decrypted = directory.appendingPathComponent("d-\(size)-\(type)")
             let ours = try MediaCipher.decrypt(
                 encrypted, to: decrypted, mediaKey: key, type: type, fileEncSHA256: [UInt8](hex: theirs.fileEncSha256),
@@ -81,7 +84,7 @@ import WharfCore
         }
     }
 
-    @Test func aTamperedOrMisnamedFileIsRefusedAndNothingIsLeft() throws {
+    @Test func aTamperedOrMisnamedFileIsRefusedAndNothingIsLeft() async throws {
         let plain = try file("plain", bytes: 5000)
         let key = MediaKeys.newMediaKey()
         let encrypted = directory.appendingPathComponent("enc")
@@ -91,7 +94,7 @@ import WharfCore
         // The wrong type derives other keys: the MAC fails (and the peer agrees).
         #expect(throws: MediaFileError.self) { try MediaCipher.decrypt(encrypted, to: output, mediaKey: key, type: .document) }
         #expect(!FileManager.default.fileExists(atPath: output.path))
-        #expect(try peer("decrypt", .document, key, encrypted, output) == nil)
+        #expect(try await peer("decrypt", .document, key, encrypted, output) == nil)
 
         // One flipped bit in the ciphertext.
         var bytes = try Data(contentsOf: encrypted)

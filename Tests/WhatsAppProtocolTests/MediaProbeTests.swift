@@ -12,8 +12,8 @@ import Testing
         return url
     }()
 
-    @Test func imagesGiveTheirSizeAndASmallJPEGThumbnail() throws {
-        let image = try MediaProbe.image(at: try MediaFixtures.make(.jpeg, in: directory))
+    @Test func imagesGiveTheirSizeAndASmallJPEGThumbnail() async throws {
+        let image = try await MediaProbe.image(at: try MediaFixtures.make(.jpeg, in: directory))
         #expect(image.width == 640)
         #expect(image.height == 480)
         let thumbnail = try #require(image.thumbnail)
@@ -27,29 +27,31 @@ import Testing
         #expect(!image.isAnimated)
     }
 
-    @Test func aStickerBecomesA512WebP() throws {
+    @Test func aStickerBecomesA512WebP() async throws {
         let out = directory.appendingPathComponent("sticker.webp")
-        let sticker = try MediaProbe.sticker(from: try MediaFixtures.make(.png, in: directory), to: out)
+        let sticker = try await MediaProbe.sticker(from: try MediaFixtures.make(.png, in: directory), to: out)
         #expect(max(sticker.width, sticker.height) == 512)
         let bytes = try Data(contentsOf: out)
         #expect(bytes.prefix(4) == Data("RIFF".utf8) && bytes[8..<12] == Data("WEBP".utf8))
     }
 
-    @Test func voiceNotesMustBeOggOpus() throws {
-        let voice = try MediaProbe.voiceNote(at: try MediaFixtures.make(.opus, in: directory))
+    @Test func voiceNotesMustBeOggOpus() async throws {
+        let voice = try await MediaProbe.voiceNote(at: try MediaFixtures.make(.opus, in: directory))
         #expect(voice.seconds == 3)
-        #expect(throws: MediaProbeError.self) { try MediaProbe.voiceNote(at: try MediaFixtures.make(.mp3, in: directory)) }
-        let refusal = #expect(throws: MediaProbeError.self) { try MediaProbe.voiceNote(at: try MediaFixtures.make(.jpeg, in: directory)) }
+        let mp3 = try await MediaFixtures.make(.mp3, in: directory)
+        let jpeg = try await MediaFixtures.make(.jpeg, in: directory)
+        #expect(throws: MediaProbeError.self) { try MediaProbe.voiceNote(at: mp3) }
+        let refusal = #expect(throws: MediaProbeError.self) { try MediaProbe.voiceNote(at: jpeg) }
         #expect(refusal?.description.contains("Ogg Opus") == true)
     }
 
-    @Test func videosGiveDurationSizeAndAFrame() throws {
-        let video = MediaProbe.timed(at: try MediaFixtures.make(.mp4, in: directory), thumbnail: true)
+    @Test func videosGiveDurationSizeAndAFrame() async throws {
+        let video = await MediaProbe.timed(at: try MediaFixtures.make(.mp4, in: directory), thumbnail: true)
         #expect(video.seconds == 2)
         #expect(video.width == 320)
         #expect(video.height == 240)
         #expect(video.thumbnail?.starts(with: [0xFF, 0xD8, 0xFF]) == true)
-        let audio = MediaProbe.timed(at: try MediaFixtures.make(.mp3, in: directory), thumbnail: true)
+        let audio = await MediaProbe.timed(at: try MediaFixtures.make(.mp3, in: directory), thumbnail: true)
         #expect(audio.seconds == 2 || audio.seconds == 3)
         #expect(audio.width == nil)
         #expect(audio.thumbnail == nil)

@@ -113,34 +113,34 @@ import WharfCore
     }
 
     /// Runs our initiator against noiseprotocol (PyPI) playing WhatsApp's server.
-    func handshakeWithPeer(mode: String) throws -> (NoiseTransport, PeerProcess, clientStatic: [UInt8]) {
+    func handshakeWithPeer(mode: String) async throws -> (NoiseTransport, PeerProcess, clientStatic: [UInt8]) {
         let peer = try PeerProcess("wa_noise_responder.py", [mode])
-        let root = try peer.receive("root")
-        let now = Date(timeIntervalSince1970: TimeInterval(try peer.receiveText("now"))!)
+        let root = try await peer.receive("root")
+        let now = await Date(timeIntervalSince1970: TimeInterval(try peer.receiveText("now"))!)
         let staticKey = Curve25519.KeyAgreement.PrivateKey()
         var handshake = ClientHandshake(staticKey: staticKey, trust: ServerCertificateTrust(rootKey: root))
         peer.send("hello", handshake.clientHello())
-        try handshake.receiveServerHello(try peer.receive("server"), now: now)
+        try await handshake.receiveServerHello(try peer.receive("server"), now: now)
         let payload = Array("ClientPayload goes here".utf8)
         let (finish, transport) = try handshake.clientFinish(payload: payload)
         peer.send("finish", finish)
-        #expect(try peer.receive("client-static") == Array(staticKey.publicKey.rawRepresentation))
-        #expect(try peer.receive("payload") == payload)
+        await #expect(try peer.receive("client-static") == Array(staticKey.publicKey.rawRepresentation))
+        await #expect(try peer.receive("payload") == payload)
         return (transport, peer, Array(staticKey.publicKey.rawRepresentation))
     }
 
-    @Test func handshakeAndTransportInteroperateWithNoiseprotocol() throws {
-        var (transport, peer, _) = try handshakeWithPeer(mode: "ok")
+    @Test func handshakeAndTransportInteroperateWithNoiseprotocol() async throws {
+        var (transport, peer, _) = try await handshakeWithPeer(mode: "ok")
         for text in ["first frame", "second", String(repeating: "x", count: 5000)] {
             peer.send("frame", try transport.encrypt(Array(text.utf8)))
-            #expect(try transport.decrypt(try peer.receive("frame")) == Array(("echo:" + text).utf8))
+            await #expect(try transport.decrypt(try peer.receive("frame")) == Array(("echo:" + text).utf8))
         }
     }
 
-    @Test func aTruncatedOrReplayedTransportFrameIsRefused() throws {
-        var (transport, peer, _) = try handshakeWithPeer(mode: "ok")
+    @Test func aTruncatedOrReplayedTransportFrameIsRefused() async throws {
+        var (transport, peer, _) = try await handshakeWithPeer(mode: "ok")
         peer.send("frame", try transport.encrypt(Array("ping".utf8)))
-        let reply = try peer.receive("frame")
+        let reply = try await peer.receive("frame")
         var copy = transport
         #expect(throws: NoiseError.decryptionFailed) { try copy.decrypt(Array(reply.dropLast(3))) }
         #expect(try transport.decrypt(reply) == Array("echo:ping".utf8))
@@ -152,8 +152,8 @@ import WharfCore
         ("wrong-leaf", "the leaf certificate is for another key than the server's static key"),
         ("expired", "the intermediate certificate has expired"),
     ])
-    func aBadCertificateChainFromThePeerIsRefused(mode: String, reason: String) throws {
-        #expect(throws: NoiseError.certificate(reason)) { _ = try handshakeWithPeer(mode: mode) }
+    func aBadCertificateChainFromThePeerIsRefused(mode: String, reason: String) async throws {
+        await #expect(throws: NoiseError.certificate(reason)) { _ = try await handshakeWithPeer(mode: mode) }
     }
 
     @Test func framesSurviveAnySplitOrPacking() throws {

@@ -10,7 +10,7 @@ import WharfCore
 @Suite struct PairingTests {
     /// Every derivation of code pairing (PBKDF2 + AES-CTR wrapping, the HKDF'd GCM key bundle, the ADV
     /// secret) made by Swift equals what Python's `cryptography` computes from the same inputs.
-    @Test func linkCodeDerivationsMatchPythonCryptography() throws {
+    @Test func linkCodeDerivationsMatchPythonCryptography() async throws {
         func random(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255) } }
         let code = LinkCode(randomBytes: random(5))
         let identity = Curve25519.KeyAgreement.PrivateKey()
@@ -27,7 +27,7 @@ import WharfCore
         ]
         let peer = try PeerProcess("pairing_peer.py")
         peer.sendAll(try JSONSerialization.data(withJSONObject: input))
-        let python = try JSONSerialization.jsonObject(with: peer.readToEnd()) as! [String: String]
+        let python = try JSONSerialization.jsonObject(with: await peer.readToEnd()) as! [String: String]
 
         let wrapped = try LinkCode.wrap(publicKey, code: code.code, salt: salt, iv: iv)
         #expect(wrapped.hex == python["wrapped"])
@@ -43,7 +43,7 @@ import WharfCore
         #expect(try LinkCode.unwrap(wrapped, code: "WRONGCOD") != publicKey)
     }
 
-    @Test func codesUseTheLinkingAlphabetAndItsBitOrder() {
+    @Test func codesUseTheLinkingAlphabetAndItsBitOrder() async {
         // 40 bits of 0xFF…: every 5-bit group is 31, the alphabet's last letter.
         #expect(LinkCode(randomBytes: [0xFF, 0xFF, 0xFF, 0xFF, 0xFF]).code == "ZZZZZZZZ")
         #expect(LinkCode(randomBytes: [0, 0, 0, 0, 0]).code == "11111111")

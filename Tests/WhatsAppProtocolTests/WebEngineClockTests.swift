@@ -10,7 +10,7 @@ import WharfCore
 /// fake server answers at network speed, the engine's waits only end when the test moves time.
 @Suite(.serialized) struct WebEngineClockTests {
     @Test func qrCodesRotateSixtyThenTwentySecondsAndThenTheAttemptEnds() async throws {
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let clock = ManualClock(now: Date())
         let engine = WebEngine(configuration: server.configuration, credentials: MemoryCredentials(), clock: clock)
         let events = StatusRecorder(engine)
@@ -44,7 +44,7 @@ import WharfCore
     }
 
     @Test func keepalivePingsAndGivesUpAfterThreeUnansweredOnes() async throws {
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let clock = ManualClock(now: Date())
         let engine = WebEngine(configuration: server.configuration, credentials: MemoryCredentials(), clock: clock)
         let events = StatusRecorder(engine)
@@ -87,7 +87,7 @@ import WharfCore
     /// itself can end the attempt (the time limit turns a hang into a failure).
     @Test(.timeLimit(.minutes(1))) func disconnectDuringAStalledUpgradeReturnsAtOnce() async throws {
         let silent = try PeerProcess("silent_server.py")
-        let port = try silent.receiveText("port")
+        let port = try await silent.receiveText("port")
         var configuration = WebEngineConfiguration()
         configuration.url = "ws://127.0.0.1:\(port)/ws/chat"
         configuration.connectTimeout = .seconds(3600)

@@ -39,7 +39,7 @@ import WharfCore
     }
 
     @Test func qrLinkingThenLoginWithStoredCredentialsThenLogout() async throws {
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let credentials = MemoryCredentials()
         let (engine, _, jid) = try await linkByQR(server, credentials: credentials)
         let stored = try #require(await credentials.values[DeviceCredentials.storageKey])
@@ -70,7 +70,7 @@ import WharfCore
     }
 
     @Test func phoneCodeLinking() async throws {
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let engine = WebEngine(configuration: server.configuration, credentials: MemoryCredentials(), clock: SystemClock())
         let events = StatusRecorder(engine)
         try await engine.connect()
@@ -88,7 +88,7 @@ import WharfCore
     }
 
     @Test func aWrongPhoneCodeDoesNotLink() async throws {
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let engine = WebEngine(configuration: server.configuration, credentials: MemoryCredentials(), clock: SystemClock())
         let events = StatusRecorder(engine)
         try await engine.connect()
@@ -103,7 +103,7 @@ import WharfCore
     }
 
     @Test func streamErrorsMapToSessionEvents() async throws {
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let credentials = MemoryCredentials()
         let (engine, events, jid) = try await linkByQR(server, credentials: credentials)
         let iterator = events
@@ -130,7 +130,7 @@ import WharfCore
     }
 
     @Test func beingReplacedStopsInsteadOfFightingBack() async throws {
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let credentials = MemoryCredentials()
         let (engine, events, jid) = try await linkByQR(server, credentials: credentials)
         #expect(try await server.control("POST", "/stream-error", ["jid": jid, "code": "409", "conflict": "replaced"]).status == 200)
@@ -142,7 +142,7 @@ import WharfCore
     }
 
     @Test func compressedFramesAndQRRotationAreHandled() async throws {
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let engine = WebEngine(configuration: server.configuration, credentials: MemoryCredentials(), clock: SystemClock())
         let events = StatusRecorder(engine)
         try await engine.connect()

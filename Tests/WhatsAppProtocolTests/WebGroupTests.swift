@@ -23,20 +23,20 @@ import WharfCore
 
     /// Waits until `peer` has decrypted the text of message `id` (pyaileys reports the sender key
     /// alone first, then the text), and returns it.
-    func text(of id: String, at peer: JSONPeer, timeout: Int = 10) throws -> [String: Any]? {
-        let answer = try peer.send(["op": "wait", "for": "message", "match": ["id": id], "count": 1, "timeout": timeout])
+    func text(of id: String, at peer: JSONPeer, timeout: Int = 10) async throws -> [String: Any]? {
+        let answer = try await peer.send(["op": "wait", "for": "message", "match": ["id": id], "count": 1, "timeout": timeout])
         let items = answer["items"] as? [[String: Any]] ?? []
         if let found = items.first(where: { $0["text"] is String }) { return found }
-        let more = try peer.send(["op": "wait", "for": "message", "match": ["id": id], "count": 2, "timeout": timeout])
+        let more = try await peer.send(["op": "wait", "for": "message", "match": ["id": id], "count": 2, "timeout": timeout])
         return (more["items"] as? [[String: Any]])?.first { $0["text"] is String }
     }
 
     @Test func messagesBothWaysAndANewSenderKeyAfterARemoval() async throws {
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let wharf = try await messaging.link(server)
         defer { Task { await wharf.engine.shutdown() } }
-        let bob = try messaging.contact(server, phone: Self.bobPhone, name: "Bob")
-        let carol = try messaging.contact(server, phone: Self.carolPhone, name: "Carol")
+        let bob = try await messaging.contact(server, phone: Self.bobPhone, name: "Bob")
+        let carol = try await messaging.contact(server, phone: Self.carolPhone, name: "Carol")
 
         let group = try await wharf.engine.createGroup(subject: "Team", participants: [person(Self.bobPhone), person(Self.carolPhone)])
         #expect(group.id.isGroup)
@@ -49,7 +49,7 @@ import WharfCore
         #expect(created.group == group.id && created.action == "created" && created.info?.subject == "Team")
 
         // Bob writes in the group: his sender key arrives pairwise, then the skmsg decrypts.
-        let fromBob = try bob.call(["op": "send_text", "to": group.id.rawValue, "text": "hello from Bob"])
+        let fromBob = try await bob.call(["op": "send_text", "to": group.id.rawValue, "text": "hello from Bob"])
         let bobID = try #require(fromBob["id"] as? String)
         let received = try await wharf.recorder.wait("Bob's group message") { $0.messages.first { $0.id == bobID } }
         #expect(received.text == "hello from Bob")
@@ -60,7 +60,7 @@ import WharfCore
         // Wharf writes: both members decrypt exactly that text; the first carries our sender key.
         _ = try await wharf.engine.send(OutboundMessage(clientMessageID: "3EB0GROUP0001", chat: group.id, content: .text("hello team")))
         for peer in [bob, carol] {
-            let item = try #require(try text(of: "3EB0GROUP0001", at: peer))
+            let item = try #require(try await text(of: "3EB0GROUP0001", at: peer))
             #expect(item["text"] as? String == "hello team")
             #expect(item["chat"] as? String == group.id.rawValue)
         }
@@ -72,14 +72,14 @@ import WharfCore
 
         // A second message is the bare skmsg under the same key, given to nobody again.
         _ = try await wharf.engine.send(OutboundMessage(clientMessageID: "3EB0GROUP0002", chat: group.id, content: .text("again")))
-        #expect(try text(of: "3EB0GROUP0002", at: carol)?["encTypes"] as? [String] == ["skmsg"])
+        #expect(try await text(of: "3EB0GROUP0002", at: carol)?["encTypes"] as? [String] == ["skmsg"])
         state = try await server.control("GET", "/state").json
         let second = try #require((state["groupMessages"] as? [[String: Any]])?.last)
         #expect((second["distributedTo"] as? [String])?.isEmpty == true)
         #expect(try SenderKeyMessage([UInt8](hex: second["skmsg"] as? String ?? "") ?? []).keyID == firstKey)
 
         // Carol writes too, and Wharf reads it.
-        let fromCarol = try carol.call(["op": "send_text", "to": group.id.rawValue, "text": "Carol here"])
+        let fromCarol = try await carol.call(["op": "send_text", "to": group.id.rawValue, "text": "Carol here"])
         let carolID = try #require(fromCarol["id"] as? String)
         #expect(try await wharf.recorder.wait("Carol's message") { $0.messages.first { $0.id == carolID } }.text == "Carol here")
 
@@ -92,7 +92,7 @@ import WharfCore
         }
         #expect(removal.action == "removed" && removal.participants.map(\.phone) == [Self.carolPhone] && removal.actor == WebMessagingTests.phone)
         _ = try await wharf.engine.send(OutboundMessage(clientMessageID: "3EB0GROUP0003", chat: group.id, content: .text("without Carol")))
-        #expect(try text(of: "3EB0GROUP0003", at: bob)?["text"] as? String == "without Carol")
+        #expect(try await text(of: "3EB0GROUP0003", at: bob)?["text"] as? String == "without Carol")
         state = try await server.control("GET", "/state").json
         let third = try #require((state["groupMessages"] as? [[String: Any]])?.last)
         #expect((third["distributedTo"] as? [String])?.contains("\(Self.carolPhone)@s.whatsapp.net") == false)
@@ -112,16 +112,16 @@ import WharfCore
                 ],
             ])
         #expect(delivered.status == 200, "\(delivered.json)")
-        let refused = try carol.call(["op": "wait", "for": "decryptError", "match": ["id": "3EB0LEAKED001"]])
+        let refused = try await carol.call(["op": "wait", "for": "decryptError", "match": ["id": "3EB0LEAKED001"]])
         #expect((refused["items"] as? [[String: Any]])?.count == 1)
-        #expect(try carol.send(["op": "wait", "for": "message", "match": ["id": "3EB0GROUP0003"], "timeout": 1])["ok"] as? Bool == false)
+        #expect(try await carol.send(["op": "wait", "for": "message", "match": ["id": "3EB0GROUP0003"], "timeout": 1])["ok"] as? Bool == false)
     }
 
     @Test func administrationInviteLinksAndNotifications() async throws {
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let wharf = try await messaging.link(server)
         defer { Task { await wharf.engine.shutdown() } }
-        let bob = try messaging.contact(server, phone: Self.bobPhone, name: "Bob")
+        let bob = try await messaging.contact(server, phone: Self.bobPhone, name: "Bob")
         _ = bob
         let group = try await wharf.engine.createGroup(subject: "Club", participants: [person(Self.bobPhone)])
 

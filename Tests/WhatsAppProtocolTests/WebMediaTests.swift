@@ -34,17 +34,12 @@ import WharfCore
 
     func file(_ name: String, bytes count: Int) throws -> URL {
         let url = directory.appendingPathComponent(name)
-        var data = Data(count: count)
-        data.withUnsafeMutableBytes { buffer in
-            var generator = SystemRandomNumberGenerator()
-            for index in buffer.indices { buffer[index] = UInt8.random(in: 0...255, using: &generator) }
-        }
-        try data.write(to: url)
+        try randomData(count).write(to: url)
         return url
     }
 
     @Test func imagesVoiceNotesAndALargeDocumentArriveByteForByte() async throws {
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let (wharf, curl) = try await link(server)
         defer {
             Task {
@@ -52,7 +47,7 @@ import WharfCore
                 curl.shutdown()
             }
         }
-        let bob = try messaging.contact(server)
+        let bob = try await messaging.contact(server)
         let chat = "\(WebMessagingTests.phone)@s.whatsapp.net"
         let files: [(kind: String, file: URL, extra: [String: Any])] = [
             ("image", try file("photo.jpg", bytes: 48_213), ["caption": "the harbour", "mimetype": "image/jpeg"]),
@@ -62,7 +57,7 @@ import WharfCore
         for (kind, source, extra) in files {
             var request: [String: Any] = ["op": "send_media", "to": chat, "kind": kind, "path": source.path]
             request.merge(extra) { $1 }
-            let sent = try bob.call(request)
+            let sent = try await bob.call(request)
             let id = try #require(sent["id"] as? String)
             let message = try await wharf.recorder.wait("Bob's \(kind)") { $0.messages.first { $0.id == id } }
             #expect(message.kind == kind)
@@ -91,7 +86,7 @@ import WharfCore
     }
 
     @Test func anExpiredLinkIsRecoveredThroughTheMediaRetryAndAnUnknownOneFailsClearly() async throws {
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let (wharf, curl) = try await link(server)
         defer {
             Task {
@@ -99,10 +94,10 @@ import WharfCore
                 curl.shutdown()
             }
         }
-        let bob = try messaging.contact(server)
+        let bob = try await messaging.contact(server)
         let chat = "\(WebMessagingTests.phone)@s.whatsapp.net"
         let source = try file("old.jpg", bytes: 70_000)
-        let sent = try bob.call(["op": "send_media", "to": chat, "kind": "image", "path": source.path])
+        let sent = try await bob.call(["op": "send_media", "to": chat, "kind": "image", "path": source.path])
         let id = try #require(sent["id"] as? String)
         let directPath = try #require(sent["directPath"] as? String)
         let message = try await wharf.recorder.wait("Bob's image") { $0.messages.first { $0.id == id } }
@@ -127,7 +122,7 @@ import WharfCore
         #expect(try await retriesList(server, through: curl).count == 1)
 
         // A file the phone does not have either: a clear, final failure, and no file.
-        let lost = try bob.call(["op": "send_media", "to": chat, "kind": "document", "path": source.path, "fileName": "gone.bin"])
+        let lost = try await bob.call(["op": "send_media", "to": chat, "kind": "document", "path": source.path, "fileName": "gone.bin"])
         let lostID = try #require(lost["id"] as? String)
         let lostMessage = try await wharf.recorder.wait("Bob's document") { $0.messages.first { $0.id == lostID } }
         try await server.control("POST", "/media/expire", ["direct_path": lost["directPath"] as Any, "status": 404])
@@ -143,7 +138,7 @@ import WharfCore
     }
 
     @Test func aFileThatDoesNotMatchItsMessageIsFetchedAgainAfterAMediaRetry() async throws {
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let (wharf, curl) = try await link(server)
         defer {
             Task {
@@ -151,9 +146,9 @@ import WharfCore
                 curl.shutdown()
             }
         }
-        let bob = try messaging.contact(server)
+        let bob = try await messaging.contact(server)
         let source = try file("damaged.pdf", bytes: 200_000)
-        let sent = try bob.call(
+        let sent = try await bob.call(
             ["op": "send_media", "to": "\(WebMessagingTests.phone)@s.whatsapp.net", "kind": "document", "path": source.path, "fileName": "d.pdf"])
         let id = try #require(sent["id"] as? String)
         let directPath = try #require(sent["directPath"] as? String)
@@ -181,7 +176,7 @@ import WharfCore
     let receiving = WebMediaTests()
 
     @Test func imageVideoVoiceNoteDocumentAndStickerReachTheContactByteForByte() async throws {
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let (wharf, curl) = try await receiving.link(server)
         defer {
             Task {
@@ -189,9 +184,9 @@ import WharfCore
                 curl.shutdown()
             }
         }
-        let bob = try receiving.messaging.contact(server)
+        let bob = try await receiving.messaging.contact(server)
         let directory = receiving.directory
-        let cases: [(kind: MediaKind, file: URL, mime: String, caption: String?, name: String?)] = [
+        let cases: [(kind: MediaKind, file: URL, mime: String, caption: String?, name: String?)] = await [
             (.image, try MediaFixtures.make(.jpeg, in: directory), "image/jpeg", "our stall", nil),
             (.video, try MediaFixtures.make(.mp4, in: directory), "video/mp4", "a tour", nil),
             (.voice, try MediaFixtures.make(.opus, in: directory), "audio/ogg", nil, nil),
@@ -204,12 +199,12 @@ import WharfCore
                 OutboundMessage(
                     clientMessageID: id, chat: ChatID("\(WebMessagingTests.contactPhone)@s.whatsapp.net"),
                     content: .media(kind: item.kind, file: item.file, mimeType: item.mime, caption: item.caption, fileName: item.name)))
-            let answer = try bob.call(["op": "wait", "for": "message", "match": ["id": id]])
+            let answer = try await bob.call(["op": "wait", "for": "message", "match": ["id": id]])
             let received = try #require((answer["items"] as? [[String: Any]])?.first)
             #expect((received["attrs"] as? [String: Any])?["type"] as? String == "media", "\(item.kind): a media stanza")
             let media = try #require(received["media"] as? [String: Any], "\(item.kind): \(received)")
             let out = directory.appendingPathComponent("bob-\(index)")
-            let download = try bob.call(["op": "download", "id": id, "path": out.path])
+            let download = try await bob.call(["op": "download", "id": id, "path": out.path])
             #expect(download["macChecked"] as? Bool == true)
             #expect(download["sha256"] as? String == media["fileSha256"] as? String)
             if item.kind != .sticker {
@@ -243,7 +238,7 @@ import WharfCore
     }
 
     @Test func aVoiceNoteThatIsNotOggOpusIsRefusedClearly() async throws {
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let (wharf, curl) = try await receiving.link(server)
         defer {
             Task {
@@ -251,7 +246,7 @@ import WharfCore
                 curl.shutdown()
             }
         }
-        _ = try receiving.messaging.contact(server)
+        _ = try await receiving.messaging.contact(server)
         do {
             _ = try await wharf.engine.send(
                 OutboundMessage(
@@ -279,7 +274,7 @@ import WharfCore
     let receiving = WebMediaTests()
 
     @Test func aMediaHostOnAPrivateAddressIsRefusedForDownloadsAndUploads() async throws {
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let (wharf, curl) = try await receiving.link(server, strict: true)
         defer {
             Task {
@@ -287,9 +282,9 @@ import WharfCore
                 curl.shutdown()
             }
         }
-        let bob = try receiving.messaging.contact(server)
+        let bob = try await receiving.messaging.contact(server)
         let source = try receiving.file("private.jpg", bytes: 5_000)
-        let sent = try bob.call(["op": "send_media", "to": "\(WebMessagingTests.phone)@s.whatsapp.net", "kind": "image", "path": source.path])
+        let sent = try await bob.call(["op": "send_media", "to": "\(WebMessagingTests.phone)@s.whatsapp.net", "kind": "image", "path": source.path])
         let id = try #require(sent["id"] as? String)
         let message = try await wharf.recorder.wait("Bob's image") { $0.messages.first { $0.id == id } }
         do {

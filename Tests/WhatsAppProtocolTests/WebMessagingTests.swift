@@ -40,22 +40,22 @@ import WharfCore
 
     /// A pyaileys client logged in to the fake server as `phone` (a contact, or with Wharf's own
     /// number a companion of its account).
-    func contact(_ server: FakeWhatsApp, phone: String = contactPhone, name: String = "Bob") throws -> JSONPeer {
+    func contact(_ server: FakeWhatsApp, phone: String = contactPhone, name: String = "Bob") async throws -> JSONPeer {
         let words = server.url
-        return try JSONPeer(
+        return try await JSONPeer(
             "wa_contact.py",
             ["--control", server.controlURL, "--ws", words, "--root", server.rootKey.hex, "--phone", phone, "--push-name", name])
     }
 
     @Test func textBothWaysWithRepliesReceiptsAndTyping() async throws {
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let wharf = try await link(server)
         defer { Task { await wharf.engine.shutdown() } }
-        let bob = try contact(server)
+        let bob = try await contact(server)
         let chat = "\(Self.phone)@s.whatsapp.net"
 
         // Bob writes first: Wharf decrypts his pkmsg and reports the exact text with his name.
-        let sent = try bob.call(["op": "send_text", "to": chat, "text": "Hello Wharf 👋"])
+        let sent = try await bob.call(["op": "send_text", "to": chat, "text": "Hello Wharf 👋"])
         let bobMessageID = try #require(sent["id"] as? String)
         let received = try await wharf.recorder.wait("Bob's message") { $0.messages.first { $0.id == bobMessageID } }
         #expect(received.text == "Hello Wharf 👋")
@@ -70,7 +70,7 @@ import WharfCore
                 clientMessageID: "3EB0REPLY0001", chat: ChatID("\(Self.contactPhone)@s.whatsapp.net"), content: .text("Hi Bob, got it"),
                 replyTo: bobMessageID))
         #expect(reply.messageID == "3EB0REPLY0001")
-        let answer = try bob.call(["op": "wait", "for": "message", "match": ["id": "3EB0REPLY0001"]])
+        let answer = try await bob.call(["op": "wait", "for": "message", "match": ["id": "3EB0REPLY0001"]])
         let item = try #require((answer["items"] as? [[String: Any]])?.first)
         #expect(item["text"] as? String == "Hi Bob, got it")
         #expect(item["quotedId"] as? String == bobMessageID)
@@ -79,11 +79,11 @@ import WharfCore
         // A second message goes out as a plain msg in the established session.
         _ = try await wharf.engine.send(
             OutboundMessage(clientMessageID: "3EB0PLAIN0002", chat: ChatID("\(Self.contactPhone)@s.whatsapp.net"), content: .text("and again")))
-        let second = try bob.call(["op": "wait", "for": "message", "match": ["id": "3EB0PLAIN0002"]])
+        let second = try await bob.call(["op": "wait", "for": "message", "match": ["id": "3EB0PLAIN0002"]])
         #expect((second["items"] as? [[String: Any]])?.first?["encTypes"] as? [String] == ["msg"])
 
         // Bob's delivery receipt (pyaileys sends it by itself) and his read receipt become acks.
-        try bob.call(["op": "receipt", "ids": ["3EB0REPLY0001"], "type": "read"])
+        try await bob.call(["op": "receipt", "ids": ["3EB0REPLY0001"], "type": "read"])
         let levels = try await wharf.recorder.wait("receipts") { recorder -> Set<MessageReceipt.Level>? in
             let levels = Set(
                 recorder.inbound.compactMap { event -> MessageReceipt.Level? in
@@ -96,15 +96,15 @@ import WharfCore
         // Typing shows on Bob's side as chat state.
         try await wharf.engine.setPresence(.composing, in: ChatID("\(Self.contactPhone)@s.whatsapp.net"), answering: nil)
         try await wharf.engine.setPresence(.paused, in: ChatID("\(Self.contactPhone)@s.whatsapp.net"), answering: nil)
-        let states = try bob.call(["op": "wait", "for": "chatstate", "count": 2])
+        let states = try await bob.call(["op": "wait", "for": "chatstate", "count": 2])
         #expect((states["items"] as? [[String: Any]])?.compactMap { $0["state"] as? String } == ["composing", "paused"])
 
         // Bob typing shows up as a presence update; his mention of Wharf's number arrives with it.
-        try bob.call(["op": "chatstate", "to": chat, "state": "composing"])
+        try await bob.call(["op": "chatstate", "to": chat, "state": "composing"])
         let typing = try await wharf.recorder.wait("Bob typing") { $0.presences.first { $0.presence == "composing" } }
         #expect(typing.from == Self.contactPhone)
         #expect(typing.chat.rawValue == "\(Self.contactPhone)@s.whatsapp.net")
-        let mentioning = try bob.call(["op": "send_text", "to": chat, "text": "ping @\(Self.phone)", "mentions": [chat]])
+        let mentioning = try await bob.call(["op": "send_text", "to": chat, "text": "ping @\(Self.phone)", "mentions": [chat]])
         let mentionID = try #require(mentioning["id"] as? String)
         let mention = try await wharf.recorder.wait("the mention") { $0.messages.first { $0.id == mentionID } }
         #expect(mention.mentions == [chat])
@@ -112,12 +112,12 @@ import WharfCore
         _ = try await wharf.engine.send(
             OutboundMessage(
                 clientMessageID: "3EB0MENTION01", chat: ChatID("\(Self.contactPhone)@s.whatsapp.net"), content: .text("hi @\(Self.contactPhone)")))
-        let mentioned = try bob.call(["op": "wait", "for": "message", "match": ["id": "3EB0MENTION01"]])
+        let mentioned = try await bob.call(["op": "wait", "for": "message", "match": ["id": "3EB0MENTION01"]])
         #expect((mentioned["items"] as? [[String: Any]])?.first?["mentions"] as? [String] == ["\(Self.contactPhone)@s.whatsapp.net"])
 
         // Wharf's read receipt reaches Bob.
         try await wharf.engine.markRead(chat: ChatID("\(Self.contactPhone)@s.whatsapp.net"), messageIDs: [bobMessageID])
-        let read = try bob.call(["op": "wait", "for": "receipt", "match": ["id": bobMessageID, "type": "read"]])
+        let read = try await bob.call(["op": "wait", "for": "receipt", "match": ["id": bobMessageID, "type": "read"]])
         #expect((read["items"] as? [[String: Any]])?.isEmpty == false)
     }
 
@@ -126,12 +126,12 @@ import WharfCore
     func state(_ server: FakeWhatsApp) async throws -> [String: Any] { try await server.control("GET", "/state").json }
 
     @Test func offlineMessagesArriveAtLoginAndACommitThatFailsIsDeliveredAgain() async throws {
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let wharf = try await link(server)
-        let bob = try contact(server)
+        let bob = try await contact(server)
         let chat = "\(Self.phone)@s.whatsapp.net"
         await wharf.engine.disconnect()
-        for index in 1...3 { try bob.call(["op": "send_text", "to": chat, "text": "offline \(index)", "waitAck": false]) }
+        for index in 1...3 { try await bob.call(["op": "send_text", "to": chat, "text": "offline \(index)", "waitAck": false]) }
         // The first commit after the reconnect fails: nothing may be acknowledged for it, and the
         // engine drops the connection so that WhatsApp delivers again, in order.
         await wharf.recorder.failCommits(1)
@@ -155,13 +155,13 @@ import WharfCore
     }
 
     @Test func messagesTypedOnAnotherDeviceOfTheAccountArriveAsFromMe() async throws {
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let wharf = try await link(server)
-        let bob = try contact(server)
-        let companion = try contact(server, phone: Self.phone, name: "Me")
+        let bob = try await contact(server)
+        let companion = try await contact(server, phone: Self.phone, name: "Me")
         let bobChat = "\(Self.contactPhone)@s.whatsapp.net"
         // The user writes to Bob from the other device: Wharf gets its copy, from_me, in Bob's chat.
-        let typed = try companion.call(["op": "send_text", "to": bobChat, "text": "typed on the phone"])
+        let typed = try await companion.call(["op": "send_text", "to": bobChat, "text": "typed on the phone"])
         let id = try #require(typed["id"] as? String)
         let copy = try await wharf.recorder.wait("the own-device copy") { $0.messages.first { $0.id == id } }
         #expect(copy.isFromMe)
@@ -170,22 +170,22 @@ import WharfCore
         #expect(copy.from == Self.phone)
         // Wharf's sends reach the user's other device too, as sent-from-this-account.
         _ = try await wharf.engine.send(OutboundMessage(clientMessageID: "3EB0SELF0001", chat: ChatID(bobChat), content: .text("from Wharf")))
-        let mirrored = try companion.call(["op": "wait", "for": "message", "match": ["id": "3EB0SELF0001"]])
+        let mirrored = try await companion.call(["op": "wait", "for": "message", "match": ["id": "3EB0SELF0001"]])
         let item = try #require(items(mirrored).first)
         #expect(item["deviceSent"] as? Bool == true)
         #expect(item["chat"] as? String == bobChat)
         #expect(item["text"] as? String == "from Wharf")
-        #expect(!items(try bob.call(["op": "wait", "for": "message", "match": ["id": "3EB0SELF0001"]])).isEmpty)
+        await #expect(!items(try bob.call(["op": "wait", "for": "message", "match": ["id": "3EB0SELF0001"]])).isEmpty)
         await wharf.engine.shutdown()
     }
 
     @Test func aContactOnLIDAddressingIsReachedByPhoneNumberAndReportedWithBoth() async throws {
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let wharf = try await link(server)
-        let bob = try contact(server)
+        let bob = try await contact(server)
         let addressing = try await server.control("POST", "/addressing", ["phone": Self.contactPhone, "mode": "lid"])
         let lid = try #require((addressing.json["lid"] as? String).flatMap(JID.init)).user
-        let sentID = try bob.call(["op": "send_text", "to": "\(Self.phone)@s.whatsapp.net", "text": "from my LID"])["id"] as? String
+        let sentID = try await bob.call(["op": "send_text", "to": "\(Self.phone)@s.whatsapp.net", "text": "from my LID"])["id"] as? String
         let message = try await wharf.recorder.wait("the LID message") { $0.messages.first { $0.id == sentID } }
         #expect(message.from == Self.contactPhone)
         #expect(message.fromLID == "\(lid)@lid")
@@ -193,22 +193,22 @@ import WharfCore
         // Answering the phone number reaches them, in the session their LID set up.
         _ = try await wharf.engine.send(
             OutboundMessage(clientMessageID: "3EB0LIDREPLY1", chat: ChatID("\(Self.contactPhone)@s.whatsapp.net"), content: .text("by number")))
-        let reply = try #require(items(try bob.call(["op": "wait", "for": "message", "match": ["id": "3EB0LIDREPLY1"]])).first)
+        let reply = try await #require(items(try bob.call(["op": "wait", "for": "message", "match": ["id": "3EB0LIDREPLY1"]])).first)
         #expect(reply["text"] as? String == "by number")
         // And so does writing to the LID itself.
         _ = try await wharf.engine.send(
             OutboundMessage(clientMessageID: "3EB0LIDREPLY2", chat: ChatID("\(lid)@lid"), content: .text("by LID")))
-        #expect(!items(try bob.call(["op": "wait", "for": "message", "match": ["id": "3EB0LIDREPLY2"]])).isEmpty)
+        await #expect(!items(try bob.call(["op": "wait", "for": "message", "match": ["id": "3EB0LIDREPLY2"]])).isEmpty)
         await wharf.engine.shutdown()
     }
 
     @Test func aCorruptedMessageGetsRetryReceiptsThenIsReportedUndecryptable() async throws {
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let wharf = try await link(server)
-        let bob = try contact(server)
+        let bob = try await contact(server)
         // The original and every resend are corrupted on the way to Wharf.
         try await server.control("POST", "/faults", ["jid": wharf.device, "corrupt": 5])
-        let sent = try bob.call(["op": "send_text", "to": "\(Self.phone)@s.whatsapp.net", "text": "never readable"])
+        let sent = try await bob.call(["op": "send_text", "to": "\(Self.phone)@s.whatsapp.net", "text": "never readable"])
         let id = try #require(sent["id"] as? String)
         let failed = try await wharf.recorder.wait("the undecryptable report", seconds: 30) { recorder in
             recorder.inbound.lazy.compactMap { if case .undecryptable(let message) = $0, message.id == id { message } else { nil } }.first
@@ -226,23 +226,24 @@ import WharfCore
 
         // Once the corruption stops, a retry answered by the sender is read.
         try await server.control("POST", "/faults", ["jid": wharf.device, "corrupt": 1])
-        let nextID = try bob.call(["op": "send_text", "to": "\(Self.phone)@s.whatsapp.net", "text": "readable on the second try"])["id"] as? String
+        let nextID =
+            try await bob.call(["op": "send_text", "to": "\(Self.phone)@s.whatsapp.net", "text": "readable on the second try"])["id"] as? String
         let recovered = try await wharf.recorder.wait("the resent message", seconds: 30) { $0.messages.first { $0.id == nextID } }
         #expect(recovered.text == "readable on the second try")
         await wharf.engine.shutdown()
     }
 
     @Test func aRetryReceiptFromTheContactMakesWharfSendTheSameMessageAgain() async throws {
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let wharf = try await link(server)
-        let bob = try contact(server)
+        let bob = try await contact(server)
         let chat = ChatID("\(Self.contactPhone)@s.whatsapp.net")
         _ = try await wharf.engine.send(OutboundMessage(clientMessageID: "3EB0RETRY0001", chat: chat, content: .text("please resend me")))
-        _ = try bob.call(["op": "wait", "for": "message", "match": ["id": "3EB0RETRY0001"]])
+        _ = try await bob.call(["op": "wait", "for": "message", "match": ["id": "3EB0RETRY0001"]])
         // Bob says he could not read it (with his keys, as from a second retry): Wharf sets a new
         // session up from them and sends the same message again.
-        try bob.call(["op": "retry_receipt", "id": "3EB0RETRY0001", "count": 2, "keys": true])
-        let again = try bob.call(["op": "wait", "for": "message", "match": ["id": "3EB0RETRY0001"], "count": 2])
+        try await bob.call(["op": "retry_receipt", "id": "3EB0RETRY0001", "count": 2, "keys": true])
+        let again = try await bob.call(["op": "wait", "for": "message", "match": ["id": "3EB0RETRY0001"], "count": 2])
         let resent = try #require(items(again).first { "\($0["retryCount"] ?? "")" == "2" }, "\(items(again))")
         #expect(resent["text"] as? String == "please resend me")
         #expect(resent["encTypes"] as? [String] == ["pkmsg"])
@@ -250,7 +251,7 @@ import WharfCore
     }
 
     @Test func prekeysAreUploadedToppedUpAndTheSignedPreKeyRotates() async throws {
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let clock = ManualClock(now: Date())
         let wharf = try await link(server, clock: clock)
         let device = try #require((try await state(server)["devices"] as? [String: [String: Any]])?[wharf.device])
@@ -289,13 +290,13 @@ import WharfCore
     /// stanzas are read by it byte for byte, and its messages reach Wharf; then it reinstalls with
     /// a new identity, and both directions notice and go on.
     @Test func strictSignalThroughTheWholeStanzaPathAcrossAnIdentityChange() async throws {
-        let server = try FakeWhatsApp()
+        let server = try await FakeWhatsApp()
         let wharf = try await link(server)
-        let oracle = try JSONPeer("axolotl_peer.py")
+        let oracle = try await JSONPeer("axolotl_peer.py")
         let carol = "4915550003"
         let carolJID = "\(carol)@s.whatsapp.net"
         func register() async throws {
-            let keys = try oracle.call(["op": "keys", "count": 5])
+            let keys = try await oracle.call(["op": "keys", "count": 5])
             var request: [String: Any] = ["phone": carol, "device": 0]
             request["keys"] = keys.filter { $0.key != "ok" }
             let answer = try await server.control("POST", "/accounts", request)
@@ -307,7 +308,7 @@ import WharfCore
         func openLast(from wharfDevice: String) async throws -> WAMessage {
             let message = try #require(try await inbox().last)
             let enc = try #require((message["enc"] as? [[String: Any]])?.first)
-            let answer = try oracle.call([
+            let answer = try await oracle.call([
                 "op": "decrypt", "peer": wharfDevice, "type": enc["type"] as? String ?? "", "ciphertext": enc["bytes"] as? String ?? "",
             ])
             return try WAMessage(serializedBytes: try WhatsAppPadding.unpad(hexMember(answer, "plaintext") ?? []))
@@ -316,7 +317,7 @@ import WharfCore
             var message = WAMessage()
             message.conversation = text
             let padded = WhatsAppPadding.pad(try message.serializedBytes())
-            let sealed = try oracle.call(["op": "encrypt", "peer": "wharf", "plaintext": padded.hex])
+            let sealed = try await oracle.call(["op": "encrypt", "peer": "wharf", "plaintext": padded.hex])
             let node: [String: Any] = [
                 "tag": "message",
                 "attrs": ["from": carolJID, "id": id, "t": String(Int(Date().timeIntervalSince1970)), "type": "text", "notify": "Carol"],
@@ -341,7 +342,7 @@ import WharfCore
         let chat = ChatID(carolJID)
         _ = try await wharf.engine.send(OutboundMessage(clientMessageID: "3EB0ORACLE001", chat: chat, content: .text("strict hello")))
         #expect(try await openLast(from: wharf.device).conversation == "strict hello")
-        try oracle.call(["op": "process_bundle", "peer": "wharf", "bundle": try await wharfBundle(preKey: 7)])
+        try await oracle.call(["op": "process_bundle", "peer": "wharf", "bundle": try await wharfBundle(preKey: 7)])
         try await deliver("strict reply", id: "ORACLE0001")
         let reply = try await wharf.recorder.wait("the oracle's message") { $0.messages.first { $0.id == "ORACLE0001" } }
         #expect(reply.text == "strict reply")
@@ -349,8 +350,8 @@ import WharfCore
 
         // Carol reinstalls and writes at once: her pkmsg carries a new identity, which Wharf
         // trusts (as WhatsApp's clients do) and reports.
-        try oracle.call(["op": "identity", "dropSessions": true])
-        try oracle.call(["op": "process_bundle", "peer": "wharf", "bundle": try await wharfBundle(preKey: 8)])
+        try await oracle.call(["op": "identity", "dropSessions": true])
+        try await oracle.call(["op": "process_bundle", "peer": "wharf", "bundle": try await wharfBundle(preKey: 8)])
         try await deliver("new phone, who dis", id: "ORACLE0002")
         let after = try await wharf.recorder.wait("the message from the new identity") { $0.messages.first { $0.id == "ORACLE0002" } }
         #expect(after.text == "new phone, who dis")

@@ -7,7 +7,7 @@ import WharfCore
 @testable import WhatsAppProtocol
 
 @Suite struct XEdDSATests {
-    @Test func signaturesInteroperateWithLibxeddsaBothWays() throws {
+    @Test func signaturesInteroperateWithLibxeddsaBothWays() async throws {
         var random = SeededRandom(seed: 11)
         var ours: [[String: String]] = []
         for index in 0..<40 {
@@ -25,7 +25,7 @@ import WharfCore
 
         let peer = try PeerProcess("xeddsa_peer.py")
         peer.sendAll(request)
-        let answer = try JSONSerialization.jsonObject(with: peer.readToEnd()) as! [String: Any]
+        let answer = try await JSONSerialization.jsonObject(with: peer.readToEnd()) as! [String: Any]
         #expect(answer["verified"] as? [Bool] == Array(repeating: true, count: 40) + [false])
 
         let theirs = answer["signed"] as! [[String: String]]

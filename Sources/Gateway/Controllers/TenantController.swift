@@ -102,6 +102,8 @@ struct TenantController {
         // Everything is checked before anything is written: a refused field changes nothing.
         let webhookURL = try input.webhookUrl.map { $0.isEmpty ? "" : try services.validateWebhookURL($0) }
         if let max = input.maxSessions { tenant.maxSessions = try Validation.maxSessions(max) }
+        // Only a change of the presence setting is applied to running sessions at once.
+        let presenceBefore = tenant.settings[PresenceSetting.key]
         if let settings = input.settings { tenant.settings = try Validation.settings(settings) }
         if let username = input.username { try Validation.username(username) }
         if let password = input.password { try Validation.password(password) }
@@ -124,7 +126,7 @@ struct TenantController {
         tenant.updatedAt = services.clock.now
         try await services.store.updateTenant(tenant)
         services.eventSink.invalidate()
-        if input.settings != nil { try await services.presence.tenantChanged(id, settings: tenant.settings) }
+        if tenant.settings[PresenceSetting.key] != presenceBefore { try await services.presence.tenantChanged(id, settings: tenant.settings) }
         return try await lookup.tenantView(tenant)
     }
 

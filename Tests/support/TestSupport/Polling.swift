@@ -63,3 +63,11 @@ public struct TimedOut: Error, CustomStringConvertible {
     public let what: String
     public var description: String { "timed out waiting for \(what)" }
 }
+
+/// `items.map(transform)` for an asynchronous transform, one item after another (a peer answers
+/// one request at a time).
+public func sequentially<S: Sequence, T>(_ items: S, _ transform: (S.Element) async throws -> T) async rethrows -> [T] {
+    var results: [T] = []
+    for item in items { results.append(try await transform(item)) }
+    return results
+}
