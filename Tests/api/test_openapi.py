@@ -97,7 +97,9 @@ class OpenAPITests(unittest.TestCase):
                        "--checks", "not_a_server_error,response_schema_conformance",
                        "--max-examples", EXAMPLES, "--header", f"Authorization: Bearer {credential}",
                        "--phases", "examples,coverage,fuzzing", "--generation-database", "none", "--seed", "2026",
-                       "--request-timeout", "70", "--no-color", "--report", "har", "--report-dir", scratch]
+                       "--request-timeout", "70", "--no-color", "--report", "har", "--report-dir", scratch,
+                       # The event stream never ends by design; EventStreamTests reads it on a real socket.
+                       "--exclude-path", "/v1/events/stream"]
             result = subprocess.run(command, cwd=scratch, capture_output=True, text=True, timeout=1800)
             answered = set()
             for report in glob.glob(os.path.join(scratch, "*.json")):

@@ -42,6 +42,7 @@ extension Wharf {
         GroupController(services: services, lookup: lookup).addRoutes(to: v1)
         ContactController(services: services, lookup: lookup).addRoutes(to: v1)
         DeliveryController(services: services).addRoutes(to: v1)
+        EventStreamController(services: services).addRoutes(to: v1)
         CloudWebhookController(services: services, dispatcher: dispatcher).addRoutes(to: v1)
         MediaController(services: services, media: received, links: mediaLinks).addRoutes(to: v1)
 

@@ -8,6 +8,8 @@ public struct OutboxStore: Sendable {
     let batcher: WriteBatcher
     /// Seals endpoints' secrets at rest; `nil` stores them as they are.
     let sealer: (any FieldSealer)?
+    /// Signalled after every commit that stored events: what live event streams wait on.
+    public let feed = EventFeed()
 
     /// Wraps `writer` and brings the outbox schema up to date.
     ///
@@ -30,7 +32,8 @@ public struct OutboxStore: Sendable {
     /// - Returns: the number of deliveries created, once they are durable.
     @discardableResult
     public func accept(_ event: OutboxEvent) async throws -> Int {
-        try await batcher.write { db in try Self.insert(event, db: db) ?? 0 }
+        defer { feed.committed() }
+        return try await batcher.write { db in try Self.insert(event, db: db) ?? 0 }
     }
 
     /// Stores several events in one transaction (all or none). An event whose id is already
@@ -39,7 +42,8 @@ public struct OutboxStore: Sendable {
     ///
     /// - Returns: for each event, whether it was new.
     public func accept(_ events: [OutboxEvent]) async throws -> [Bool] {
-        try await batcher.write { db in try events.map { try Self.insert($0, db: db) != nil } }
+        defer { feed.committed() }
+        return try await batcher.write { db in try events.map { try Self.insert($0, db: db) != nil } }
     }
 
     /// Stores events together with other rows `alongside` writes, in one transaction: the engine
@@ -47,7 +51,8 @@ public struct OutboxStore: Sendable {
     ///
     /// - Returns: for each event, whether it was new.
     public func accept(_ events: [OutboxEvent], alongside write: @escaping @Sendable (Database) throws -> Void) async throws -> [Bool] {
-        try await batcher.write { db in
+        defer { feed.committed() }
+        return try await batcher.write { db in
             try write(db)
             return try events.map { try Self.insert($0, db: db) != nil }
         }
@@ -85,6 +90,7 @@ public struct OutboxStore: Sendable {
 
     /// Stores an event for exactly one endpoint, whatever its filter (the "send test event" action).
     public func accept(_ event: OutboxEvent, onlyTo endpointID: String) async throws {
+        defer { feed.committed() }
         try await batcher.write { db in
             let now = event.createdAt.milliseconds
             try db.execute(
