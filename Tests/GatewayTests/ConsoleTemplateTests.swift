@@ -109,6 +109,7 @@ import WhatsAppProtocol
                             keys: [KeyRow(id: "key_1", name: marker, prefix: "wharf_sk_ab", created: "now", lastUsed: "—")])))
             ),
             (.tenantMessages, renderer.render(frame(TenantMessagesPage(sessions: [session], hasSessions: true, jobs: [job])))),
+            (.tenantEvents, renderer.render(frame(TenantEventsPage(sessions: [session], types: "message.received,session.status")))),
             (.login, renderer.render(LoginForm(title: "Wharf admin", action: "/admin/login", csrf: "csrf-token", asksUsername: true, error: marker))),
         ]
         return pages

@@ -399,7 +399,7 @@ final class RawSocket {
             #expect(created.status == .created, "\(created.text)")
             let secret = try #require(created.string("secret"))
             let id = try #require(created.string("id"))
-            let fetched = try await app.wharf.outbox.writer.read { db in
+            let fetched = try app.wharf.outbox.writer.read { db in
                 try Row.fetchOne(db, sql: "SELECT secret, header_value, basic_password FROM webhook_endpoint WHERE id = ?", arguments: [id])
             }
             let row = try #require(fetched)

@@ -283,6 +283,7 @@ class ConsoleTests(unittest.TestCase):
         status, me = self.wharf.api("GET", "/v1/me", token=key)
         self.assertEqual((status, me["role"]), (200, "tenant"))
         self.check_groups_page(session_url, key)
+        self.check_events_page(session_url, key)
 
         self.go("/dashboard/settings")
         form = self.css("#settings")
@@ -366,6 +367,34 @@ class ConsoleTests(unittest.TestCase):
         self.assertEqual(self.css("#groups-count").text, "1 group this account is in.")
         status, listed = self.wharf.api("GET", base, token=key)
         self.assertEqual([g["id"] for g in listed["groups"]], [crew["id"]])
+
+    def check_events_page(self, session_url, key):
+        """The Events view shows what arrives as it arrives, values inert as text, and its filter holds."""
+        session = session_url.rstrip("/").split("/")[-1]
+        self.go("/dashboard/events")
+        self.wait(lambda d: d.find_element(By.ID, "stream-status").text == "live")
+        text = "<img src=x onerror=alert(2)> live one"
+        status, _ = self.wharf.api("POST", f"/v1/sessions/{session}/sandbox/inbound", {"from": "+4915100000009", "text": text}, token=key)
+        self.assertEqual(status, 201)
+        self.wait(lambda d: text in d.find_element(By.ID, "live-events").text)
+        first = self.css("#live-events tbody tr")
+        self.assertIn("message.received", first.text)
+        self.assertIn("Support line", first.text)
+        self.assert_no_alert()
+        self.shot("tenant-events")
+
+        # Only session.status from now: a message is left out, the restart's statuses show.
+        self.fill(self.css("#events-filter"), {"types": "session.status"})
+        self.css("#events-filter button").click()
+        self.wait(lambda d: d.find_element(By.ID, "stream-status").text == "live")
+        status, _ = self.wharf.api("POST", f"/v1/sessions/{session}/sandbox/inbound", {"from": "+4915100000009", "text": "filtered out"}, token=key)
+        self.assertEqual(status, 201)
+        status, _ = self.wharf.api("POST", f"/v1/sessions/{session}/restart", token=key)
+        self.assertEqual(status, 202)
+        self.wait(lambda d: "session.status" in d.find_element(By.ID, "live-events").text)
+        self.assertNotIn("filtered out", self.css("#live-events").text)
+        self.assertNotIn("message.received", self.css("#live-events").text)
+        self.wharf.api("GET", f"/v1/sessions/{session}", token=key)
 
     def test_3_tenant_adds_a_cloud_api_number(self):
         status, login = self.wharf.api("POST", "/v1/login", {"username": "acme", "password": "acme password 1"})

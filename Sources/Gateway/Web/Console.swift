@@ -20,7 +20,10 @@ struct Console: Sendable {
             case .admin:
                 [("", "Overview"), ("/tenants", "Tenants"), ("/sessions", "Sessions"), ("/deliveries", "Deliveries"), ("/endpoints", "Endpoints")]
             case .tenant:
-                [("", "Sessions"), ("/webhooks", "Webhooks"), ("/deliveries", "Deliveries"), ("/messages", "Messages"), ("/settings", "Settings")]
+                [
+                    ("", "Sessions"), ("/webhooks", "Webhooks"), ("/events", "Events"), ("/deliveries", "Deliveries"), ("/messages", "Messages"),
+                    ("/settings", "Settings"),
+                ]
             }
         }
     }

@@ -142,6 +142,14 @@ struct TenantSettingsPage: ConsolePage {
     var keys: [KeyRow]
 }
 
+/// The live event view: the stream, read by the page's script, with its filters.
+struct TenantEventsPage: ConsolePage {
+    static let template = ConsoleTemplate.tenantEvents
+    var sessions: [SessionRow]
+    /// Every event type, comma-separated: the script listens for each (SSE has no wildcard).
+    var types: String
+}
+
 struct TenantMessagesPage: ConsolePage {
     static let template = ConsoleTemplate.tenantMessages
     var sessions: [SessionRow]

@@ -12,7 +12,7 @@ enum ConsoleTemplate: String, CaseIterable, Sendable {
     case login
     case adminOverview, adminTenants, adminTenant, adminSessions, adminEndpoints
     case deliveries, delivery
-    case tenantSessions, tenantSession, tenantGroups, tenantWebhooks, tenantSettings, tenantMessages
+    case tenantSessions, tenantSession, tenantGroups, tenantWebhooks, tenantSettings, tenantMessages, tenantEvents
 
     /// The template's text. Files end with a newline; the template does not, so that a partial
     /// used inside a line (`{{>csrf}}`) adds nothing but itself.
@@ -43,6 +43,7 @@ enum ConsoleTemplate: String, CaseIterable, Sendable {
         case .tenantWebhooks: PackageResources.tenantWebhooks_mustache
         case .tenantSettings: PackageResources.tenantSettings_mustache
         case .tenantMessages: PackageResources.tenantMessages_mustache
+        case .tenantEvents: PackageResources.tenantEvents_mustache
         }
     }
 

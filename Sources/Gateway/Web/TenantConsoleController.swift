@@ -31,6 +31,7 @@ struct TenantConsoleController {
         group.get("webhooks", use: page(webhooks))
         group.get("settings", use: page(settings))
         group.get("messages", use: page(messages))
+        group.get("events", use: page(events))
         group.get("deliveries", use: page(deliveryList))
         group.get("deliveries/:deliveryId", use: page(delivery))
     }
@@ -150,6 +151,13 @@ struct TenantConsoleController {
         }
         let prompt: String = if case .string(let text)? = settings.objectValue?["ai_prompt"] { text } else { "" }
         return render(TenantSettingsPage(aiPrompt: prompt, humanize: humanize, keys: keys), "Settings", visit, current: "/settings")
+    }
+
+    @Sendable func events(_ visit: Visit) async throws -> Response {
+        let sessions = try await services.store.sessions(scope: .tenant(visit.tenant.id), after: nil, limit: .max)
+        let page = TenantEventsPage(
+            sessions: sessions.map { SessionRow($0) }, types: EventType.allCases.map(\.rawValue).joined(separator: ","))
+        return render(page, "Events", visit, current: "/events")
     }
 
     @Sendable func messages(_ visit: Visit) async throws -> Response {

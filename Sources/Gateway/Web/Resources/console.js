@@ -132,4 +132,48 @@
     };
     poll();
   }
+
+  // Events: the tenant's stream, newest first. EventSource reconnects by itself and sends
+  // Last-Event-ID, so a dropped connection resumes where it stopped. Values go in as text only.
+  for (const panel of document.querySelectorAll("[data-live-events]")) {
+    const types = panel.dataset.types.split(",");
+    const status = panel.querySelector("#stream-status");
+    const body = panel.querySelector("#live-events tbody");
+    const form = panel.querySelector("#events-filter");
+    let source;
+    const state = (text, css) => { status.textContent = text; status.className = "status " + css; };
+    const show = (message) => {
+      let event;
+      try { event = JSON.parse(message.data); } catch (e) { return; }
+      const empty = body.querySelector("tr.empty");
+      if (empty) empty.remove();
+      const data = event.data || {};
+      const summary = data.text || data.status || data.reason || data.type || "";
+      const row = document.createElement("tr");
+      row.dataset.event = event.id;
+      const cells = [new Date(event.timestamp).toLocaleTimeString(), event.type, event.session ? event.session.name : "—",
+        String(summary).slice(0, 200), event.id];
+      for (const value of cells) { const cell = row.insertCell(); cell.textContent = value; }
+      row.cells[4].className = "mono";
+      body.insertBefore(row, body.firstChild);
+      while (body.rows.length > 200) body.deleteRow(body.rows.length - 1);
+    };
+    const open = () => {
+      if (source) source.close();
+      const query = new URLSearchParams();
+      if (form.elements.sessionId.value) query.set("sessionId", form.elements.sessionId.value);
+      if (form.elements.types.value.trim()) query.set("types", form.elements.types.value.trim());
+      source = new EventSource("/v1/events/stream" + (query.toString() ? "?" + query : ""));
+      state("connecting", "starting");
+      source.onopen = () => state("live", "connected");
+      source.onerror = () => state("reconnecting", "disconnected");
+      for (const type of types) source.addEventListener(type, show);
+    };
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      while (body.rows.length) body.deleteRow(0);
+      open();
+    });
+    open();
+  }
 })();
