@@ -148,8 +148,7 @@ struct EventStreamController {
         if let text = request.uri.queryParameters.get("types") {
             types = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             for type in types {
-                let valid = type.count <= 64 && type.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._*".contains($0)) }
-                guard valid else {
+                guard Validation.isEventTypePattern(type) else {
                     throw Problem.badRequest(
                         "query parameter 'types': '\(type)' is not an event type such as 'message.received' or 'message.*'", field: "types")
                 }

@@ -31,6 +31,12 @@ enum Validation {
         text.utf8.count <= characters * 4 && text.count <= characters
     }
 
+    /// Whether `type` is an event type or pattern as webhook filters and the event routes take
+    /// them (`message.received`, `message.*`).
+    static func isEventTypePattern(_ type: String) -> Bool {
+        !type.isEmpty && type.count <= 64 && type.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._*".contains($0)) }
+    }
+
     static func maxSessions(_ value: Int) throws(ValidationError) -> Int {
         guard (0...1000).contains(value) else {
             throw .invalid(field: "maxSessions", detail: "field 'maxSessions' must be a whole number from 0 to 1000")

@@ -260,10 +260,7 @@ struct WebhookController {
     private func apply(_ input: Input, to endpoint: inout WebhookEndpoint) throws {
         if let types = input.eventTypes {
             for type in types {
-                let valid =
-                    !type.isEmpty && type.count <= 64
-                    && type.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._*".contains($0)) }
-                guard valid else {
+                guard Validation.isEventTypePattern(type) else {
                     throw Problem.unprocessable(
                         "field 'eventTypes': '\(type)' is not an event type such as 'message.received' or 'message.*'",
                         field: "eventTypes")
