@@ -51,6 +51,8 @@ public struct WharfConfiguration: Sendable {
     public var httpIdleTimeout: Duration = .seconds(60)
     public var httpBodyTimeout: Duration = .seconds(60)
     public var maxConnections = 1000
+    /// How far an event stream may fall behind before it is cut off.
+    public var eventStreamLimits = EventStreamLimits()
     /// Caps per tenant: webhook endpoints, active API keys, and a webhook URL's length.
     public var maxWebhooksPerTenant = 10
     public var maxAPIKeysPerTenant = 25
@@ -225,6 +227,12 @@ public struct WharfConfiguration: Sendable {
         }
         if let seconds = try values.integer("httpBodyTimeoutSeconds", "HTTP_BODY_TIMEOUT_SECONDS", in: 1...3600) {
             configuration.httpBodyTimeout = .seconds(seconds)
+        }
+        if let lag = try values.integer("eventStreamMaxLag", "EVENT_STREAM_MAX_LAG", in: 100...10_000_000) {
+            configuration.eventStreamLimits.maxLag = lag
+        }
+        if let seconds = try values.integer("eventStreamStallSeconds", "EVENT_STREAM_STALL_SECONDS", in: 1...3600) {
+            configuration.eventStreamLimits.stallTimeout = .seconds(seconds)
         }
         if let cap = try values.integer("maxConnections", "MAX_CONNECTIONS", in: 16...100_000) {
             configuration.maxConnections = cap

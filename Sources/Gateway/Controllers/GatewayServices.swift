@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import Outbox
@@ -27,6 +28,15 @@ struct GatewayServices: Sendable {
     let boundPort: BoundPort
 
     var outboundPolicy: OutboundPolicy { configuration.outboundPolicy }
+
+    /// Who a request comes from: the router's middleware and the event WebSocket's upgrade ask the same.
+    var authenticator: Authenticator {
+        var authenticator = Authenticator(
+            store: store, tokens: tokens, webSessions: webSessions,
+            adminKeyDigest: configuration.adminAPIKey.map { SHA256.hash(data: Data($0.utf8)) }, clock: clock, logger: logger)
+        authenticator.metricsTokenDigest = configuration.metricsToken.map { SHA256.hash(data: Data($0.utf8)) }
+        return authenticator
+    }
 
     /// Where people and Meta reach Wharf: `PUBLIC_URL`, else this machine on the bound port.
     var baseURL: String { Self.baseURL(configuration: configuration, boundPort: boundPort) }

@@ -11,11 +11,14 @@ public struct AppRequestContext: RequestContext {
     public let remoteAddress: SocketAddress?
     /// The client behind a trusted proxy, as its forwarding header names it (``ClientAddressMiddleware``).
     public var forwardedAddress: String?
+    /// The connection, for a long-lived response that must close it when its client stops reading.
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         identity = nil
         remoteAddress = source.channel.remoteAddress
+        channel = source.channel
     }
 
     /// Bodies are collected by ``BodyLimitMiddleware`` against the configured limit first.

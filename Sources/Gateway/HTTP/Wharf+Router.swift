@@ -13,11 +13,7 @@ extension Wharf {
         metrics: WharfMetrics
     ) throws -> Router<AppRequestContext> {
         let router = Router(context: AppRequestContext.self)
-        var authenticator = Authenticator(
-            store: services.store, tokens: services.tokens, webSessions: services.webSessions,
-            adminKeyDigest: services.configuration.adminAPIKey.map { SHA256.hash(data: Data($0.utf8)) },
-            clock: services.clock, logger: services.logger)
-        authenticator.metricsTokenDigest = services.configuration.metricsToken.map { SHA256.hash(data: Data($0.utf8)) }
+        let authenticator = services.authenticator
         router.add(middleware: ClientAddressMiddleware(trusted: services.configuration.trustedProxies))
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: ProblemMiddleware())

@@ -40,3 +40,21 @@ extension OutboxStore {
         try await writer.read { db in try Int64.fetchOne(db, sql: "SELECT max(rowid) FROM event") ?? 0 }
     }
 }
+
+extension OutboxStore {
+    /// How many events (only `tenantID`'s when given) were committed after `sequence`, counting no
+    /// further than `limit`: how far a stream is behind, at a cost bounded by the limit it is held to.
+    public func eventsWaiting(after sequence: Int64, tenantID: String?, upTo limit: Int) async throws -> Int {
+        try await writer.read { db in
+            var sql = "SELECT count(*) FROM (SELECT 1 FROM event WHERE rowid > ?"
+            var arguments: StatementArguments = [sequence]
+            if let tenantID {
+                sql += " AND tenant_id = ?"
+                arguments += [tenantID]
+            }
+            sql += " LIMIT ?)"
+            arguments += [limit]
+            return try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0
+        }
+    }
+}
