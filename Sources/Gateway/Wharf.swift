@@ -155,13 +155,13 @@ public struct Wharf: Sendable {
         let router = try makeRouter(
             services, dispatcher: dispatcher, media: media, received: received, mediaLinks: mediaLinks, metrics: metrics)
         let routes = router.routes.map { "\($0.method) \($0.path)" }
-        let connections = ConnectionGuard.Counter(limit: ConnectionGuard.Counter.limit(wanted: configuration.maxConnections))
+        let connections = ConnectionCap.Counter(limit: ConnectionCap.Counter.limit(wanted: configuration.maxConnections))
         let bodyTimeout = TimeAmount.milliseconds(configuration.httpBodyTimeout.milliseconds)
         let application = Application(
             router: router,
             server: .http1(
                 configuration: HTTP1Channel.Configuration(
-                    additionalChannelHandlers: [ConnectionGuard(counter: connections, bodyTimeout: bodyTimeout)],
+                    additionalChannelHandlers: [ConnectionCap(counter: connections), ConnectionGuard(bodyTimeout: bodyTimeout)],
                     idleTimeout: .milliseconds(configuration.httpIdleTimeout.milliseconds))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wharf"),
             // Stopped in reverse: media downloads and the dispatcher's sends end while the engines

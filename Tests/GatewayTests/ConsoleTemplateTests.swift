@@ -84,7 +84,10 @@ import WhatsAppProtocol
                             id: "ses_1", name: marker, engine: "cloud", status: "scan_qr", statusDetail: "", phone: "—", pushName: "", qr: "2@qr",
                             pairingCode: "", linking: true, isSandbox: true, isWeb: true,
                             cloud: .init(webhookUrl: "https://wharf.example.com/v1/cloud/webhook/ses_1", phoneNumberId: "1065"),
-                            hasGroups: true, proxy: "socks5://\(marker)@203.0.113.7:1080", created: "now")))
+                            hasGroups: true, proxy: "socks5://\(marker)@203.0.113.7:1080", created: "now",
+                            traffic: .init(
+                                received: 3, committed: 2, uncommitted: 1, isCommitting: true,
+                                delivered: [.init(url: "https://\(marker).example.com/hook", count: 2)]))))
             ),
             (
                 .tenantGroups,

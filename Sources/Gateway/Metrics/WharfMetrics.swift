@@ -17,6 +17,10 @@ final class WharfMetrics: Sendable {
     static let attemptDuration = "wharf_delivery_attempt_duration_seconds"
     static let breakerState = "wharf_endpoint_breaker_state"
     static let sessions = "wharf_sessions"
+    /// The watchdog's counts per session, since the process started (``SessionTraffic``).
+    static let received = "wharf_session_events_received_total"
+    static let committed = "wharf_session_events_committed_total"
+    static let delivered = "wharf_session_events_delivered_total"
     /// The outcomes of an attempt, as the deliverer names them.
     static let outcomes = ["delivered", "retry", "failed"]
 
@@ -35,6 +39,14 @@ final class WharfMetrics: Sendable {
         var countedOutcomes: [String: Int] = [:]
         /// One gauge per endpoint that exists; a deleted endpoint's gauge is destroyed.
         var breakerGauges: [String: Metrics.Gauge] = [:]
+        /// Labelled counters kept from totals, with the total each already shows.
+        var totals: [TotalKey: (counter: Metrics.Counter, counted: Int)] = [:]
+    }
+
+    /// One labelled counter: its name and its dimensions, flattened.
+    private struct TotalKey: Hashable {
+        var label: String
+        var dimensions: [String]
     }
 
     init() {
@@ -102,6 +114,38 @@ final class WharfMetrics: Sendable {
         }
         for (outcome, amount) in increments where amount > 0 { attemptCounters[outcome]?.increment(by: amount) }
         for gauge in gone { gauge.destroy() }
+
+        var totals: [(String, [(String, String)], Int)] = []
+        for (session, counts) in services.sessions.traffic.all {
+            totals.append((Self.received, [("session", session)], counts.received))
+            totals.append((Self.committed, [("session", session)], counts.committed))
+        }
+        let endpoints = Set(breakers.map(\.endpoint.id))
+        for (route, count) in services.delivery.metrics.delivered where endpoints.contains(route.endpointID) {
+            totals.append((Self.delivered, [("session", route.sessionID), ("endpoint", route.endpointID)], count))
+        }
+        advance(totals)
+    }
+
+    /// Brings each labelled counter up to its total (the sources count since the process started,
+    /// as a Prometheus counter does); a counter no longer in `totals` (a deleted endpoint's) is
+    /// destroyed, as the endpoint's breaker gauge is.
+    private func advance(_ totals: [(label: String, dimensions: [(String, String)], total: Int)]) {
+        let factory = factory
+        let (increments, gone) = state.withLock { state -> ([(Metrics.Counter, Int)], [Metrics.Counter]) in
+            var current: [TotalKey: (counter: Metrics.Counter, counted: Int)] = [:]
+            let increments = totals.compactMap { label, dimensions, total -> (Metrics.Counter, Int)? in
+                let key = TotalKey(label: label, dimensions: dimensions.flatMap { [$0.0, $0.1] })
+                let known = state.totals[key] ?? (Metrics.Counter(label: label, dimensions: dimensions, factory: factory), 0)
+                current[key] = (known.counter, max(known.counted, total))
+                return total > known.counted ? (known.counter, total - known.counted) : nil
+            }
+            let gone = state.totals.filter { current[$0.key] == nil }.map(\.value.counter)
+            state.totals = current
+            return (increments, gone)
+        }
+        for (counter, amount) in increments { counter.increment(by: amount) }
+        for counter in gone { counter.destroy() }
     }
 
     /// The Prometheus text exposition of everything recorded.

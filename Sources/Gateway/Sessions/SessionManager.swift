@@ -42,6 +42,8 @@ public actor SessionManager: Service {
     private let sink: any SessionEventSink
     private let clock: any WharfClock
     private let logger: Logger
+    /// What each session's engine handed over and what of it was committed (the watchdog's counts).
+    public let traffic: SessionTraffic
     private var runners: [String: Runner] = [:]
     private var isStopping = false
     /// Runners to drive; `run()` gives each a child task.
@@ -50,8 +52,10 @@ public actor SessionManager: Service {
 
     public init(
         store: any SessionStore, credentials: @escaping @Sendable (String) -> any CredentialsStore,
-        factory: EngineFactory, sink: any SessionEventSink, clock: any WharfClock, logger: Logger
+        factory: EngineFactory, sink: any SessionEventSink, clock: any WharfClock, logger: Logger,
+        traffic: SessionTraffic = SessionTraffic()
     ) {
+        self.traffic = traffic
         self.store = store
         self.credentials = credentials
         self.factory = factory
@@ -211,16 +215,20 @@ public actor SessionManager: Service {
                     sessionID: runner.sessionID, tenantID: runner.tenantID, kind: Self.kind(of: item), at: now,
                     dedupeKey: Self.dedupeKey(of: item))
             }
+            let batch = traffic.received(items.count, session: runner.sessionID, at: now)
             do {
                 try await sink.publish(events, committing: ack.stateChanges, for: runner.sessionID)
+                traffic.committed(batch)
                 await ack()
             } catch {
                 // Not acknowledged: the engine (and WhatsApp) will deliver it again.
+                traffic.notStored(batch)
                 logger.error("inbound events not stored", metadata: ["session": "\(runner.sessionID)", "error": "\(error)"])
                 await ack.storingFailed(error)
             }
         case .receipt(let receipt):
-            await publish(.receipt(receipt), runner: runner)
+            let batch = traffic.received(1, session: runner.sessionID, at: clock.now)
+            if await publish(.receipt(receipt), runner: runner) { traffic.committed(batch) } else { traffic.notStored(batch) }
         case .presence(let presence):
             await publish(.presence(presence), runner: runner)
         }
@@ -324,11 +332,14 @@ public actor SessionManager: Service {
 
     /// Commits an event of the session to the outbox; a failure is logged (status events and
     /// receipts are not redelivered by WhatsApp, so there is nothing more to do).
-    private nonisolated func publish(_ kind: SessionEvent.Kind, runner: Runner) async {
+    @discardableResult
+    private nonisolated func publish(_ kind: SessionEvent.Kind, runner: Runner) async -> Bool {
         do {
             try await sink.publish(SessionEvent(sessionID: runner.sessionID, tenantID: runner.tenantID, kind: kind, at: clock.now))
+            return true
         } catch {
             logger.error("session event not stored", metadata: ["session": "\(runner.sessionID)", "error": "\(error)"])
+            return false
         }
     }
 }

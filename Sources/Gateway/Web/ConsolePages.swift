@@ -85,6 +85,23 @@ struct TenantSessionPage: ConsolePage {
     /// The proxy the session connects through, without its password.
     var proxy: String
     var created: String
+    var traffic: TrafficPanel
+
+    /// The watchdog's counts since Wharf started: handed over by the engine, committed as events,
+    /// delivered to each of the tenant's endpoints.
+    struct TrafficPanel: Sendable {
+        struct Delivered: Sendable {
+            var url: String
+            var count: Int
+        }
+
+        var received: Int
+        var committed: Int
+        var uncommitted: Int
+        /// Mustache reads stored properties only.
+        var isCommitting: Bool
+        var delivered: [Delivered]
+    }
 }
 
 /// The groups a session's account is in, as its engine lists them now.

@@ -111,8 +111,21 @@ struct TenantConsoleController {
             cloud: CloudSessionOptions(session).map { options in
                 .init(webhookUrl: services.baseURL + CloudWebhookController.path(sessionID: session.id), phoneNumberId: options.phoneNumberId)
             },
-            hasGroups: capabilities.chatKinds.contains(.group), proxy: session.options.proxy ?? "", created: row.created)
+            hasGroups: capabilities.chatKinds.contains(.group), proxy: session.options.proxy ?? "", created: row.created,
+            traffic: try await traffic(of: session))
         return render(page, session.name, visit, current: "")
+    }
+
+    private func traffic(of session: SessionRecord) async throws -> TenantSessionPage.TrafficPanel {
+        let counts = services.sessions.traffic.counts(session: session.id)
+        let delivered = services.delivery.metrics.delivered
+        let endpoints = try await services.outbox.endpoints(tenantID: session.tenantId)
+        return .init(
+            received: counts.received, committed: counts.committed, uncommitted: counts.uncommitted,
+            isCommitting: counts.uncommitted > 0,
+            delivered: endpoints.map { endpoint in
+                .init(url: endpoint.url, count: delivered[.init(sessionID: session.id, endpointID: endpoint.id)] ?? 0)
+            })
     }
 
     @Sendable func groups(_ visit: Visit) async throws -> Response {

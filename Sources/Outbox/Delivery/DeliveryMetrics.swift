@@ -30,4 +30,26 @@ public final class DeliveryMetrics: Sendable {
     }
 
     public var snapshot: Snapshot { state.withLock { $0 } }
+
+    /// Where a session's events went: one endpoint's deliveries of one session's events.
+    public struct Route: Hashable, Sendable {
+        public var sessionID: String
+        public var endpointID: String
+
+        public init(sessionID: String, endpointID: String) {
+            self.sessionID = sessionID
+            self.endpointID = endpointID
+        }
+    }
+
+    private let deliveredByRoute = Mutex<[Route: Int]>([:])
+
+    func recordDelivered(sessionID: String?, endpointID: String) {
+        guard let sessionID else { return }
+        deliveredByRoute.withLock { $0[Route(sessionID: sessionID, endpointID: endpointID), default: 0] += 1 }
+    }
+
+    /// Events delivered since the process started, per session and endpoint (the watchdog's third
+    /// count, after received and committed).
+    public var delivered: [Route: Int] { deliveredByRoute.withLock { $0 } }
 }

@@ -248,6 +248,7 @@ public final class DeliveryService: Service, Sendable {
             responseSnippet: response.body.isEmpty ? nil : response.body, decision: decision)
         do {
             try await store.record(result, now: now)
+            if case .delivered = decision { metrics.recordDelivered(sessionID: delivery.sessionID, endpointID: endpoint.id) }
             if mustSaveHealth || disabledReason != nil {
                 try await store.saveHealth(
                     endpointID: endpoint.id, breaker: breaker, success: success, now: now, disabledReason: disabledReason)

@@ -241,6 +241,8 @@ public struct ClaimedDelivery: Sendable, Equatable {
     /// 1 for the first attempt.
     public var attempt: Int
     public var payload: Data
+    /// The event's session (`nil` for a tenant's own events), for the per-session counters.
+    public var sessionID: String? = nil
 }
 
 /// What happened to a claimed delivery, to be recorded.

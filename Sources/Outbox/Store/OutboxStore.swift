@@ -132,19 +132,22 @@ public struct OutboxStore: Sendable {
                         """),
                 arguments: [leaseUntil, nowMS, nowMS, nowMS, heldJSON, limit])
             guard !rows.isEmpty else { return [] }
-            var payloads: [String: Data] = [:]
+            var events: [String: (payload: Data, sessionID: String?)] = [:]
             let eventIDs = Set(try rows.map { try $0.decode(String.self, forColumn: "event_id") })
             for row in try Row.fetchAll(
-                db, sql: "SELECT id, payload FROM event WHERE id IN (SELECT value FROM json_each(?))",
+                db, sql: "SELECT id, payload, session_id FROM event WHERE id IN (SELECT value FROM json_each(?))",
                 arguments: [String(decoding: try JSONEncoder().encode(Array(eventIDs)), as: UTF8.self)])
             {
-                payloads[try row.decode(String.self, forColumn: "id")] = try row.decode(Data.self, forColumn: "payload")
+                events[try row.decode(String.self, forColumn: "id")] = (
+                    try row.decode(Data.self, forColumn: "payload"), try row.decode(String?.self, forColumn: "session_id")
+                )
             }
             return try rows.map { row in
                 let eventID = try row.decode(String.self, forColumn: "event_id")
                 return ClaimedDelivery(
                     id: try row.decode(forColumn: "id"), eventID: eventID, endpointID: try row.decode(forColumn: "endpoint_id"),
-                    type: try row.decode(forColumn: "type"), attempt: try row.decode(forColumn: "attempts"), payload: payloads[eventID] ?? Data())
+                    type: try row.decode(forColumn: "type"), attempt: try row.decode(forColumn: "attempts"),
+                    payload: events[eventID]?.payload ?? Data(), sessionID: events[eventID]?.sessionID)
             }
         }
     }
