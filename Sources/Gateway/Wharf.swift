@@ -142,6 +142,9 @@ public struct Wharf: Sendable {
             directory: URL(fileURLWithPath: directory).appendingPathComponent("media-in"), logger: logger)
         let calls = CallResponder(store: store, sessions: sessions, hub: events, dispatcher: dispatcher, clock: clock, logger: logger)
         let presence = PresenceKeeper(store: store, sessions: sessions, hub: events, logger: logger)
+        let watchdog = Watchdog(
+            traffic: sessions.traffic, outbox: outbox, delivery: delivery, sink: sink, clock: clock,
+            limits: configuration.watchdogLimits, logger: logger)
         let webSessions = WebSessions(
             secret: configuration.sessionSecret!, store: store, clock: clock, secureCookies: configuration.usesSecureCookies)
         let services = GatewayServices(
@@ -151,7 +154,7 @@ public struct Wharf: Sendable {
             decoyPasswordHash: try await hasher.hash(Identifier.token()),
             limiter: LoginLimiter(maxFailures: configuration.loginAttempts, window: configuration.loginLockout, clock: clock),
             sessions: sessions, events: events, outbox: outbox, delivery: delivery, eventSink: sink, presence: presence,
-            clock: clock, logger: logger, boundPort: boundPort)
+            watchdog: watchdog, clock: clock, logger: logger, boundPort: boundPort)
         let router = try makeRouter(
             services, dispatcher: dispatcher, media: media, received: received, mediaLinks: mediaLinks, metrics: metrics)
         let routes = router.routes.map { "\($0.method) \($0.path)" }
@@ -166,7 +169,7 @@ public struct Wharf: Sendable {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wharf"),
             // Stopped in reverse: media downloads and the dispatcher's sends end while the engines
             // still run, then the engines stop, and the deliverer goes last, after every event is in.
-            services: [delivery, sessions, dispatcher, received, calls, presence],
+            services: [delivery, sessions, dispatcher, received, calls, presence, watchdog],
             onServerRunning: { channel in
                 services.boundPort.set(channel.localAddress?.port ?? 0)
                 await onServerRunning(channel.localAddress?.port ?? 0)

@@ -53,6 +53,8 @@ public struct WharfConfiguration: Sendable {
     public var maxConnections = 1000
     /// How far an event stream may fall behind before it is cut off.
     public var eventStreamLimits = EventStreamLimits()
+    /// When undelivered or uncommitted events raise a `session.alert`.
+    public var watchdogLimits = WatchdogLimits()
     /// Caps per tenant: webhook endpoints, active API keys, and a webhook URL's length.
     public var maxWebhooksPerTenant = 10
     public var maxAPIKeysPerTenant = 25
@@ -233,6 +235,12 @@ public struct WharfConfiguration: Sendable {
         }
         if let seconds = try values.integer("eventStreamStallSeconds", "EVENT_STREAM_STALL_SECONDS", in: 1...3600) {
             configuration.eventStreamLimits.stallTimeout = .seconds(seconds)
+        }
+        if let seconds = try values.integer("watchdogCommitSeconds", "WATCHDOG_COMMIT_SECONDS", in: 1...3600) {
+            configuration.watchdogLimits.commitWithin = .seconds(seconds)
+        }
+        if let seconds = try values.integer("watchdogDeliverySeconds", "WATCHDOG_DELIVERY_SECONDS", in: 10...604_800) {
+            configuration.watchdogLimits.deliverWithin = .seconds(seconds)
         }
         if let cap = try values.integer("maxConnections", "MAX_CONNECTIONS", in: 16...100_000) {
             configuration.maxConnections = cap

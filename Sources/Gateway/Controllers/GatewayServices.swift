@@ -22,6 +22,7 @@ struct GatewayServices: Sendable {
     let delivery: DeliveryService
     let eventSink: OutboxEventSink
     let presence: PresenceKeeper
+    let watchdog: Watchdog
     let clock: any WharfClock
     let logger: Logger
     /// The port the server bound, known once it listens (`PORT=0` picks one).

@@ -83,6 +83,16 @@ struct EventEnvelope: Encodable {
                     "kind": .string(media.kind), "reason": .string(reason),
                 ]
             )
+        case .alert(let alert, let raised):
+            return (
+                EventType.sessionAlert.rawValue,
+                [
+                    "alert": .string(alert.kind.rawValue), "state": .string(raised ? "raised" : "cleared"),
+                    "message": .string(alert.message), "waiting": .number(Double(alert.waiting)),
+                    "since": timestamp(alert.since), "endpoint_id": alert.key.endpointID.map(JSONValue.string) ?? .null,
+                    "url": alert.endpointURL.map(JSONValue.string) ?? .null,
+                ]
+            )
         case .undecryptable(let message):
             return (
                 EventType.messageUndecryptable.rawValue,

@@ -7,6 +7,7 @@ enum EventType: String, CaseIterable, Sendable {
     case messageAck = "message.ack"
     case sessionStatus = "session.status"
     case sessionQR = "session.qr"
+    case sessionAlert = "session.alert"
     case presenceUpdate = "presence.update"
     case webhookTest = "webhook.test"
     case webhookDisabled = "webhook.disabled"

@@ -27,6 +27,8 @@ public struct SessionEvent: Sendable {
         case deliveryFailed(messageID: String, chat: ChatID, reason: String, code: Int?, job: JobRecord?)
         /// A received file could not be fetched, even after asking the phone for it again.
         case mediaFailed(MediaRecord, reason: String)
+        /// The watchdog found the session's events stuck (`raised`), or moving again.
+        case alert(WatchdogAlert, raised: Bool)
     }
 
     public var sessionID: String

@@ -215,7 +215,7 @@ public actor SessionManager: Service {
                     sessionID: runner.sessionID, tenantID: runner.tenantID, kind: Self.kind(of: item), at: now,
                     dedupeKey: Self.dedupeKey(of: item))
             }
-            let batch = traffic.received(items.count, session: runner.sessionID, at: now)
+            let batch = traffic.received(items.count, session: runner.sessionID, tenant: runner.tenantID, at: now)
             do {
                 try await sink.publish(events, committing: ack.stateChanges, for: runner.sessionID)
                 traffic.committed(batch)
@@ -227,7 +227,7 @@ public actor SessionManager: Service {
                 await ack.storingFailed(error)
             }
         case .receipt(let receipt):
-            let batch = traffic.received(1, session: runner.sessionID, at: clock.now)
+            let batch = traffic.received(1, session: runner.sessionID, tenant: runner.tenantID, at: clock.now)
             if await publish(.receipt(receipt), runner: runner) { traffic.committed(batch) } else { traffic.notStored(batch) }
         case .presence(let presence):
             await publish(.presence(presence), runner: runner)

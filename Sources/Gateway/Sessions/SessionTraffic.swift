@@ -11,6 +11,7 @@ import Synchronization
 /// acknowledged, so WhatsApp delivers it again and it is received a second time.
 public final class SessionTraffic: Sendable {
     public struct Counts: Sendable, Equatable {
+        public var tenantID = ""
         public var received = 0
         public var committed = 0
         /// Received, but the commit failed (and WhatsApp will deliver it again).
@@ -39,10 +40,11 @@ public final class SessionTraffic: Sendable {
 
     public init() {}
 
-    func received(_ count: Int, session sessionID: String, at time: Date) -> Batch {
+    func received(_ count: Int, session sessionID: String, tenant tenantID: String, at time: Date) -> Batch {
         state.withLock { state in
             state.next += 1
             var entry = state.sessions[sessionID] ?? Entry()
+            entry.counts.tenantID = tenantID
             entry.counts.received += count
             entry.counts.lastReceivedAt = time
             entry.inFlight[state.next] = time

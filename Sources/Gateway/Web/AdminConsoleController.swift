@@ -44,7 +44,7 @@ struct AdminConsoleController {
     }
 
     private func render(_ page: some ConsolePage, _ title: String, _ visit: Visit, current: String) -> Response {
-        console.page(page, title: title, kind: .admin, csrf: visit.csrf, role: Self.role, current: current)
+        console.page(page, title: title, kind: .admin, csrf: visit.csrf, role: Self.role, current: current, tenantID: nil)
     }
 
     // MARK: Login and logout

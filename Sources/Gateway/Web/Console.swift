@@ -45,12 +45,17 @@ struct Console: Sendable {
     }
 
     /// Renders `page` inside the page frame.
+    ///
+    /// - Parameter tenantID: whose watchdog alerts the banners show: a tenant's, or every one
+    ///   (`nil`, the administrator).
     func page<Page: ConsolePage>(
-        _ page: Page, title: String, kind: Kind, csrf: String, role: String, current: String, status: HTTPResponse.Status = .ok
+        _ page: Page, title: String, kind: Kind, csrf: String, role: String, current: String, tenantID: String?,
+        status: HTTPResponse.Status = .ok
     ) -> Response {
         let frame = PageFrame(
             title: title, csrf: csrf, role: role, home: kind.base, logout: kind.base + "/logout",
             nav: kind.navigation.map { .init(href: kind.base + $0.path, label: $0.label, current: $0.path == current) },
+            alerts: services.watchdog.alerts(tenantID: tenantID).map { AlertBanner($0, base: kind.base) },
             page: page)
         return html(renderer.render(frame), status: status)
     }

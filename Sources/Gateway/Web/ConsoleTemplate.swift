@@ -107,7 +107,34 @@ struct PageFrame<Page: ConsolePage>: Sendable {
     var home: String
     var logout: String
     var nav: [NavItem]
+    /// The watchdog's alerts that hold now, shown above every page.
+    var alerts: [AlertBanner] = []
     var page: Page
+}
+
+/// One watchdog alert as a banner: what is wrong, since when, and where to look.
+struct AlertBanner: Sendable {
+    var kind: String
+    var message: String
+    var since: String
+    var session: String
+    var href: String
+    var linkLabel: String
+
+    init(_ alert: WatchdogAlert, base: String) {
+        kind = alert.kind.rawValue
+        message = alert.message
+        since = Console.time(alert.since)
+        session = alert.sessionID
+        switch alert.kind {
+        case .undelivered:
+            href = base + "/deliveries?endpointId=" + (alert.key.endpointID ?? "")
+            linkLabel = "See the waiting deliveries"
+        case .uncommitted:
+            href = base == "/admin" ? base + "/sessions" : base + "/sessions/" + alert.sessionID
+            linkLabel = "See the session"
+        }
+    }
 }
 
 /// The login form of either console.

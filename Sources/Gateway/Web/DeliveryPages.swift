@@ -131,7 +131,7 @@ struct DeliveryPages {
                     canRetry: record.status != DeliveryStatus.delivered && record.status != DeliveryStatus.inflight)
             },
             total: try await services.outbox.countDeliveries(matching: outbox), older: older)
-        return console.page(model, title: "Deliveries", kind: kind, csrf: csrf, role: role, current: "/deliveries")
+        return console.page(model, title: "Deliveries", kind: kind, csrf: csrf, role: role, current: "/deliveries", tenantID: tenantID)
     }
 
     /// One delivery; another tenant's is a 404, like the API.
@@ -161,7 +161,7 @@ struct DeliveryPages {
                     response: attempt.responseSnippet ?? "")
             },
             payload: payload)
-        return console.page(model, title: "Delivery \(record.id)", kind: kind, csrf: csrf, role: role, current: "/deliveries")
+        return console.page(model, title: "Delivery \(record.id)", kind: kind, csrf: csrf, role: role, current: "/deliveries", tenantID: tenantID)
     }
 
     func tenantNames() async throws -> [String: String] {

@@ -54,7 +54,7 @@ struct TenantConsoleController {
     }
 
     private func render(_ page: some ConsolePage, _ title: String, _ visit: Visit, current: String) -> Response {
-        console.page(page, title: title, kind: .tenant, csrf: visit.csrf, role: visit.tenant.name, current: current)
+        console.page(page, title: title, kind: .tenant, csrf: visit.csrf, role: visit.tenant.name, current: current, tenantID: visit.tenant.id)
     }
 
     // MARK: Login and logout

@@ -1,0 +1,107 @@
+import Foundation
+import Logging
+import Outbox
+import ServiceLifecycle
+import Synchronization
+import WharfCore
+
+/// Looks every few seconds for events that went quiet on their way from WhatsApp to a webhook,
+/// raises a `session.alert` event (and a console banner) when it finds some, and clears it once
+/// they moved.
+///
+/// What it reads: the session manager's ``SessionTraffic`` (batches still being committed, which
+/// needs no database, so a failing store is still noticed) and the outbox's waiting deliveries
+/// with each endpoint's breaker. What to make of them is ``WatchdogState``'s.
+public final class Watchdog: Service, Sendable {
+    private let traffic: SessionTraffic
+    private let outbox: OutboxStore
+    private let delivery: DeliveryService
+    private let sink: any SessionEventSink
+    private let clock: any WharfClock
+    private let logger: Logger
+    private let state: Mutex<WatchdogState>
+
+    public init(
+        traffic: SessionTraffic, outbox: OutboxStore, delivery: DeliveryService, sink: any SessionEventSink, clock: any WharfClock,
+        limits: WatchdogLimits, logger: Logger
+    ) {
+        self.traffic = traffic
+        self.outbox = outbox
+        self.delivery = delivery
+        self.sink = sink
+        self.clock = clock
+        self.logger = logger
+        state = Mutex(WatchdogState(limits: limits))
+    }
+
+    public func run() async throws {
+        let interval = state.withLock { $0.limits.interval }
+        try await cancelOnGracefulShutdown {
+            while true {
+                try await self.clock.sleep(for: interval)
+                await self.check()
+            }
+        }
+    }
+
+    /// The alerts that hold now, oldest first; only `tenantID`'s when given.
+    public func alerts(tenantID: String?) -> [WatchdogAlert] {
+        state.withLock { $0.active.values.filter { tenantID == nil || $0.tenantID == tenantID }.sorted(by: WatchdogState.order) }
+    }
+
+    /// One look: observe, decide, announce.
+    func check() async {
+        let now = clock.now
+        let observation = await observe()
+        let transitions = state.withLock { $0.observe(observation, now: now) }
+        for transition in transitions {
+            let (alert, raised) =
+                switch transition {
+                case .raised(let alert): (alert, true)
+                case .cleared(let alert): (alert, false)
+                }
+            let metadata: Logger.Metadata = [
+                "session": "\(alert.sessionID)", "alert": "\(alert.kind.rawValue)", "endpoint": "\(alert.key.endpointID ?? "-")",
+            ]
+            if raised {
+                logger.warning("\(alert.message)", metadata: metadata)
+            } else {
+                logger.notice("watchdog alert cleared", metadata: metadata)
+            }
+            do {
+                try await sink.publish(
+                    SessionEvent(sessionID: alert.sessionID, tenantID: alert.tenantID, kind: .alert(alert, raised: raised), at: now))
+            } catch {
+                // The banner shows it regardless; the store is likely what is failing.
+                logger.error("session.alert event not stored", metadata: metadata.merging(["error": "\(error)"]) { a, _ in a })
+            }
+        }
+    }
+
+    private func observe() async -> WatchdogState.Observation {
+        var observation = WatchdogState.Observation()
+        for (sessionID, counts) in traffic.all {
+            guard let oldest = counts.oldestUncommittedAt, counts.uncommitted > 0 else { continue }
+            observation.uncommitted.append(
+                .init(sessionID: sessionID, tenantID: counts.tenantID, count: counts.uncommitted, oldest: oldest))
+        }
+        do {
+            let endpoints = Dictionary(try await outbox.allEndpoints().map { ($0.id, $0) }) { first, _ in first }
+            observation.waiting = try await outbox.waitingDeliveries().compactMap { route in
+                guard let endpoint = endpoints[route.endpointID] else { return nil }
+                let healthy =
+                    switch delivery.breaker(for: endpoint.id)?.state ?? endpoint.breaker.state {
+                    case .closed: true
+                    case .open, .halfOpen, .disabled: false
+                    }
+                return .init(
+                    sessionID: route.sessionID, tenantID: route.tenantID, endpointID: endpoint.id, endpointURL: endpoint.url,
+                    count: route.count, oldest: route.oldest, endpointHealthy: healthy)
+            }
+        } catch {
+            // Unknown this time: the delivery alerts stay as they were.
+            logger.error("watchdog could not read the waiting deliveries", metadata: ["error": "\(error)"])
+        }
+        return observation
+    }
+}
