@@ -141,6 +141,79 @@ import WharfCore
         }
     }
 
+    @Test func aFailingEndpointGetsABannerAndOneClickReEnablesItAndReplaysWhatItMissed() async throws {
+        let failing = Locked(true)
+        let delivered = Locked<[String]>([])
+        let receiver = try await TestReceiver.start { _, request in
+            if failing.withLock({ $0 }) { return TestReceiver.Reply(status: .internalServerError, body: "down for maintenance") }
+            let text = ((request.json?["data"] as? [String: Any])?["text"] as? String) ?? "?"
+            delivered.withLock { $0.append(text) }
+            return TestReceiver.Reply()
+        }
+        defer { Task { await receiver.stop() } }
+        try await TestWharf.run(configure: { configuration in
+            DeliveryTests.allowLoopback(&configuration)
+            configuration.deliveryOptions.breaker.failureThreshold = 1
+            configuration.deliveryOptions.breaker.probeInterval = .seconds(10)
+            configuration.deliveryOptions.breaker.disableAfter = .seconds(600)
+            configuration.deliveryOptions.retryPolicy = RetryPolicy(delays: Array(repeating: .seconds(10), count: 200), jitter: 0)
+            configuration.watchdogLimits.deliverWithin = .seconds(120)
+        }) { app in
+            let tenant = try await app.makeTenant("acme")
+            let created = try await app.call(
+                .post, "/v1/webhooks", json: ["url": .string(receiver.url), "eventTypes": ["message.received"]], as: .bearer(tenant.token))
+            let endpoint = try #require(created.string("id"))
+            let session = try await app.makeConnectedSession(token: tenant.token)
+            let (cookie, _) = try await ConsoleTests.dashboardLogin(app, username: "acme", password: "password-acme")
+            func dashboard() async throws -> String { try await app.call(.get, "/dashboard", headers: [.cookie: cookie]).text }
+
+            _ = try await EventStreamTests.inject(app, session: session, token: tenant.token, text: "missed 0")
+            _ = try await waitFor("the first attempt fails") { receiver.requests.isEmpty ? nil : true }
+            #expect(!(try await dashboard().contains("data-endpoint-trouble")), "one failure is not yet 'a while'")
+
+            // Failing for longer than the limit: a banner with the last error and the fix.
+            let failingPage = try await waitFor("the failing banner") { () -> String? in
+                app.clock.advance(by: .seconds(10))
+                let page = try await dashboard()
+                return page.contains(#"data-endpoint-trouble="\#(endpoint)""#) ? page : nil
+            }
+            #expect(failingPage.contains("has been failing since"), "\(failingPage)")
+            #expect(failingPage.contains("HTTP 500"))
+            #expect(failingPage.contains(#"data-api="/v1/webhooks/\#(endpoint)/replay-missed""#))
+
+            // The breaker gives up and disables it; what arrives meanwhile gets no delivery.
+            _ = try await waitFor("the endpoint is disabled", seconds: 60) { () -> Bool? in
+                app.clock.advance(by: .seconds(30))
+                return try await app.call(.get, "/v1/webhooks/\(endpoint)", as: .bearer(tenant.token))["enabled"] == .bool(false)
+                    ? true : nil
+            }
+            for index in 1...2 { _ = try await EventStreamTests.inject(app, session: session, token: tenant.token, text: "missed \(index)") }
+            _ = try await waitFor("the disabled banner") { () -> Bool? in
+                app.clock.advance(by: .seconds(5))
+                return try await dashboard().contains("was disabled") ? true : nil
+            }
+
+            failing.withLock { $0 = false }
+            let revived = try await app.call(.post, "/v1/webhooks/\(endpoint)/replay-missed", as: .bearer(tenant.token))
+            #expect(revived.status == .ok, "\(revived.text)")
+            #expect(revived["added"]?.intValue == 2, "the two events stored while it was disabled")
+            #expect(revived["webhook"]?["enabled"] == .bool(true))
+            #expect(!(try await dashboard().contains("data-endpoint-trouble")), "the banner goes with the click")
+
+            let answered = try await waitFor("every missed event delivered") { () -> [String]? in
+                app.clock.advance(by: .seconds(5))
+                let texts = delivered.withLock { $0 }
+                return texts.count >= 3 ? texts : nil
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(delivered.withLock { $0 }.count == 3, "nothing twice")
+            #expect(answered.sorted() == ["missed 0", "missed 1", "missed 2"], "each once: \(answered)")
+            // Another tenant cannot replay it.
+            let other = try await app.makeTenant("other")
+            #expect(try await app.call(.post, "/v1/webhooks/\(endpoint)/replay-missed", as: .bearer(other.token)).status == .notFound)
+        }
+    }
+
     static let limits: WatchdogLimits = {
         var limits = WatchdogLimits()
         limits.commitWithin = .seconds(10)

@@ -111,6 +111,7 @@ struct WebhookController {
         group.post("webhooks/:webhookId/rotate", use: rotate)
         group.get("webhooks/:webhookId/secret", use: secret)
         group.post("webhooks/:webhookId/enable", use: enable)
+        group.post("webhooks/:webhookId/replay-missed", use: replayMissed)
         group.post("webhooks/:webhookId/test", use: test)
     }
 
@@ -219,6 +220,26 @@ struct WebhookController {
         return lookup.webhookView(try await lookup.webhook(context))
     }
 
+    struct RevivedView: ResponseEncodable {
+        var webhook: View
+        /// Failed deliveries queued again, and held ones made due now.
+        var requeued: Int
+        /// Events stored while it was disabled, now on their way.
+        var added: Int
+    }
+
+    /// Re-enables the endpoint and replays what it missed (``OutboxStore/reviveEndpoint(id:now:)``):
+    /// the one click its banner offers.
+    @Sendable func replayMissed(_ request: Request, context: AppRequestContext) async throws -> RevivedView {
+        let endpoint = try await lookup.webhook(context)
+        guard let revival = try await services.outbox.reviveEndpoint(id: endpoint.id, now: services.clock.now) else {
+            throw Problem.notFound("webhook")
+        }
+        services.delivery.endpointsChanged()
+        services.watchdog.endpointRevived(endpoint.id)
+        return RevivedView(webhook: lookup.webhookView(try await lookup.webhook(context)), requeued: revival.requeued, added: revival.added)
+    }
+
     /// Queues a `webhook.test` event for this endpoint alone, and names its delivery.
     @Sendable func test(_ request: Request, context: AppRequestContext) async throws -> EditedResponse<TestView> {
         let endpoint = try await lookup.webhook(context)
@@ -314,7 +335,7 @@ struct WebhookController {
         }
         if let enabled = input.enabled {
             endpoint.isEnabled = enabled
-            if !enabled { endpoint.disabledReason = "disabled by the tenant" }
+            if !enabled { endpoint.disabledReason = WebhookEndpoint.disabledByTenant }
         }
     }
 }

@@ -20,6 +20,8 @@ public final class Watchdog: Service, Sendable {
     private let clock: any WharfClock
     private let logger: Logger
     private let state: Mutex<WatchdogState>
+    /// The endpoints in trouble as of the last look.
+    private let troubled = Mutex<[EndpointTrouble]>([])
 
     public init(
         traffic: SessionTraffic, outbox: OutboxStore, delivery: DeliveryService, sink: any SessionEventSink, clock: any WharfClock,
@@ -49,10 +51,22 @@ public final class Watchdog: Service, Sendable {
         state.withLock { $0.active.values.filter { tenantID == nil || $0.tenantID == tenantID }.sorted(by: WatchdogState.order) }
     }
 
+    /// The endpoints that have failed for a while or are disabled, as of the last look; only
+    /// `tenantID`'s when given.
+    public func troubledEndpoints(tenantID: String?) -> [EndpointTrouble] {
+        troubled.withLock { $0.filter { tenantID == nil || $0.tenantID == tenantID } }
+    }
+
+    /// Forgets an endpoint's trouble at once (it was re-enabled), rather than at the next look.
+    public func endpointRevived(_ endpointID: String) {
+        troubled.withLock { $0.removeAll { $0.endpointID == endpointID } }
+    }
+
     /// One look: observe, decide, announce.
     func check() async {
         let now = clock.now
-        let observation = await observe()
+        let (observation, endpoints) = await observe(now: now)
+        troubled.withLock { $0 = endpoints }
         let transitions = state.withLock { $0.observe(observation, now: now) }
         for transition in transitions {
             let (alert, raised) =
@@ -78,15 +92,17 @@ public final class Watchdog: Service, Sendable {
         }
     }
 
-    private func observe() async -> WatchdogState.Observation {
+    private func observe(now: Date) async -> (WatchdogState.Observation, [EndpointTrouble]) {
         var observation = WatchdogState.Observation()
+        var trouble: [EndpointTrouble] = []
         for (sessionID, counts) in traffic.all {
             guard let oldest = counts.oldestUncommittedAt, counts.uncommitted > 0 else { continue }
             observation.uncommitted.append(
                 .init(sessionID: sessionID, tenantID: counts.tenantID, count: counts.uncommitted, oldest: oldest))
         }
         do {
-            let endpoints = Dictionary(try await outbox.allEndpoints().map { ($0.id, $0) }) { first, _ in first }
+            let all = try await outbox.allEndpoints()
+            let endpoints = Dictionary(all.map { ($0.id, $0) }) { first, _ in first }
             observation.waiting = try await outbox.waitingDeliveries().compactMap { route in
                 guard let endpoint = endpoints[route.endpointID] else { return nil }
                 let healthy =
@@ -98,10 +114,15 @@ public final class Watchdog: Service, Sendable {
                     sessionID: route.sessionID, tenantID: route.tenantID, endpointID: endpoint.id, endpointURL: endpoint.url,
                     count: route.count, oldest: route.oldest, endpointHealthy: healthy)
             }
+            trouble = EndpointTrouble.find(
+                in: all, breakers: delivery.breaker(for:), now: now, after: state.withLock { $0.limits.deliverWithin })
+            let errors = try await outbox.lastErrors(endpointIDs: trouble.map(\.endpointID))
+            for index in trouble.indices { trouble[index].lastError = errors[trouble[index].endpointID] }
         } catch {
-            // Unknown this time: the delivery alerts stay as they were.
+            // Unknown this time: the delivery alerts and endpoint banners stay as they were.
             logger.error("watchdog could not read the waiting deliveries", metadata: ["error": "\(error)"])
+            trouble = troubled.withLock { $0 }
         }
-        return observation
+        return (observation, trouble)
     }
 }

@@ -109,7 +109,30 @@ struct PageFrame<Page: ConsolePage>: Sendable {
     var nav: [NavItem]
     /// The watchdog's alerts that hold now, shown above every page.
     var alerts: [AlertBanner] = []
+    /// Endpoints that have failed for a while or were disabled, each with its one-click fix.
+    var troubledEndpoints: [EndpointBanner] = []
     var page: Page
+}
+
+/// An endpoint in trouble as a banner: its URL, since when or why, its last error, and a button
+/// that re-enables it and replays what it missed.
+struct EndpointBanner: Sendable {
+    var id: String
+    var url: String
+    var state: String
+    var lastError: String?
+    var deliveries: String
+
+    init(_ trouble: EndpointTrouble, base: String) {
+        id = trouble.endpointID
+        url = trouble.url
+        state =
+            trouble.isDisabled
+            ? "was disabled" + (trouble.disabledReason.map { ": \($0)" } ?? "")
+            : "has been failing since \(Console.time(trouble.failingSince))"
+        lastError = trouble.lastError
+        deliveries = base + "/deliveries?endpointId=" + trouble.endpointID
+    }
 }
 
 /// One watchdog alert as a banner: what is wrong, since when, and where to look.

@@ -162,7 +162,7 @@ public final class DeliveryService: Service, Sendable {
                     state.backlog[endpointID] = nil
                     continue
                 }
-                var breaker = state.breakers[endpointID] ?? endpoint.breaker
+                var breaker = state.breakers[endpointID] ?? endpoint.breaker(configuration: options.breaker)
                 while !queue.isEmpty, state.inFlight[endpointID, default: 0] < options.perEndpointConcurrency {
                     let admission = breaker.admission(now: now)
                     if admission == .hold {
@@ -213,7 +213,7 @@ public final class DeliveryService: Service, Sendable {
         var disabledReason: String?
         var mustSaveHealth = !success
         let breaker = state.withLock { state -> CircuitBreaker in
-            var breaker = state.breakers[endpoint.id] ?? endpoint.breaker
+            var breaker = state.breakers[endpoint.id] ?? endpoint.breaker(configuration: options.breaker)
             let transition = breaker.record(success: success, now: now)
             if transition != nil || now.timeIntervalSince(state.healthSavedAt[endpoint.id] ?? .distantPast) >= 1 {
                 mustSaveHealth = true
@@ -302,7 +302,7 @@ public final class DeliveryService: Service, Sendable {
         state.withLock { state in
             for endpoint in endpoints {
                 state.endpoints[endpoint.id] = endpoint
-                if state.breakers[endpoint.id] == nil { state.breakers[endpoint.id] = endpoint.breaker }
+                if state.breakers[endpoint.id] == nil { state.breakers[endpoint.id] = endpoint.breaker(configuration: options.breaker) }
             }
         }
     }

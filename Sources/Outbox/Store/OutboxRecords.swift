@@ -108,6 +108,8 @@ public struct WebhookEndpoint: Codable, Sendable, Equatable, FetchableRecord, Pe
     public var eventTypes: EventFilter
     public var isEnabled: Bool
     public var disabledReason: String?
+    /// The `disabledReason` of an endpoint its tenant switched off (no banner: that was a choice).
+    public static let disabledByTenant = "disabled by the tenant"
     public var breakerState: BreakerState
     public var failureStreak: Int
     public var failingSince: Date?
@@ -147,7 +149,10 @@ public struct WebhookEndpoint: Codable, Sendable, Equatable, FetchableRecord, Pe
 
     /// The breaker as stored. A half-open breaker reads back as open and due for a probe: the
     /// probe it was waiting for died with the process that sent it.
-    public var breaker: CircuitBreaker {
+    public var breaker: CircuitBreaker { breaker(configuration: .init()) }
+
+    /// The breaker as stored, with the deliverer's thresholds.
+    public func breaker(configuration: CircuitBreaker.Configuration) -> CircuitBreaker {
         let state: CircuitBreaker.State =
             switch breakerState {
             case .open, .halfOpen:
@@ -155,7 +160,7 @@ public struct WebhookEndpoint: Codable, Sendable, Equatable, FetchableRecord, Pe
             case .closed:
                 .closed(failures: failureStreak, failingSince: failingSince)
             }
-        return CircuitBreaker(state: isEnabled ? state : .disabled)
+        return CircuitBreaker(state: isEnabled ? state : .disabled, configuration: configuration)
     }
 
     public enum Columns {

@@ -145,12 +145,93 @@ extension OutboxStore {
 
     /// Re-enables an endpoint with a closed breaker, so its held deliveries flow again.
     public func enableEndpoint(id: String, now: Date) async throws {
-        try await writer.write { db in
+        try await writer.write { db in try Self.enable(id: id, now: now, db: db) }
+    }
+
+    static func enable(id: String, now: Date, db: Database) throws {
+        try db.execute(
+            sql: """
+                UPDATE webhook_endpoint SET is_enabled = 1, disabled_reason = NULL, breaker_state = ?,
+                    failure_streak = 0, failing_since = NULL, next_probe_at = NULL, updated_at = ? WHERE id = ?
+                """, arguments: [BreakerState.closed, now.milliseconds, id])
+    }
+}
+
+extension OutboxStore {
+    /// What ``reviveEndpoint(id:now:)`` queued.
+    public struct Revival: Sendable, Equatable, Encodable {
+        /// Failed deliveries queued again, and waiting ones made due now.
+        public var requeued: Int
+        /// Events stored while the endpoint was disabled, which had no delivery to it.
+        public var added: Int
+    }
+
+    /// Re-enables an endpoint and queues what it missed: every event of its tenant since it last
+    /// delivered (or since it was created) that its filter takes and that did not reach it. Its
+    /// failed deliveries go again with their event ids (receivers deduplicate on `webhook-id`);
+    /// events stored while it was disabled get a delivery now. Discarded ones stay discarded (a
+    /// person chose that), `webhook.test` events stay with the endpoint they tested.
+    public func reviveEndpoint(id: String, now: Date) async throws -> Revival? {
+        let nowMS = now.milliseconds
+        return try await writer.write { db in
+            guard let endpoint = try WebhookEndpoint.fetchOne(db, key: id) else { return nil }
+            let since = (endpoint.lastSuccessAt ?? endpoint.createdAt).milliseconds
+            try Self.enable(id: id, now: now, db: db)
             try db.execute(
                 sql: """
-                    UPDATE webhook_endpoint SET is_enabled = 1, disabled_reason = NULL, breaker_state = ?,
-                        failure_streak = 0, failing_since = NULL, next_probe_at = NULL, updated_at = ? WHERE id = ?
-                    """, arguments: [BreakerState.closed, now.milliseconds, id])
+                    UPDATE delivery SET status = 'pending', attempts = 0, next_attempt_at = ?, lease_until = NULL,
+                        label = NULL, updated_at = ? WHERE endpoint_id = ? AND status = 'failed' AND created_at >= ?
+                    """, arguments: [nowMS, nowMS, id, since])
+            var requeued = db.changesCount
+            // Held by the breaker with a backoff that may run for hours: due now.
+            try db.execute(
+                sql: "UPDATE delivery SET next_attempt_at = ?, updated_at = ? WHERE endpoint_id = ? AND status = 'pending' AND next_attempt_at > ?",
+                arguments: [nowMS, nowMS, id, nowMS])
+            requeued += db.changesCount
+            let missed = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, type FROM event WHERE tenant_id = ? AND created_at >= ? AND type != 'webhook.test'
+                        AND NOT EXISTS (SELECT 1 FROM delivery WHERE delivery.event_id = event.id AND delivery.endpoint_id = ?)
+                    ORDER BY rowid
+                    """, arguments: [endpoint.tenantId, since, id])
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO delivery (event_id, endpoint_id, tenant_id, type, status, next_attempt_at, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)
+                    """)
+            var added = 0
+            for row in missed {
+                let type: String = row["type"]
+                guard endpoint.accepts(type: type) else { continue }
+                try insert.execute(arguments: [row["id"] as String, id, endpoint.tenantId, type, nowMS, nowMS, nowMS])
+                added += 1
+            }
+            return Revival(requeued: requeued, added: added)
+        }
+    }
+
+    /// The latest error of each endpoint in `ids` that has one: what its banner says went wrong.
+    public func lastErrors(endpointIDs ids: [String]) async throws -> [String: String] {
+        guard !ids.isEmpty else { return [:] }
+        return try await writer.read { db in
+            var errors: [String: String] = [:]
+            for id in ids {
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT last_error, last_status FROM delivery
+                        WHERE endpoint_id = ? AND status IN ('pending', 'inflight', 'failed') AND (last_error IS NOT NULL OR last_status >= 300)
+                        ORDER BY updated_at DESC LIMIT 1
+                        """, arguments: [id])
+                guard let row else { continue }
+                if let error: String = row["last_error"] {
+                    errors[id] = error
+                } else if let status: Int = row["last_status"] {
+                    errors[id] = "HTTP \(status)"
+                }
+            }
+            return errors
         }
     }
 }
