@@ -226,8 +226,8 @@ import WharfCore
         let start = Date(timeIntervalSince1970: 1_800_000_000)
         let stuck = WatchdogState.Uncommitted(sessionID: "ses_a", tenantID: "ten_a", count: 3, oldest: start)
         var failing = WatchdogState.Waiting(
-            sessionID: "ses_a", tenantID: "ten_a", endpointID: "whk_down", endpointURL: "https://down.example", count: 9,
-            oldest: start, endpointHealthy: false)
+            deliveries: .init(sessionID: "ses_a", tenantID: "ten_a", endpointID: "whk_down", count: 9, oldest: start),
+            endpointURL: "https://down.example", endpointHealthy: false)
 
         let early = state.observe(.init(uncommitted: [stuck], waiting: [failing]), now: start.addingTimeInterval(9))
         #expect(early.isEmpty, "a commit may take a few seconds under load")

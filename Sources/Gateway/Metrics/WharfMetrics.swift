@@ -81,7 +81,7 @@ final class WharfMetrics: Sendable {
         var breakers: [(endpoint: WebhookEndpoint, value: Int)] = []
         for endpoint in try await services.outbox.allEndpoints() {
             let value =
-                switch services.delivery.breaker(for: endpoint.id)?.state ?? endpoint.breaker.state {
+                switch services.delivery.currentBreaker(of: endpoint).state {
                 case .closed: 0
                 case .open: 1
                 case .halfOpen: 2

@@ -15,14 +15,15 @@ public struct EndpointTrouble: Sendable, Equatable {
     public var lastError: String?
 
     /// The endpoints in trouble at `now`: disabled ones (unless their tenant chose to), and
-    /// enabled ones failing for longer than `after`. `breakers` are the deliverer's current states, fresher than the stored ones.
+    /// enabled ones failing for longer than `after`. `breaker` gives the deliverer's current state,
+    /// fresher than the stored one.
     static func find(
-        in endpoints: [WebhookEndpoint], breakers: (String) -> CircuitBreaker?, now: Date, after: Duration
+        in endpoints: [WebhookEndpoint], breaker: (WebhookEndpoint) -> CircuitBreaker, now: Date, after: Duration
     ) -> [EndpointTrouble] {
         let cutoff = now.addingTimeInterval(-after.timeInterval)
         return endpoints.compactMap { endpoint in
             let since: Date? =
-                switch (breakers(endpoint.id) ?? endpoint.breaker).state {
+                switch breaker(endpoint).state {
                 case .closed(_, let since): since
                 case .open(let since, _), .halfOpen(let since): since
                 case .disabled: nil

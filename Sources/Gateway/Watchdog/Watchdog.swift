@@ -103,19 +103,17 @@ public final class Watchdog: Service, Sendable {
         do {
             let all = try await outbox.allEndpoints()
             let endpoints = Dictionary(all.map { ($0.id, $0) }) { first, _ in first }
-            observation.waiting = try await outbox.waitingDeliveries().compactMap { route in
-                guard let endpoint = endpoints[route.endpointID] else { return nil }
+            observation.waiting = try await outbox.waitingDeliveries().compactMap { waiting in
+                guard let endpoint = endpoints[waiting.endpointID] else { return nil }
                 let healthy =
-                    switch delivery.breaker(for: endpoint.id)?.state ?? endpoint.breaker.state {
+                    switch delivery.currentBreaker(of: endpoint).state {
                     case .closed: true
                     case .open, .halfOpen, .disabled: false
                     }
-                return .init(
-                    sessionID: route.sessionID, tenantID: route.tenantID, endpointID: endpoint.id, endpointURL: endpoint.url,
-                    count: route.count, oldest: route.oldest, endpointHealthy: healthy)
+                return .init(deliveries: waiting, endpointURL: endpoint.url, endpointHealthy: healthy)
             }
             trouble = EndpointTrouble.find(
-                in: all, breakers: delivery.breaker(for:), now: now, after: state.withLock { $0.limits.deliverWithin })
+                in: all, breaker: delivery.currentBreaker(of:), now: now, after: state.withLock { $0.limits.deliverWithin })
             let errors = try await outbox.lastErrors(endpointIDs: trouble.map(\.endpointID))
             for index in trouble.indices { trouble[index].lastError = errors[trouble[index].endpointID] }
         } catch {

@@ -1,4 +1,5 @@
 import Foundation
+import Outbox
 
 /// Decides which alerts hold from what the watchdog saw, and which were raised or cleared since
 /// the last look. No I/O: ``Watchdog`` gathers the observation and publishes the transitions.
@@ -13,12 +14,8 @@ struct WatchdogState: Sendable {
 
     /// One session's deliveries still waiting for one endpoint, and how that endpoint looks.
     struct Waiting: Sendable {
-        var sessionID: String
-        var tenantID: String
-        var endpointID: String
+        var deliveries: OutboxStore.WaitingDeliveries
         var endpointURL: String
-        var count: Int
-        var oldest: Date
         /// Enabled with its breaker closed: Wharf believes deliveries to it should be going out.
         var endpointHealthy: Bool
     }
@@ -53,10 +50,12 @@ struct WatchdogState: Sendable {
         if observation.waiting == nil {
             for (key, alert) in active where key.kind == .undelivered { holding[key] = alert }
         }
-        for route in observation.waiting ?? [] where route.endpointHealthy && route.count > 0 && route.oldest <= deliveryCutoff {
-            let key = WatchdogAlert.Key(kind: .undelivered, sessionID: route.sessionID, endpointID: route.endpointID)
+        for route in observation.waiting ?? [] where route.endpointHealthy {
+            let waiting = route.deliveries
+            guard waiting.count > 0, waiting.oldest <= deliveryCutoff else { continue }
+            let key = WatchdogAlert.Key(kind: .undelivered, sessionID: waiting.sessionID, endpointID: waiting.endpointID)
             holding[key] = WatchdogAlert(
-                key: key, tenantID: route.tenantID, waiting: route.count, since: route.oldest, endpointURL: route.endpointURL)
+                key: key, tenantID: waiting.tenantID, waiting: waiting.count, since: waiting.oldest, endpointURL: route.endpointURL)
         }
         let raised = holding.filter { active[$0.key] == nil }.values.sorted(by: Self.order).map(Transition.raised)
         let cleared = active.filter { holding[$0.key] == nil }.values.sorted(by: Self.order).map(Transition.cleared)

@@ -55,8 +55,8 @@ struct Console: Sendable {
         let frame = PageFrame(
             title: title, csrf: csrf, role: role, home: kind.base, logout: kind.base + "/logout",
             nav: kind.navigation.map { .init(href: kind.base + $0.path, label: $0.label, current: $0.path == current) },
-            alerts: services.watchdog.alerts(tenantID: tenantID).map { AlertBanner($0, base: kind.base) },
-            troubledEndpoints: services.watchdog.troubledEndpoints(tenantID: tenantID).map { EndpointBanner($0, base: kind.base) },
+            alerts: services.watchdog.alerts(tenantID: tenantID).map { AlertBanner($0, kind: kind) },
+            troubledEndpoints: services.watchdog.troubledEndpoints(tenantID: tenantID).map { EndpointBanner($0, kind: kind) },
             page: page)
         return html(renderer.render(frame), status: status)
     }

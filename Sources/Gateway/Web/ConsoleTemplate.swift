@@ -123,7 +123,7 @@ struct EndpointBanner: Sendable {
     var lastError: String?
     var deliveries: String
 
-    init(_ trouble: EndpointTrouble, base: String) {
+    init(_ trouble: EndpointTrouble, kind: Console.Kind) {
         id = trouble.endpointID
         url = trouble.url
         state =
@@ -131,7 +131,7 @@ struct EndpointBanner: Sendable {
             ? "was disabled" + (trouble.disabledReason.map { ": \($0)" } ?? "")
             : "has been failing since \(Console.time(trouble.failingSince))"
         lastError = trouble.lastError
-        deliveries = base + "/deliveries?endpointId=" + trouble.endpointID
+        deliveries = kind.base + "/deliveries?endpointId=" + trouble.endpointID
     }
 }
 
@@ -144,17 +144,17 @@ struct AlertBanner: Sendable {
     var href: String
     var linkLabel: String
 
-    init(_ alert: WatchdogAlert, base: String) {
+    init(_ alert: WatchdogAlert, kind console: Console.Kind) {
         kind = alert.kind.rawValue
         message = alert.message
         since = Console.time(alert.since)
         session = alert.sessionID
         switch alert.kind {
         case .undelivered:
-            href = base + "/deliveries?endpointId=" + (alert.key.endpointID ?? "")
+            href = console.base + "/deliveries?endpointId=" + (alert.key.endpointID ?? "")
             linkLabel = "See the waiting deliveries"
         case .uncommitted:
-            href = base == "/admin" ? base + "/sessions" : base + "/sessions/" + alert.sessionID
+            href = console.base + (console == .admin ? "/sessions" : "/sessions/" + alert.sessionID)
             linkLabel = "See the session"
         }
     }

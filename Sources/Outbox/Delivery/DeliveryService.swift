@@ -83,6 +83,12 @@ public final class DeliveryService: Service, Sendable {
         state.withLock { $0.breakers[endpointID] }
     }
 
+    /// The endpoint's breaker as the deliverer sees it now: its in-memory one, else the stored one
+    /// with the deliverer's thresholds.
+    public func currentBreaker(of endpoint: WebhookEndpoint) -> CircuitBreaker {
+        breaker(for: endpoint.id) ?? endpoint.breaker(configuration: options.breaker)
+    }
+
     public func run() async throws {
         let recovered = try await store.recoverInFlight(now: clock.now)
         if recovered > 0 { logger.info("recovered deliveries left in flight", metadata: ["count": "\(recovered)"]) }

@@ -61,19 +61,21 @@ extension OutboxStore {
     /// - Returns: how many deliveries were queued again.
     @discardableResult
     public func requeue(matching filter: DeliveryFilter, statuses: Set<DeliveryStatus>, now: Date) async throws -> Int {
+        try await writer.write { db in try Self.requeue(matching: filter, statuses: statuses, now: now, db: db) }
+    }
+
+    static func requeue(matching filter: DeliveryFilter, statuses: Set<DeliveryStatus>, now: Date, db: Database) throws -> Int {
         var (conditions, arguments) = filter.sql
         let allowed = statuses.subtracting([.inflight]).map { "'\($0.rawValue)'" }.joined(separator: ", ")
         guard !allowed.isEmpty else { return 0 }
         conditions += " AND status IN (\(allowed))"
         let nowMS = now.milliseconds
-        return try await writer.write { [conditions, arguments] db in
-            try db.execute(
-                sql: """
-                    UPDATE delivery SET status = 'pending', attempts = 0, next_attempt_at = ?, lease_until = NULL,
-                        label = NULL, updated_at = ? WHERE \(conditions)
-                    """, arguments: [nowMS, nowMS] + arguments)
-            return db.changesCount
-        }
+        try db.execute(
+            sql: """
+                UPDATE delivery SET status = 'pending', attempts = 0, next_attempt_at = ?, lease_until = NULL,
+                    label = NULL, updated_at = ? WHERE \(conditions)
+                """, arguments: [nowMS, nowMS] + arguments)
+        return db.changesCount
     }
 
     /// Retries one delivery now; `false` when it does not exist (for this tenant) or is in flight.

@@ -175,14 +175,11 @@ extension OutboxStore {
         let nowMS = now.milliseconds
         return try await writer.write { db in
             guard let endpoint = try WebhookEndpoint.fetchOne(db, key: id) else { return nil }
-            let since = (endpoint.lastSuccessAt ?? endpoint.createdAt).milliseconds
+            let sinceDate = endpoint.lastSuccessAt ?? endpoint.createdAt
+            let since = sinceDate.milliseconds
             try Self.enable(id: id, now: now, db: db)
-            try db.execute(
-                sql: """
-                    UPDATE delivery SET status = 'pending', attempts = 0, next_attempt_at = ?, lease_until = NULL,
-                        label = NULL, updated_at = ? WHERE endpoint_id = ? AND status = 'failed' AND created_at >= ?
-                    """, arguments: [nowMS, nowMS, id, since])
-            var requeued = db.changesCount
+            var requeued = try Self.requeue(
+                matching: DeliveryFilter(endpointID: id, from: sinceDate), statuses: [.failed], now: now, db: db)
             // Held by the breaker with a backoff that may run for hours: due now.
             try db.execute(
                 sql: "UPDATE delivery SET next_attempt_at = ?, updated_at = ? WHERE endpoint_id = ? AND status = 'pending' AND next_attempt_at > ?",

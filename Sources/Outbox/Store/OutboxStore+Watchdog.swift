@@ -11,6 +11,14 @@ extension OutboxStore {
         public var count: Int
         /// When the oldest of them was committed.
         public var oldest: Date
+
+        public init(sessionID: String, tenantID: String, endpointID: String, count: Int, oldest: Date) {
+            self.sessionID = sessionID
+            self.tenantID = tenantID
+            self.endpointID = endpointID
+            self.count = count
+            self.oldest = oldest
+        }
     }
 
     /// Every session and endpoint with deliveries still waiting, from the partial index of due
