@@ -302,6 +302,11 @@ import WharfCore
             #expect(held.count == 8)
             #expect(held.filter { $0.attempts == 0 }.count == 3)
             #expect(held.reduce(0) { $0 + $1.attempts } == 5)
+            // While held, the deliverer sleeps until the probe: its due deliveries do not wake it
+            // again and again (that was a busy loop, a core at 100% per open breaker).
+            let wakeups = app.wharf.delivery.metrics.loopWakeups
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(app.wharf.delivery.metrics.loopWakeups - wakeups <= 2, "the clock did not move, so neither did the deliverer")
 
             // The probe after 60 s fails: still open, one more attempt in all.
             app.clock.advance(by: .seconds(31))

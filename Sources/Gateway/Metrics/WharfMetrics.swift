@@ -21,6 +21,8 @@ final class WharfMetrics: Sendable {
     static let received = "wharf_session_events_received_total"
     static let committed = "wharf_session_events_committed_total"
     static let delivered = "wharf_session_events_delivered_total"
+    /// How often the deliverer's loop looked for work (``DeliveryMetrics/loopWakeups``).
+    static let loopWakeups = "wharf_delivery_loop_wakeups_total"
     /// The outcomes of an attempt, as the deliverer names them.
     static let outcomes = ["delivered", "retry", "failed"]
 
@@ -124,6 +126,7 @@ final class WharfMetrics: Sendable {
         for (route, count) in services.delivery.metrics.delivered where endpoints.contains(route.endpointID) {
             totals.append((Self.delivered, [("session", route.sessionID), ("endpoint", route.endpointID)], count))
         }
+        totals.append((Self.loopWakeups, [], services.delivery.metrics.loopWakeups))
         advance(totals)
     }
 

@@ -43,6 +43,13 @@ public final class DeliveryMetrics: Sendable {
     }
 
     private let deliveredByRoute = Mutex<[Route: Int]>([:])
+    private let wakeups = Atomic<Int>(0)
+
+    func recordWakeup() { wakeups.wrappingAdd(1, ordering: .relaxed) }
+
+    /// How often the delivery loop has looked for work: about once per poll interval when idle,
+    /// so a figure that races ahead means the loop is spinning.
+    public var loopWakeups: Int { wakeups.load(ordering: .relaxed) }
 
     func recordDelivered(sessionID: String?, endpointID: String) {
         guard let sessionID else { return }

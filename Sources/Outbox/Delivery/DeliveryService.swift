@@ -120,21 +120,8 @@ public final class DeliveryService: Service, Sendable {
     private func claimIfRoom() async throws -> Int {
         let now = clock.now
         try await loadEndpointsIfNeeded()
-        let (room, held) = state.withLock { state -> (Int, Set<String>) in
-            let room = options.maximumInFlight - state.totalInFlight - state.backlogCount
-            var held: Set<String> = []
-            for (id, endpoint) in state.endpoints {
-                let busy = state.inFlight[id, default: 0] + state.backlog[id, default: []].count
-                if busy >= options.perEndpointConcurrency || !endpoint.isEnabled { held.insert(id) }
-                if let breaker = state.breakers[id] {
-                    switch breaker.state {
-                    case .disabled, .halfOpen: held.insert(id)
-                    case .open(_, let nextProbe) where nextProbe > now: held.insert(id)
-                    default: break
-                    }
-                }
-            }
-            return (room, held)
+        let (room, held) = state.withLock { state in
+            (options.maximumInFlight - state.totalInFlight - state.backlogCount, Self.held(state, now: now, options: options).endpoints)
         }
         // Claim in batches: a claim is a write, so topping up one slot at a time would cost a
         // write per delivery. Claim when a good share of the room is free, or when idle.
@@ -198,11 +185,39 @@ public final class DeliveryService: Service, Sendable {
         return toSend.count
     }
 
+    /// The endpoints not to claim for now (busy, disabled, or behind an open breaker) and the
+    /// earliest time one of those breakers lets a probe through.
+    private static func held(_ state: State, now: Date, options: Options) -> (endpoints: Set<String>, nextProbe: Date?) {
+        var held: Set<String> = []
+        var nextProbe: Date?
+        for (id, endpoint) in state.endpoints {
+            let busy = state.inFlight[id, default: 0] + state.backlog[id, default: []].count
+            if busy >= options.perEndpointConcurrency || !endpoint.isEnabled { held.insert(id) }
+            if let breaker = state.breakers[id] {
+                switch breaker.state {
+                case .disabled, .halfOpen: held.insert(id)
+                case .open(_, let probe) where probe > now:
+                    held.insert(id)
+                    nextProbe = min(nextProbe ?? probe, probe)
+                default: break
+                }
+            }
+        }
+        return (held, nextProbe)
+    }
+
+    /// Sleeps until the next delivery of an endpoint that is not held falls due, a held breaker
+    /// lets a probe through, or something wakes the deliverer. Held endpoints' deliveries stay due
+    /// in the table; counting them would wake the loop at once, again and again (a busy loop for
+    /// as long as a breaker is open).
     private func waitForWork() async throws {
         let now = clock.now
+        let (held, nextProbe) = state.withLock { Self.held($0, now: now, options: options) }
         var deadline = now.addingTimeInterval(options.pollInterval.timeInterval)
-        if let due = try await store.nextDueDate(), due < deadline { deadline = max(due, now) }
+        if let nextProbe, nextProbe < deadline { deadline = nextProbe }
+        if let due = try await store.nextDueDate(excluding: held), due < deadline { deadline = max(due, now) }
         await signal.wait(until: deadline, clock: clock)
+        metrics.recordWakeup()
     }
 
     // MARK: One attempt

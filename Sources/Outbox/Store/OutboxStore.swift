@@ -215,15 +215,16 @@ public struct OutboxStore: Sendable {
         }
     }
 
-    /// When the earliest pending delivery on an enabled endpoint falls due.
-    public func nextDueDate() async throws -> Date? {
-        try await writer.read { db in
+    /// When the earliest pending delivery on an enabled endpoint, other than `excluded`, falls due.
+    public func nextDueDate(excluding excluded: Set<String> = []) async throws -> Date? {
+        let placeholders = Array(repeating: "?", count: excluded.count).joined(separator: ",")
+        return try await writer.read { db in
             try Milliseconds.fetchOne(
                 db,
                 sql: """
                     SELECT min(d.next_attempt_at) FROM delivery d JOIN webhook_endpoint e ON e.id = d.endpoint_id
-                    WHERE d.status = 'pending' AND e.is_enabled
-                    """
+                    WHERE d.status = 'pending' AND e.is_enabled AND d.endpoint_id NOT IN (\(placeholders))
+                    """, arguments: StatementArguments(Array(excluded))
             ).map(Date.init(milliseconds:))
         }
     }
