@@ -27,6 +27,7 @@ test: test-deps lint
 	python3 Tests/peers/test_axolotl_peer.py
 	python3 Tests/browser/test_consoles.py
 	python3 Tests/n8n/test_workflows.py
+	python3 Tests/api/test_event_socket.py
 	python3 Tests/api/test_openapi.py
 
 # Benchmarks print figures (see BENCHMARKS.md); they are not tests.

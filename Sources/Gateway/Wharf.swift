@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import Hummingbird
 import HummingbirdCore
+import HummingbirdWebSocket
 import Logging
 import NIOCore
 import Outbox
@@ -143,7 +144,7 @@ public struct Wharf: Sendable {
         let calls = CallResponder(store: store, sessions: sessions, hub: events, dispatcher: dispatcher, clock: clock, logger: logger)
         let presence = PresenceKeeper(store: store, sessions: sessions, hub: events, logger: logger)
         let watchdog = Watchdog(
-            traffic: sessions.traffic, outbox: outbox, delivery: delivery, sink: sink, clock: clock,
+            sessions: sessions, outbox: outbox, delivery: delivery, sink: sink, clock: clock,
             limits: configuration.watchdogLimits, logger: logger)
         let webSessions = WebSessions(
             secret: configuration.sessionSecret!, store: store, clock: clock, secureCookies: configuration.usesSecureCookies)
@@ -160,12 +161,21 @@ public struct Wharf: Sendable {
         let routes = router.routes.map { "\($0.method) \($0.path)" }
         let connections = ConnectionCap.Counter(limit: ConnectionCap.Counter.limit(wanted: configuration.maxConnections))
         let bodyTimeout = TimeAmount.milliseconds(configuration.httpBodyTimeout.milliseconds)
+        let idleTimeout = TimeAmount.milliseconds(configuration.httpIdleTimeout.milliseconds)
+        let webSocketResponder = makeWebSocketRouter(services).buildResponder()
         let application = Application(
             router: router,
-            server: .http1(
-                configuration: HTTP1Channel.Configuration(
-                    additionalChannelHandlers: [ConnectionCap(counter: connections), ConnectionGuard(bodyTimeout: bodyTimeout)],
-                    idleTimeout: .milliseconds(configuration.httpIdleTimeout.milliseconds))),
+            server: HTTPServerBuilder { responder in
+                WharfChildChannel(
+                    upgrade: HTTP1WebSocketUpgradeChannel(
+                        responder: responder, webSocketResponder: webSocketResponder,
+                        configuration: .init(
+                            http1: HTTP1Channel.Configuration(
+                                additionalChannelHandlers: [ConnectionGuard(bodyTimeout: bodyTimeout)], idleTimeout: idleTimeout),
+                            // Pings every 30 s keep proxies from closing a quiet socket and find dead clients.
+                            ws: .init(autoPing: .enabled(timePeriod: .seconds(30))))),
+                    fromAccept: { [ConnectionCap(counter: connections), HeadTimer(timeout: idleTimeout)] })
+            },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wharf"),
             // Stopped in reverse: media downloads and the dispatcher's sends end while the engines
             // still run, then the engines stop, and the deliverer goes last, after every event is in.

@@ -43,6 +43,14 @@ public protocol Engine: AnyObject, Sendable {
     /// Marks messages in a chat as read.
     func markRead(chat: ChatID, messageIDs: [String]) async throws
 
+    /// Asks WhatsApp for an answer over the live connection and returns once it comes: the
+    /// gateway's liveness probe of a session that has gone quiet, since a connection can die
+    /// without closing ("connected" on the console, nothing arriving). It does not give up by
+    /// itself: the caller bounds the wait and reconnects when no answer comes.
+    ///
+    /// - Throws: ``EngineError/notConnected`` when there is no connection to ask over.
+    func probe() async throws
+
     /// Fetches a received message's file into `file`, decrypted and checked, streamed to disk.
     /// Returns the reference to keep from now on when fetching it took a new one (WhatsApp's link
     /// had expired and the phone uploaded the file again), else `nil`.

@@ -87,7 +87,8 @@ import WhatsAppProtocol
                             hasGroups: true, proxy: "socks5://\(marker)@203.0.113.7:1080", created: "now",
                             traffic: .init(
                                 received: 3, committed: 2, uncommitted: 1, isCommitting: true,
-                                delivered: [.init(url: "https://\(marker).example.com/hook", count: 2)]))))
+                                delivered: [.init(url: "https://\(marker).example.com/hook", count: 2)]),
+                            history: [.init(at: "now", status: "disconnected", detail: "lost \(marker)")])))
             ),
             (
                 .tenantGroups,

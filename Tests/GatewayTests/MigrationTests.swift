@@ -35,7 +35,7 @@ import Testing
         #expect(
             applied == [
                 "gateway.v1", "gateway.v2.jobs", "gateway.v3.web_sessions", "gateway.v4.cloud", "gateway.v5.media", "gateway.v6.token_version",
-                "gateway.v7.job_payload",
+                "gateway.v7.job_payload", "gateway.v8.session_status_history",
             ])
     }
 

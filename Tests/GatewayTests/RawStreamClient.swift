@@ -18,7 +18,10 @@ final class RawStreamClient: @unchecked Sendable {
     /// Whether the server closed the connection.
     private(set) var sawEnd = false
 
-    init(port: Int, path: String, token: String) async throws {
+    /// - Parameters:
+    ///   - token: sent as a bearer token unless empty.
+    ///   - headers: more request header lines (`Name: value`), such as a WebSocket upgrade's.
+    init(port: Int, path: String, token: String, headers: [String] = []) async throws {
         socket = try await offThePool {
             let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var size: Int32 = 4096
@@ -33,7 +36,9 @@ final class RawStreamClient: @unchecked Sendable {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
             guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
-            let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n\r\n"
+            let extra = headers.map { $0 + "\r\n" }.joined()
+            let authorization = token.isEmpty ? "" : "Authorization: Bearer \(token)\r\n"
+            let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n\(authorization)\(extra)\r\n"
             _ = request.withCString { send(fd, $0, strlen($0), 0) }
             return fd
         }
@@ -41,12 +46,26 @@ final class RawStreamClient: @unchecked Sendable {
 
     deinit { close(socket) }
 
+    /// Reads until the response's headers are in; returns them.
+    func readHead() async throws -> String {
+        _ = try await readBytes { [self] _ in headers.range(of: Data("\r\n\r\n".utf8)) != nil }
+        return head
+    }
+
+    /// Drops the connection, as a client that goes away does.
+    func disconnect() { shutdown(socket, Int32(SHUT_RDWR)) }
+
     /// Reads until `done` holds for the body read so far (in chunked framing), the server closes,
     /// or a minute passes without data; returns the body.
     func read(until done: @escaping @Sendable (String) -> Bool) async throws -> String {
+        String(decoding: try await readBytes { done(String(decoding: $0, as: UTF8.self)) }, as: UTF8.self)
+    }
+
+    /// ``read(until:)`` for a body that is not text (WebSocket frames).
+    func readBytes(until done: @escaping @Sendable (Data) -> Bool) async throws -> Data {
         try await offThePool { [self] in
             var buffer = [UInt8](repeating: 0, count: 65536)
-            while !done(String(decoding: body, as: UTF8.self)) {
+            while !done(body) {
                 let count = recv(socket, &buffer, buffer.count, 0)
                 if count <= 0 {
                     sawEnd = count == 0
@@ -62,9 +81,12 @@ final class RawStreamClient: @unchecked Sendable {
                     body.append(contentsOf: buffer[0..<count])
                 }
             }
-            return String(decoding: body, as: UTF8.self)
+            return body
         }
     }
+
+    /// The response's status line and headers, once read.
+    var head: String { String(decoding: headers, as: UTF8.self) }
 
     /// The events of a chunked SSE body (a last, cut-off chunk is read as far as it goes).
     static func serverSentEvents(_ chunked: String) -> [Event] {

@@ -242,6 +242,12 @@ public struct WharfConfiguration: Sendable {
         if let seconds = try values.integer("watchdogDeliverySeconds", "WATCHDOG_DELIVERY_SECONDS", in: 10...604_800) {
             configuration.watchdogLimits.deliverWithin = .seconds(seconds)
         }
+        if let seconds = try values.integer("livenessQuietSeconds", "LIVENESS_QUIET_SECONDS", in: 0...86_400) {
+            configuration.watchdogLimits.quietFor = .seconds(seconds)
+        }
+        if let seconds = try values.integer("livenessProbeSeconds", "LIVENESS_PROBE_SECONDS", in: 1...600) {
+            configuration.watchdogLimits.probeTimeout = .seconds(seconds)
+        }
         if let cap = try values.integer("maxConnections", "MAX_CONNECTIONS", in: 16...100_000) {
             configuration.maxConnections = cap
         }

@@ -101,8 +101,10 @@ struct EventStreamController {
     }
 }
 
-/// The last word to a client that was cut off: why, and the cursor to resume from.
+/// The last word to a client that was cut off: why, and the cursor to resume from. (`type` tells
+/// it from the envelopes on a WebSocket, where there is no SSE `event:` line.)
 struct StreamClosed: Codable, Sendable {
+    var type = "stream.closed"
     var reason: String
     var resumeAfter: String?
 }

@@ -26,6 +26,7 @@ extension SessionController {
         group.get("sessions/:sessionId/sandbox/sent", use: recordedSteps)
         group.post("sessions/:sessionId/sandbox/scan", use: scan)
         group.post("sessions/:sessionId/sandbox/disconnect", use: disconnect)
+        group.post("sessions/:sessionId/sandbox/silence", use: silence)
         group.post("sessions/:sessionId/sandbox/call", use: injectCall)
         group.post("sessions/:sessionId/sandbox/event", use: injectEvent)
     }
@@ -107,6 +108,13 @@ extension SessionController {
 
     @Sendable func disconnect(_ request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
         try await sandbox(context).simulateConnectionLoss()
+        return .noContent
+    }
+
+    /// The connection stays "connected" but stops answering, so the watchdog's liveness probe
+    /// can be seen finding it and reconnecting the session.
+    @Sendable func silence(_ request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
+        try await sandbox(context).simulateSilentConnection()
         return .noContent
     }
 

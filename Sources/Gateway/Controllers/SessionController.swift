@@ -106,6 +106,7 @@ struct SessionController {
         group.get("sessions/:sessionId/qr.svg", use: qrImage)
         group.post("sessions/:sessionId/pairing-code", use: requestPairingCode)
         group.post("sessions/:sessionId/logout", use: logout)
+        group.get("sessions/:sessionId/status-history", use: statusHistory)
         addSandboxRoutes(to: group)
     }
 
@@ -138,6 +139,17 @@ struct SessionController {
         let session = try await lookup.session(context)
         try await services.sessions.restart(sessionID: session.id)
         return EditedResponse(status: .accepted, response: lookup.sessionView(session))
+    }
+
+    /// What the session's status has been, newest first, with the reason of each change.
+    @Sendable func statusHistory(_ request: Request, context: AppRequestContext) async throws -> StatusHistory {
+        let session = try await lookup.session(context)
+        let limit = try Pagination.limit(request)
+        return StatusHistory(items: try await services.store.statusHistory(sessionID: session.id, limit: limit))
+    }
+
+    struct StatusHistory: ResponseEncodable {
+        var items: [SessionStatusChange]
     }
 
     @Sendable func qr(_ request: Request, context: AppRequestContext) async throws -> [String: String] {

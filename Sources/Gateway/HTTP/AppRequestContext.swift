@@ -1,9 +1,10 @@
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import NIOCore
 
 /// Per-request state: who is calling, and from where.
-public struct AppRequestContext: RequestContext {
+public struct AppRequestContext: RequestContext, WebSocketRequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by ``AuthenticationMiddleware``; `nil` for anonymous requests.
     public var identity: Principal?
@@ -13,6 +14,8 @@ public struct AppRequestContext: RequestContext {
     public var forwardedAddress: String?
     /// The connection, for a long-lived response that must close it when its client stops reading.
     let channel: any Channel
+    /// Where the WebSocket router leaves the handler of an upgrade it accepts.
+    public let webSocket = WebSocketHandlerReference<AppRequestContext>()
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

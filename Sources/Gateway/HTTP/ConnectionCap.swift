@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTPTypes
 import Synchronization
 
 #if canImport(Glibc)
@@ -9,10 +8,11 @@ import Glibc
 /// Closes a connection over the cap at once, so that hundreds of idle sockets cannot use up the
 /// descriptors `/health` and everyone else need (nginx's `worker_connections`).
 ///
-/// Hummingbird adds it to every connection as it is set up, so a connection counts from its
-/// accept, whether or not it ever sends a byte. It only passes reads on and never looks at them.
+/// ``WharfChildChannel`` puts it first on every connection as it is accepted, so a connection
+/// counts from its accept, whether or not it ever sends a byte (or upgrades to a WebSocket). It
+/// only passes reads on and never looks at them.
 final class ConnectionCap: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
+    typealias InboundIn = ByteBuffer
 
     /// Open connections, shared by every connection's cap.
     final class Counter: Sendable {

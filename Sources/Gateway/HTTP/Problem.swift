@@ -24,16 +24,22 @@ public struct Problem: Error, HTTPResponseError, Sendable {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var body: [String: JSONValue] = extensions
-        body["type"] = .string("about:blank")
-        body["title"] = .string(title)
-        body["status"] = .number(Double(status.code))
-        body["detail"] = .string(detail)
+        var body = members
         body["instance"] = .string(request.uri.path)
         var headers = headers
         headers[.contentType] = "application/problem+json"
         let data = try JSONEncoder.wharf.encode(JSONValue.object(body))
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// The members of the problem+json body, without `instance`.
+    var members: [String: JSONValue] {
+        var body = extensions
+        body["type"] = .string("about:blank")
+        body["title"] = .string(title)
+        body["status"] = .number(Double(status.code))
+        body["detail"] = .string(detail)
+        return body
     }
 
     // MARK: Common problems

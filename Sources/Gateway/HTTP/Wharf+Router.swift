@@ -39,6 +39,7 @@ extension Wharf {
         ContactController(services: services, lookup: lookup).addRoutes(to: v1)
         DeliveryController(services: services).addRoutes(to: v1)
         EventStreamController(services: services).addRoutes(to: v1)
+        EventSocketController(services: services).addRefusalRoute(to: v1)
         CloudWebhookController(services: services, dispatcher: dispatcher).addRoutes(to: v1)
         MediaController(services: services, media: received, links: mediaLinks).addRoutes(to: v1)
 
@@ -56,6 +57,16 @@ extension Wharf {
         LegacyController(
             services: services, lookup: lookup, account: account, tenants: tenants, sessions: sessions, messages: messages
         ).addRoutes(to: legacy)
+        return router
+    }
+
+    /// The routes that upgrade to a WebSocket (``EventSocketController``, which authenticates
+    /// itself so that a refusal can be said on the socket). A request it does not upgrade goes on
+    /// to the HTTP router.
+    static func makeWebSocketRouter(_ services: GatewayServices) -> Router<AppRequestContext> {
+        let router = Router(context: AppRequestContext.self)
+        router.add(middleware: ClientAddressMiddleware(trusted: services.configuration.trustedProxies))
+        EventSocketController(services: services).addSocketRoute(to: router.group("v1"))
         return router
     }
 }

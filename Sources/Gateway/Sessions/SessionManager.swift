@@ -21,12 +21,18 @@ public actor SessionManager: Service {
         let retirement = WakeSignal()
         private let retired = Atomic<Bool>(false)
         let backoff = Mutex(ReconnectBackoff())
+        /// Since when the engine has been connected (`nil` when it is not), when it last said
+        /// anything, and why it last dropped (which the next `connected` status names).
+        let liveness: Mutex<(connectedAt: Date?, lastHeard: Date, dropReason: String?)>
 
-        init(sessionID: String, tenantID: String, engine: any Engine) {
+        init(sessionID: String, tenantID: String, engine: any Engine, startedAt: Date, reason: String?) {
             self.sessionID = sessionID
             self.tenantID = tenantID
             self.engine = engine
+            liveness = Mutex((nil, startedAt, reason))
         }
+
+        func heard(at time: Date) { liveness.withLock { $0.lastHeard = max($0.lastHeard, time) } }
 
         var isRetired: Bool { retired.load(ordering: .acquiring) }
 
@@ -92,8 +98,9 @@ public actor SessionManager: Service {
     /// The running engine of a session.
     public func engine(for sessionID: String) -> (any Engine)? { runners[sessionID]?.engine }
 
-    /// Starts (or restarts) the engine of `session`.
-    public func start(_ session: SessionRecord) async {
+    /// Starts (or restarts) the engine of `session`; `reason`, when given, is why (the next
+    /// `connected` status says it reconnected after that).
+    public func start(_ session: SessionRecord, reason: String? = nil) async {
         if let old = runners.removeValue(forKey: session.id) { await stop(old) }
         guard !isStopping else { return }
         let engine: any Engine
@@ -103,7 +110,7 @@ public actor SessionManager: Service {
             logger.error("cannot start session", metadata: ["session": "\(session.id)", "error": "\(error)"])
             return
         }
-        let runner = Runner(sessionID: session.id, tenantID: session.tenantId, engine: engine)
+        let runner = Runner(sessionID: session.id, tenantID: session.tenantId, engine: engine, startedAt: clock.now, reason: reason)
         runners[session.id] = runner
         starting.yield(runner)
     }
@@ -112,6 +119,69 @@ public actor SessionManager: Service {
     public func restart(sessionID: String) async throws {
         guard let session = try await store.session(id: sessionID, scope: .everything) else { return }
         await start(session)
+    }
+
+    // MARK: Liveness
+
+    /// A session whose engine says it is connected, and since when nothing has been heard from it.
+    public struct ConnectedSession: Sendable, Equatable {
+        public var sessionID: String
+        public var tenantID: String
+        /// The latest of: when it connected, its last event, its last answered probe.
+        public var quietSince: Date
+    }
+
+    /// Every session connected now.
+    public func connectedSessions() -> [ConnectedSession] {
+        runners.values.compactMap { runner in
+            let (connectedAt, lastHeard, _) = runner.liveness.withLock { $0 }
+            guard let connectedAt, !runner.isRetired else { return nil }
+            return ConnectedSession(sessionID: runner.sessionID, tenantID: runner.tenantID, quietSince: max(connectedAt, lastHeard))
+        }
+    }
+
+    /// Probes a quiet connected session (``Engine/probe()``) and, when no answer comes within
+    /// `timeout`, records why and reconnects it from its stored credentials.
+    ///
+    /// - Returns: whether it answered.
+    @discardableResult
+    public func checkLiveness(of sessionID: String, quietFor: Duration, within timeout: Duration) async -> Bool {
+        guard let runner = runners[sessionID], !runner.isRetired else { return true }
+        let failure = await Self.probe(runner.engine, within: timeout, clock: clock)
+        guard let failure else {
+            runner.heard(at: clock.now)
+            return true
+        }
+        // Replaced or stopped meanwhile: whatever runs now was not the one probed.
+        guard runners[sessionID] === runner, !runner.isRetired else { return false }
+        let reason =
+            "no traffic for \(quietFor.components.seconds) s and no answer to a liveness probe within \(timeout.components.seconds) s (\(failure)); reconnecting"
+        logger.warning("session silent, reconnecting", metadata: ["session": "\(sessionID)", "reason": "\(failure)"])
+        await record(.disconnected, detail: reason, runner: runner)
+        guard let session = try? await store.session(id: sessionID, scope: .everything) else { return false }
+        await start(session, reason: "a failed liveness probe")
+        return false
+    }
+
+    /// `nil` when the engine answered within `timeout`, else what went wrong.
+    private nonisolated static func probe(_ engine: any Engine, within timeout: Duration, clock: any WharfClock) async -> String? {
+        await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                do {
+                    try await engine.probe()
+                    return nil
+                } catch {
+                    return "\(error)"
+                }
+            }
+            group.addTask {
+                do { try await clock.sleep(for: timeout) } catch { return "cancelled" }
+                return "timed out"
+            }
+            let first = await group.next() ?? "cancelled"
+            group.cancelAll()
+            return first
+        }
     }
 
     /// Unlinks the session's device and stops its engine; the caller deletes the row. Returns
@@ -167,6 +237,7 @@ public actor SessionManager: Service {
         for await event in runner.engine.events {
             // A replaced engine's last words are not the session's any more.
             if runner.isRetired { break }
+            runner.heard(at: clock.now)
             await handle(event, runner: runner)
         }
     }
@@ -287,6 +358,11 @@ public actor SessionManager: Service {
             await publish(.pairingCode(code), runner: runner)
         case .connected(let account):
             runner.backoff.withLock { $0.reset() }
+            let dropped = runner.liveness.withLock { liveness -> String? in
+                liveness.connectedAt = now
+                defer { liveness.dropReason = nil }
+                return liveness.dropReason
+            }
             await update(runner.sessionID, "store the account") { session in
                 session.phone = account.phone
                 session.jid = account.jid
@@ -294,7 +370,7 @@ public actor SessionManager: Service {
                 session.connectedAt = now
                 session.lastActivityAt = now
             }
-            await record(.connected, detail: nil, runner: runner)
+            await record(.connected, detail: dropped.map { "reconnected after \($0)" }, runner: runner)
         case .disconnected(let reason):
             await record(.disconnected, detail: reason, runner: runner)
             if await waitBeforeReconnecting(runner), !(await connect(runner)) { runner.retire() }
@@ -309,6 +385,10 @@ public actor SessionManager: Service {
     private nonisolated func record(_ state: SessionState, detail: String?, runner: Runner, evenIfRetired: Bool = false) async {
         guard evenIfRetired || !runner.isRetired else { return }
         let now = clock.now
+        runner.liveness.withLock { liveness in
+            if state != .connected { liveness.connectedAt = nil }
+            if state == .disconnected { liveness.dropReason = detail }
+        }
         await update(runner.sessionID, "store the status") { session in
             session.status = state
             session.statusDetail = detail

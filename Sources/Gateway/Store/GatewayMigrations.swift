@@ -160,5 +160,16 @@ enum GatewayMigrations {
         migrator.registerMigration("gateway.v7.job_payload") { db in
             try db.alter(table: "job") { t in t.add(column: "payload", .text) }
         }
+        // Each session's status changes with their reasons, for the console's history.
+        migrator.registerMigration("gateway.v8.session_status_history") { db in
+            try db.create(table: "session_status_change") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("session_id", .text).notNull().references("session", onDelete: .cascade)
+                t.column("status", .text).notNull()
+                t.column("detail", .text)
+                t.column("at", .datetime).notNull()
+            }
+            try db.create(index: "session_status_change_by_session", on: "session_status_change", columns: ["session_id", "id"])
+        }
     }
 }

@@ -76,6 +76,10 @@ public protocol SessionStore: Sendable {
     ) async throws
         -> SessionRecord?
     func deleteSession(id: String) async throws -> Bool
+    /// The session's status changes, newest first: every change of its status or of the reason
+    /// given, recorded by ``insertSession(_:maxSessions:)`` and ``updateSession(id:_:)`` in the
+    /// same transaction as the change. The newest ``SessionStatusChange/kept`` are kept.
+    func statusHistory(sessionID: String, limit: Int) async throws -> [SessionStatusChange]
 }
 
 /// Server-side admin web sessions, stored by a keyed hash of the cookie value.

@@ -146,6 +146,22 @@ public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
 }
 
 /// Session states as stored and shown.
+/// One entry of a session's status history: what it became, why, and when.
+public struct SessionStatusChange: Codable, Sendable, Equatable, FetchableRecord {
+    /// How many changes a session keeps; older ones are dropped as new ones come.
+    public static let kept = 100
+
+    public var status: SessionState
+    public var detail: String?
+    public var at: Date
+
+    public init(status: SessionState, detail: String?, at: Date) {
+        self.status = status
+        self.detail = detail
+        self.at = at
+    }
+}
+
 public enum SessionState: String, Sendable, Codable, CaseIterable, DatabaseValueConvertible, CustomStringConvertible {
     case starting
     case scanQR = "scan_qr"

@@ -166,6 +166,7 @@ extension SQLiteGatewayStore: SessionStore {
             let count = try SessionRecord.filter(SessionRecord.Columns.tenantID == session.tenantId).fetchCount(db)
             guard count < maxSessions else { throw StoreError.sessionLimitReached(limit: maxSessions) }
             try session.insert(db)
+            try Self.appendStatus(of: session, db)
             for (key, value) in sealed {
                 try db.execute(
                     sql: "INSERT INTO session_credential (session_id, key, value) VALUES (?, ?, ?)", arguments: [session.id, key, value])
@@ -215,14 +216,37 @@ extension SQLiteGatewayStore: SessionStore {
     {
         try await writer.write { db in
             guard var session = try SessionRecord.fetchOne(db, key: id) else { return nil }
+            let before = (session.status, session.statusDetail)
             change(&session)
             try session.update(db)
+            if before != (session.status, session.statusDetail) { try Self.appendStatus(of: session, db) }
             return session
         }
     }
 
     public func deleteSession(id: String) async throws -> Bool {
         try await writer.write { db in try SessionRecord.deleteOne(db, key: id) }
+    }
+
+    public func statusHistory(sessionID: String, limit: Int) async throws -> [SessionStatusChange] {
+        try await writer.read { db in
+            try SessionStatusChange.fetchAll(
+                db, sql: "SELECT status, detail, at FROM session_status_change WHERE session_id = ? ORDER BY id DESC LIMIT ?",
+                arguments: [sessionID, limit])
+        }
+    }
+
+    /// Adds the session's current status to its history and drops what is past the newest kept.
+    private static func appendStatus(of session: SessionRecord, _ db: Database) throws {
+        try db.execute(
+            sql: "INSERT INTO session_status_change (session_id, status, detail, at) VALUES (?, ?, ?, ?)",
+            arguments: [session.id, session.status, session.statusDetail, session.updatedAt])
+        try db.execute(
+            sql: """
+                DELETE FROM session_status_change WHERE session_id = ? AND id <= (
+                    SELECT id FROM session_status_change WHERE session_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)
+                """,
+            arguments: [session.id, session.id, SessionStatusChange.kept])
     }
 }
 

@@ -12,7 +12,12 @@ import WharfCore
 /// What it reads: the session manager's ``SessionTraffic`` (batches still being committed, which
 /// needs no database, so a failing store is still noticed) and the outbox's waiting deliveries
 /// with each endpoint's breaker. What to make of them is ``WatchdogState``'s.
+///
+/// It also probes connected sessions that have gone quiet (``LivenessState``), since "connected"
+/// on a dead connection is the other way messages go missing; the session manager reconnects
+/// those that do not answer.
 public final class Watchdog: Service, Sendable {
+    private let sessions: SessionManager
     private let traffic: SessionTraffic
     private let outbox: OutboxStore
     private let delivery: DeliveryService
@@ -20,28 +25,41 @@ public final class Watchdog: Service, Sendable {
     private let clock: any WharfClock
     private let logger: Logger
     private let state: Mutex<WatchdogState>
+    private let liveness: Mutex<LivenessState>
     /// The endpoints in trouble as of the last look.
     private let troubled = Mutex<[EndpointTrouble]>([])
 
     public init(
-        traffic: SessionTraffic, outbox: OutboxStore, delivery: DeliveryService, sink: any SessionEventSink, clock: any WharfClock,
+        sessions: SessionManager, outbox: OutboxStore, delivery: DeliveryService, sink: any SessionEventSink, clock: any WharfClock,
         limits: WatchdogLimits, logger: Logger
     ) {
-        self.traffic = traffic
+        self.sessions = sessions
+        traffic = sessions.traffic
         self.outbox = outbox
         self.delivery = delivery
         self.sink = sink
         self.clock = clock
         self.logger = logger
         state = Mutex(WatchdogState(limits: limits))
+        liveness = Mutex(LivenessState(quietFor: limits.quietFor))
     }
 
     public func run() async throws {
-        let interval = state.withLock { $0.limits.interval }
+        let limits = state.withLock { $0.limits }
         try await cancelOnGracefulShutdown {
-            while true {
-                try await self.clock.sleep(for: interval)
-                await self.check()
+            // Probes run beside the looks (one can wait `probeTimeout`) and end with them.
+            await withDiscardingTaskGroup { group in
+                while true {
+                    do { try await self.clock.sleep(for: limits.interval) } catch { return }
+                    await self.check()
+                    let quiet = await self.sessions.connectedSessions()
+                    for session in self.liveness.withLock({ $0.due(quiet, now: self.clock.now) }) {
+                        group.addTask {
+                            await self.sessions.checkLiveness(of: session.sessionID, quietFor: limits.quietFor, within: limits.probeTimeout)
+                            self.liveness.withLock { $0.finished(session.sessionID) }
+                        }
+                    }
+                }
             }
         }
     }

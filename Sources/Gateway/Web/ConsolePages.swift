@@ -86,6 +86,14 @@ struct TenantSessionPage: ConsolePage {
     var proxy: String
     var created: String
     var traffic: TrafficPanel
+    /// The newest status changes first, each with its reason.
+    var history: [StatusChange]
+
+    struct StatusChange: Sendable {
+        var at: String
+        var status: String
+        var detail: String
+    }
 
     /// The watchdog's counts since Wharf started: handed over by the engine, committed as events,
     /// delivered to each of the tenant's endpoints.

@@ -112,7 +112,10 @@ struct TenantConsoleController {
                 .init(webhookUrl: services.baseURL + CloudWebhookController.path(sessionID: session.id), phoneNumberId: options.phoneNumberId)
             },
             hasGroups: capabilities.chatKinds.contains(.group), proxy: session.options.proxy ?? "", created: row.created,
-            traffic: try await traffic(of: session))
+            traffic: try await traffic(of: session),
+            history: try await services.store.statusHistory(sessionID: session.id, limit: 20).map { change in
+                .init(at: Console.time(change.at), status: change.status.rawValue, detail: change.detail ?? "")
+            })
         return render(page, session.name, visit, current: "")
     }
 

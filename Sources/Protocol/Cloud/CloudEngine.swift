@@ -144,6 +144,12 @@ public actor CloudEngine: Engine {
         try await perform({ try await client.postMessages(json, isRepeatable: true) })
     }
 
+    /// Nothing to ask: the Cloud API keeps no connection that could die quietly (Meta calls the
+    /// webhook, every send is its own request), so a configured engine always answers.
+    public func probe() async throws {
+        _ = try connectedClient()
+    }
+
     // MARK: Private
 
     private func connectedClient() throws -> GraphClient {

@@ -27,6 +27,10 @@ public actor SandboxEngine: Engine {
     private var records: [SandboxRecord] = []
     private var messageCounter = 0
     private var sentIDs: [String: SentMessage] = [:]
+    /// Cleared by ``simulateSilentConnection()``: the connection looks up but nothing answers.
+    private var answersProbes = true
+    /// The probes this engine answered.
+    public private(set) var probesAnswered = 0
 
     private enum State {
         case idle
@@ -156,6 +160,17 @@ public actor SandboxEngine: Engine {
         records.append(record)
     }
 
+    /// Answers at once, unless ``simulateSilentConnection()`` made the connection a silent one:
+    /// then the answer never comes (the wait ends when the caller gives up).
+    public func probe() async throws {
+        guard case .connected = state else { throw EngineError.notConnected }
+        guard answersProbes else {
+            try await clock.sleep(for: .seconds(86_400))
+            throw EngineError.notConnected
+        }
+        probesAnswered += 1
+    }
+
     // MARK: Simulation
 
     /// Completes a pending QR link as if the phone had scanned the code.
@@ -184,6 +199,13 @@ public actor SandboxEngine: Engine {
         guard case .connected = state else { return }
         state = .idle
         continuation.yield(.status(.disconnected(reason: "connection lost (simulated)")))
+    }
+
+    /// Keeps the session "connected" but stops answering probes, as a connection does whose
+    /// other end vanished without closing it (a NAT timeout, a dead Wi-Fi). A new connection
+    /// (another engine for the session) answers again.
+    public func simulateSilentConnection() {
+        answersProbes = false
     }
 
     func note(_ record: SandboxRecord) { records.append(record) }

@@ -459,15 +459,26 @@ actor WebConnection {
         return try await messenger.downloadMedia(reference, to: file, on: socket)
     }
 
+    /// One ping answered now, on top of the keepalive's own (the gateway's liveness probe).
+    func probe() async throws {
+        let (_, socket) = try loggedIn()
+        try await ping(socket)
+    }
+
+    /// `<iq xmlns="w:p"><ping/></iq>`, answered by WhatsApp's server with an empty result.
+    private func ping(_ socket: NoiseSocket) async throws {
+        _ = try await socket.request(
+            BinaryNode("iq", ["to": .jid(.server), "xmlns": "w:p", "type": "get"], children: [BinaryNode("ping")]),
+            timeout: configuration.requestTimeout, clock: clock)
+    }
+
     private func keepalive(socket: NoiseSocket) async {
         var failures = 0
         while !Task.isCancelled {
             let wait = Double.random(in: configuration.keepaliveInterval)
             guard (try? await clock.sleep(for: .milliseconds(Int64(wait * 1000)))) != nil else { return }
             do {
-                _ = try await socket.request(
-                    BinaryNode("iq", ["to": .jid(.server), "xmlns": "w:p", "type": "get"], children: [BinaryNode("ping")]),
-                    timeout: configuration.requestTimeout, clock: clock)
+                try await ping(socket)
                 failures = 0
             } catch {
                 failures += 1

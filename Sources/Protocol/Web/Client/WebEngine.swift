@@ -175,6 +175,11 @@ public actor WebEngine: Engine, PhoneNumberPairing {
         try await connection.markRead(chat: chat, messageIDs: messageIDs)
     }
 
+    public func probe() async throws {
+        guard let connection else { throw EngineError.notConnected }
+        try await connection.probe()
+    }
+
     // MARK: Groups
 
     private func messaging<T: Sendable>(_ body: @Sendable (Messenger, NoiseSocket) async throws -> T) async throws -> T {
