@@ -32,6 +32,16 @@ public struct Problem: Error, HTTPResponseError, Sendable {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
+    /// The problem an error stands for when Wharf knows it: a ``Problem`` as it is, a domain
+    /// service's error through its ``ProblemConvertible`` mapping; `nil` for anything else.
+    static func known(_ error: any Error) -> Problem? {
+        switch error {
+        case let problem as Problem: problem
+        case let convertible as any ProblemConvertible: convertible.problem
+        default: nil
+        }
+    }
+
     /// The members of the problem+json body, without `instance`.
     var members: [String: JSONValue] {
         var body = extensions

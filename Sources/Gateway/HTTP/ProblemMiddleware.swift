@@ -16,10 +16,6 @@ struct ProblemMiddleware: RouterMiddleware {
     {
         do {
             return try await next(request, context)
-        } catch let problem as Problem {
-            return try problem.response(from: request, context: context)
-        } catch let error as any ProblemConvertible {
-            return try error.problem.response(from: request, context: context)
         } catch let error as HTTPError {
             let problem: Problem =
                 switch error.status {
@@ -40,6 +36,7 @@ struct ProblemMiddleware: RouterMiddleware {
         } catch is CancellationError {
             throw CancellationError()
         } catch {
+            if let problem = Problem.known(error) { return try problem.response(from: request, context: context) }
             context.logger.error(
                 "request failed", metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
             return try Problem(.internalServerError, detail: "an unexpected error occurred; it has been logged")

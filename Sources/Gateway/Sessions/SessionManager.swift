@@ -115,10 +115,10 @@ public actor SessionManager: Service {
         starting.yield(runner)
     }
 
-    /// Restarts a session from its stored record.
-    public func restart(sessionID: String) async throws {
+    /// Restarts a session from its stored record; `reason` as for ``start(_:reason:)``.
+    public func restart(sessionID: String, reason: String? = nil) async throws {
         guard let session = try await store.session(id: sessionID, scope: .everything) else { return }
-        await start(session)
+        await start(session, reason: reason)
     }
 
     // MARK: Liveness
@@ -158,8 +158,11 @@ public actor SessionManager: Service {
             "no traffic for \(quietFor.components.seconds) s and no answer to a liveness probe within \(timeout.components.seconds) s (\(failure)); reconnecting"
         logger.warning("session silent, reconnecting", metadata: ["session": "\(sessionID)", "reason": "\(failure)"])
         await record(.disconnected, detail: reason, runner: runner)
-        guard let session = try? await store.session(id: sessionID, scope: .everything) else { return false }
-        await start(session, reason: "a failed liveness probe")
+        do {
+            try await restart(sessionID: sessionID, reason: "a failed liveness probe")
+        } catch {
+            logger.error("silent session not restarted", metadata: ["session": "\(sessionID)", "error": "\(error)"])
+        }
         return false
     }
 

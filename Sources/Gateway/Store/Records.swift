@@ -145,7 +145,6 @@ public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     }
 }
 
-/// Session states as stored and shown.
 /// One entry of a session's status history: what it became, why, and when.
 public struct SessionStatusChange: Codable, Sendable, Equatable, FetchableRecord {
     /// How many changes a session keeps; older ones are dropped as new ones come.
@@ -162,6 +161,7 @@ public struct SessionStatusChange: Codable, Sendable, Equatable, FetchableRecord
     }
 }
 
+/// Session states as stored and shown.
 public enum SessionState: String, Sendable, Codable, CaseIterable, DatabaseValueConvertible, CustomStringConvertible {
     case starting
     case scanQR = "scan_qr"

@@ -216,7 +216,7 @@ public struct OutboxStore: Sendable {
     }
 
     /// When the earliest pending delivery on an enabled endpoint, other than `excluded`, falls due.
-    public func nextDueDate(excluding excluded: Set<String> = []) async throws -> Date? {
+    public func nextDueDate(excluding excluded: Set<String>) async throws -> Date? {
         let placeholders = Array(repeating: "?", count: excluded.count).joined(separator: ",")
         return try await writer.read { db in
             try Milliseconds.fetchOne(
