@@ -163,6 +163,7 @@ public struct Wharf: Sendable {
         let bodyTimeout = TimeAmount.milliseconds(configuration.httpBodyTimeout.milliseconds)
         let idleTimeout = TimeAmount.milliseconds(configuration.httpIdleTimeout.milliseconds)
         let webSocketResponder = makeWebSocketRouter(services).buildResponder()
+        let pingInterval = configuration.eventStreamLimits.pingInterval
         let application = Application(
             router: router,
             server: HTTPServerBuilder { responder in
@@ -172,8 +173,8 @@ public struct Wharf: Sendable {
                         configuration: .init(
                             http1: HTTP1Channel.Configuration(
                                 additionalChannelHandlers: [ConnectionGuard(bodyTimeout: bodyTimeout)], idleTimeout: idleTimeout),
-                            // Pings every 30 s keep proxies from closing a quiet socket and find dead clients.
-                            ws: .init(autoPing: .enabled(timePeriod: .seconds(30))))),
+                            // Pings keep proxies from closing a quiet socket and find dead clients.
+                            ws: .init(autoPing: .enabled(timePeriod: pingInterval)))),
                     fromAccept: { [ConnectionCap(counter: connections), HeadTimer(timeout: idleTimeout)] })
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wharf"),

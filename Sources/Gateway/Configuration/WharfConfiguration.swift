@@ -236,6 +236,9 @@ public struct WharfConfiguration: Sendable {
         if let seconds = try values.integer("eventStreamStallSeconds", "EVENT_STREAM_STALL_SECONDS", in: 1...3600) {
             configuration.eventStreamLimits.stallTimeout = .seconds(seconds)
         }
+        if let seconds = try values.integer("eventStreamPingSeconds", "EVENT_STREAM_PING_SECONDS", in: 1...3600) {
+            configuration.eventStreamLimits.pingInterval = .seconds(seconds)
+        }
         if let seconds = try values.integer("watchdogCommitSeconds", "WATCHDOG_COMMIT_SECONDS", in: 1...3600) {
             configuration.watchdogLimits.commitWithin = .seconds(seconds)
         }

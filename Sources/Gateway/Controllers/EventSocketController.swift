@@ -86,14 +86,12 @@ struct EventSocketController {
 
     /// The problem as the last message, and its status in the close code.
     private func refuse(_ error: any Error, outbound: WebSocketOutboundWriter, logger: Logger) async throws {
-        let problem: Problem
-        switch error {
-        case let known as Problem: problem = known
-        case let convertible as any ProblemConvertible: problem = convertible.problem
-        default:
-            logger.error("event socket not started", metadata: ["error": "\(String(reflecting: error))"])
-            problem = Problem(.internalServerError, detail: "an unexpected error occurred; it has been logged")
-        }
+        let problem =
+            Problem.known(error)
+            ?? {
+                logger.error("event socket not started", metadata: ["error": "\(String(reflecting: error))"])
+                return Problem(.internalServerError, detail: "an unexpected error occurred; it has been logged")
+            }()
         let message = try JSONEncoder.wharf.encode(JSONValue.object(["type": "stream.refused", "problem": .object(problem.members)]))
         try await outbound.write(.text(String(decoding: message, as: UTF8.self)))
         try await outbound.close(.unknown(UInt16(4000 + problem.status.code)), reason: String(problem.title.prefix(100)))

@@ -7,6 +7,9 @@ public struct EventStreamLimits: Sendable, Equatable {
     /// `EVENT_STREAM_STALL_SECONDS`: a write the client's socket has not taken for this long (its
     /// buffers are full: the client reads nothing) closes the connection.
     public var stallTimeout: Duration = .seconds(60)
+    /// `EVENT_STREAM_PING_SECONDS`: how often the WebSocket stream pings its client; a client that
+    /// has not answered one ping by the next is disconnected.
+    public var pingInterval: Duration = .seconds(30)
 
     public init() {}
 }
